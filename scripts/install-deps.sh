@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Salvus needs, if any is missing. The one
+# list of dependencies: add new ones here, nowhere else.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake ninja-build g++ pkg-config make
+  # libraries
+  libboost-dev libboost-system-dev libssl-dev
+  libprotobuf-dev protobuf-compiler
+  libspdlog-dev libfmt-dev libcli11-dev
+  pybind11-dev libpython3.11-dev
+  libsodium-dev libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # the math
+  sagemath python3-ipywidgets
+  # tests and tools
+  procps iproute2 openssl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "installing: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,188 @@
+// `salvus compute`: see src/compute/server.h.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "compute/limits.h"
+#include "compute/sandbox.h"
+#include "compute/server.h"
+#include "compute/zygote_link.h"
+#include "core/log.h"
+#include "core/token.h"
+
+namespace salvus::cli {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct ComputeFlags {
+  std::string listen = "127.0.0.1:6000";
+  std::string token_file;
+  std::string kernel = "sage";
+  unsigned max_sessions = 32;
+  unsigned pool = 2;
+  std::string tls_cert, tls_key;
+  bool isolate_network = false;
+  std::string state_dir;
+  unsigned uid_base = 200000;
+  unsigned uid_count = 1000;
+  std::string port_file;
+  std::string log_level = "info";
+  std::string log_file;
+  proto::Limits defaults = compute::DefaultLimits();
+};
+
+int RunCompute(const ComputeFlags& f) {
+  core::InitLogging("compute", f.log_level, f.log_file);
+  compute::ComputeOptions o;
+  auto listen = core::ParseHostPort(f.listen);
+  if (!listen) {
+    std::cerr << "salvus compute: " << listen.error() << "\n";
+    return 2;
+  }
+  o.listen = *listen;
+  auto token = core::ReadTokenFile(f.token_file);
+  if (!token) {
+    std::cerr << "salvus compute: " << token.error() << "\n";
+    return 2;
+  }
+  o.token = *token;
+  if (f.kernel != "sage" && f.kernel != "python") {
+    std::cerr << "salvus compute: --kernel must be sage or python\n";
+    return 2;
+  }
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    std::cerr << "salvus compute: --tls-cert and --tls-key go together\n";
+    return 2;
+  }
+  o.kernel = f.kernel;
+  o.max_sessions = f.max_sessions;
+  o.pool_size = f.pool;
+  o.tls_cert = f.tls_cert;
+  o.tls_key = f.tls_key;
+  o.isolate_network = f.isolate_network;
+  o.uid_base = f.uid_base;
+  o.uid_count = f.uid_count;
+  o.port_file = f.port_file;
+  o.default_limits = f.defaults;
+  o.root = geteuid() == 0;
+  o.state_dir = f.state_dir;
+  if (o.state_dir.empty()) {
+    o.state_dir = o.root ? "/var/lib/salvus/compute"
+                         : "/tmp/salvus-compute-" + std::to_string(geteuid());
+  }
+  o.state_dir = std::filesystem::absolute(o.state_dir).lexically_normal().string();
+  if (!o.root) {
+    spdlog::warn(
+        "not running as root: sessions share this user's uid (no per-session uid, no "
+        "RLIMIT_NPROC per session, no pid namespace; processes a session detaches may "
+        "outlive it). Rlimits, process groups and deadlines still apply.");
+  }
+
+  // Homes: <state>/homes/<worker>. Session uids must be able to reach their
+  // own home, and nothing else.
+  std::error_code ec;
+  std::filesystem::create_directories(o.state_dir + "/homes", ec);
+  if (ec) {
+    std::cerr << "salvus compute: cannot create " << o.state_dir << ": " << ec.message() << "\n";
+    return 2;
+  }
+  chmod(o.state_dir.c_str(), o.root ? 0711 : 0700);
+  chmod((o.state_dir + "/homes").c_str(), o.root ? 0711 : 0700);
+  // Leftovers from a previous run that did not stop cleanly.
+  for (auto& e : std::filesystem::directory_iterator(o.state_dir + "/homes", ec)) {
+    compute::RemoveTree(e.path().string());
+  }
+
+  // The zygote must be forked before any thread exists.
+  compute::ZygoteConfig zc{o.kernel, o.state_dir, o.root};
+  auto zygote = compute::ZygoteLink::Start(zc, o.root);
+  if (!zygote) {
+    std::cerr << "salvus compute: " << zygote.error() << "\n";
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  asio::io_context io(1);
+  auto server = std::make_unique<compute::ComputeServer>(io, o, std::move(*zygote));
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  int exit_code = 0;
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    server->Stop();
+  });
+  asio::co_spawn(io, server->Run(), [&](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::critical("compute server failed: {}", ex.what());
+        exit_code = 1;
+      }
+    }
+    if (!server->stopped_cleanly()) exit_code = exit_code ? exit_code : 1;
+    // Let sessions' reapers finish (bounded), then leave.
+    server->AfterStop([&io] { io.stop(); });
+  });
+  io.run();
+  return exit_code;
+}
+
+}  // namespace
+
+Command AddComputeCommand(CLI::App& app) {
+  auto f = std::make_shared<ComputeFlags>();
+  CLI::App* c = app.add_subcommand(
+      "compute", "Run a compute server: hubs connect to it and run sessions in sandboxed workers");
+  c->add_option("--listen", f->listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  c->add_option("--token-file", f->token_file, "file holding the cluster token hubs must present")
+      ->required();
+  c->add_option("--kernel", f->kernel, "sage or python")->capture_default_str();
+  c->add_option("--max-sessions", f->max_sessions, "sessions running at once")
+      ->capture_default_str();
+  c->add_option("--pool", f->pool, "preforked workers kept ready")->capture_default_str();
+  c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve TLS");
+  c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
+  c->add_flag("--isolate-network", f->isolate_network,
+              "give each session an empty network namespace (needs root)");
+  c->add_option("--state-dir", f->state_dir,
+                "folder for session homes (default /var/lib/salvus/compute as root, "
+                "/tmp/salvus-compute-UID otherwise)");
+  c->add_option("--uid-base", f->uid_base, "first session uid (as root)")->capture_default_str();
+  c->add_option("--uid-count", f->uid_count, "number of session uids")->capture_default_str();
+  c->add_option("--port-file", f->port_file, "write the listening port here once ready");
+  c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  c->add_option("--log-file", f->log_file, "log here instead of stderr");
+  auto limit = [c](const char* name, std::function<void(double)> set, double def,
+                   const char* help) {
+    c->add_option_function<double>(name, std::move(set), fmt::format("{} (default {})", help, def));
+  };
+  auto& d = f->defaults;
+  limit("--walltime", [f](double v) { f->defaults.set_walltime_s(v); }, d.walltime_s(),
+        "session walltime limit, seconds");
+  limit("--idle", [f](double v) { f->defaults.set_idle_s(v); }, d.idle_s(),
+        "idle session limit, seconds");
+  limit("--cputime", [f](double v) { f->defaults.set_cputime_s(v); }, d.cputime_s(),
+        "CPU time limit per session, seconds");
+  limit("--memory-mb", [f](double v) { f->defaults.set_memory_mb(static_cast<uint64_t>(v)); },
+        static_cast<double>(d.memory_mb()), "memory a session may add to the warm image, MB");
+  limit("--open-files", [f](double v) { f->defaults.set_open_files(static_cast<uint32_t>(v)); },
+        d.open_files(), "open files per session");
+  limit("--processes", [f](double v) { f->defaults.set_processes(static_cast<uint32_t>(v)); },
+        d.processes(), "processes per session (as root)");
+  limit("--file-size-mb", [f](double v) { f->defaults.set_file_size_mb(static_cast<uint64_t>(v)); },
+        static_cast<double>(d.file_size_mb()), "largest file a session may write, MB");
+  limit("--output-bytes", [f](double v) { f->defaults.set_output_bytes(static_cast<uint64_t>(v)); },
+        static_cast<double>(d.output_bytes()), "output cap per request, bytes");
+  return {c, [f] { return RunCompute(*f); }};
+}
+
+}  // namespace salvus::cli

@@ -1,0 +1,17 @@
+// salvus: one binary, one subcommand per process kind (DESIGN.md).
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Salvus: Sage in the browser, computed on a cluster"};
+  app.require_subcommand(1);
+  auto compute = salvus::cli::AddComputeCommand(app);
+  auto exec = salvus::cli::AddExecCommand(app);
+  CLI11_PARSE(app, argc, argv);
+  if (app.got_subcommand(compute.app)) return compute.run();
+  if (app.got_subcommand(exec.app)) return exec.run();
+  return 2;
+}

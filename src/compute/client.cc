@@ -1,0 +1,135 @@
+#include "compute/client.h"
+
+#include "core/frame.h"
+
+namespace salvus::compute {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+ComputeClient::ComputeClient() = default;
+ComputeClient::~ComputeClient() = default;
+
+std::expected<std::unique_ptr<ComputeClient>, std::string> ComputeClient::Connect(
+    const ClientOptions& o) {
+  std::unique_ptr<ComputeClient> c(new ComputeClient());
+  boost::system::error_code ec;
+  tcp::resolver resolver(c->io_);
+  auto eps = resolver.resolve(o.host, std::to_string(o.port), ec);
+  if (ec) return std::unexpected("cannot resolve " + o.host + ": " + ec.message());
+  tcp::socket sock(c->io_);
+  asio::connect(sock, eps, ec);
+  if (ec) {
+    return std::unexpected("cannot connect to " + o.host + ":" + std::to_string(o.port) + ": " +
+                           ec.message());
+  }
+  sock.set_option(tcp::no_delay(true), ec);
+  if (o.tls) {
+    c->ctx_.emplace(asio::ssl::context::tls_client);
+    if (!o.tls_ca.empty()) {
+      c->ctx_->load_verify_file(o.tls_ca, ec);
+      if (ec) return std::unexpected("cannot read CA file " + o.tls_ca + ": " + ec.message());
+      c->ctx_->set_verify_mode(asio::ssl::verify_peer);
+    }
+    c->tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(sock), *c->ctx_);
+    c->tls_->handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return std::unexpected("TLS handshake failed: " + ec.message());
+  } else {
+    c->plain_ = std::make_unique<tcp::socket>(std::move(sock));
+  }
+  proto::Message hello;
+  hello.mutable_hello()->set_token(o.token);
+  hello.mutable_hello()->set_client("salvus client");
+  c->Request(hello);
+  auto reply = c->Receive();
+  if (!reply) return std::unexpected(reply.error());
+  if (reply->has_error()) return std::unexpected("refused by the server: " + reply->error().text());
+  if (!reply->has_hello_ok()) return std::unexpected("unexpected reply to hello");
+  return c;
+}
+
+bool ComputeClient::WriteAll(const std::string& data) {
+  boost::system::error_code ec;
+  if (tls_) {
+    asio::write(*tls_, asio::buffer(data), ec);
+  } else {
+    asio::write(*plain_, asio::buffer(data), ec);
+  }
+  return !ec;
+}
+
+bool ComputeClient::ReadExactly(char* p, size_t n) {
+  boost::system::error_code ec;
+  if (tls_) {
+    asio::read(*tls_, asio::buffer(p, n), ec);
+  } else {
+    asio::read(*plain_, asio::buffer(p, n), ec);
+  }
+  return !ec;
+}
+
+bool ComputeClient::Send(const proto::Message& m) { return WriteAll(core::EncodeFrame(m)); }
+
+uint64_t ComputeClient::Request(proto::Message m) {
+  const uint64_t id = next_id_++;
+  m.set_id(id);
+  Send(m);
+  return id;
+}
+
+std::expected<proto::Message, std::string> ComputeClient::Receive() {
+  unsigned char h[core::kFrameHeaderSize];
+  if (!ReadExactly(reinterpret_cast<char*>(h), sizeof h)) {
+    return std::unexpected("connection to the compute server closed");
+  }
+  const uint32_t len = core::DecodeFrameLength(h);
+  if (len > core::kDefaultMaxFrame) return std::unexpected("oversized frame from the server");
+  buf_.resize(len);
+  if (len > 0 && !ReadExactly(buf_.data(), len)) {
+    return std::unexpected("connection to the compute server closed mid-message");
+  }
+  proto::Message m;
+  if (!m.ParseFromString(buf_)) return std::unexpected("malformed message from the server");
+  return m;
+}
+
+std::expected<std::string, std::string> ComputeClient::StartSession(const std::string& kernel,
+                                                                    const proto::Limits& limits) {
+  proto::Message m;
+  m.mutable_start_session()->set_kernel(kernel);
+  *m.mutable_start_session()->mutable_limits() = limits;
+  const uint64_t id = Request(m);
+  for (;;) {
+    auto r = Receive();
+    if (!r) return std::unexpected(r.error());
+    if (r->id() != id) continue;
+    if (r->has_error()) return std::unexpected(r->error().text());
+    if (r->has_session_started()) return r->session_started().session();
+  }
+}
+
+std::expected<ComputeClient::Result, std::string> ComputeClient::Execute(
+    const std::string& session, const std::string& code,
+    const std::function<void(const proto::Output&)>& on_output) {
+  proto::Message m;
+  m.mutable_execute()->set_session(session);
+  m.mutable_execute()->set_code(code);
+  const uint64_t id = Request(m);
+  Result res;
+  for (;;) {
+    auto r = Receive();
+    if (!r) return std::unexpected(r.error());
+    if (r->id() != id) continue;
+    if (r->has_error()) return std::unexpected(r->error().text());
+    if (r->has_output()) {
+      if (on_output) on_output(r->output());
+      (r->output().stream() == proto::Output::STDERR ? res.err : res.out) += r->output().text();
+    } else if (r->has_done()) {
+      res.status = r->done().status();
+      res.text = r->done().text();
+      return res;
+    }
+  }
+}
+
+}  // namespace salvus::compute

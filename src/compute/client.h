@@ -1,0 +1,66 @@
+// A blocking client of `salvus compute`, for `salvus exec`, benchmarks and
+// tests: connect, say hello with the token, then exchange Messages.
+// Not thread-safe; one request stream per client.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "proto/salvus.pb.h"
+
+namespace salvus::compute {
+
+struct ClientOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string token;
+  bool tls = false;
+  std::string tls_ca;  // verify the server against this CA file ("" = no verification)
+};
+
+class ComputeClient {
+ public:
+  static std::expected<std::unique_ptr<ComputeClient>, std::string> Connect(const ClientOptions& o);
+  ~ComputeClient();
+
+  bool Send(const proto::Message& m);
+  // Next message from the server; an error string on EOF or I/O failure.
+  std::expected<proto::Message, std::string> Receive();
+
+  // Sends `m` with a fresh id; returns the id.
+  uint64_t Request(proto::Message m);
+
+  // Convenience: start a session (returns its id or the server's error text).
+  std::expected<std::string, std::string> StartSession(const std::string& kernel,
+                                                       const proto::Limits& limits = {});
+
+  struct Result {
+    proto::Done::Status status = proto::Done::OK;
+    std::string out, err, text;
+  };
+  // Runs code and collects its output; `on_output` (optional) sees each
+  // Output as it arrives. Messages for other requests are ignored.
+  std::expected<Result, std::string> Execute(
+      const std::string& session, const std::string& code,
+      const std::function<void(const proto::Output&)>& on_output = nullptr);
+
+ private:
+  ComputeClient();
+  bool WriteAll(const std::string& data);
+  bool ReadExactly(char* p, size_t n);
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::ssl::context> ctx_;
+  std::unique_ptr<boost::asio::ip::tcp::socket> plain_;
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
+  uint64_t next_id_ = 1;
+  std::string buf_;
+};
+
+}  // namespace salvus::compute

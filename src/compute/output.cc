@@ -1,0 +1,195 @@
+#include "compute/output.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/frame.h"
+
+namespace salvus::compute {
+
+using Clock = std::chrono::steady_clock;
+
+OutputChannel::OutputChannel(int sock, int out_pipe, int err_pipe)
+    : sock_(sock), pipes_{out_pipe, err_pipe} {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  for (int p : pipes_) {
+    if (p >= 0) fcntl(p, F_SETFL, fcntl(p, F_GETFL) | O_NONBLOCK);
+  }
+}
+
+OutputChannel::~OutputChannel() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+  if (pump_.joinable()) pump_.join();
+  close(wake_fd_);
+}
+
+void OutputChannel::Start() {
+  // Signals (SIGINT for interrupts, cysignals' handlers) must reach the
+  // thread running Python, never the pump.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  pump_ = std::thread([this] { PumpLoop(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void OutputChannel::BeginRequest(uint64_t id, const std::string& session, uint64_t cap) {
+  std::lock_guard lock(mu_);
+  SendPendingLocked();
+  request_id_ = id;
+  session_ = session;
+  cap_ = cap;
+  written_ = 0;
+  overflowed_ = false;
+}
+
+bool OutputChannel::overflowed() const {
+  std::lock_guard lock(mu_);
+  return overflowed_;
+}
+
+bool OutputChannel::Write(proto::Output::Stream stream, std::string_view bytes) {
+  std::lock_guard lock(mu_);
+  const bool was_empty = pending_.empty();
+  AppendLocked(stream, bytes);
+  if (pending_bytes_ >= kMaxPending) {
+    SendPendingLocked();
+  } else if (was_empty && !pending_.empty()) {
+    first_pending_ = Clock::now();
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+  return !overflowed_;
+}
+
+void OutputChannel::AppendLocked(proto::Output::Stream stream, std::string_view bytes) {
+  if (overflowed_ || bytes.empty()) return;
+  if (cap_ > 0 && written_ + bytes.size() > cap_) {
+    bytes = bytes.substr(0, cap_ - written_);
+    overflowed_ = true;
+  }
+  written_ += bytes.size();
+  const int s = stream == proto::Output::STDERR ? 1 : 0;
+  if (pending_.empty() || pending_.back().stream != stream) pending_.push_back({stream, {}});
+  std::string& text = pending_.back().text;
+  const size_t before = text.size();
+  sanitizers_[s].Feed(bytes, &text);
+  pending_bytes_ += text.size() - before;
+  if (overflowed_) {
+    sanitizers_[s].Finish(&text);
+    kill(getpid(), SIGINT);  // stop the code that floods; the pump blocks SIGINT
+    pending_.push_back(
+        {proto::Output::STDERR,
+         "\n[output truncated: this request wrote more than " + std::to_string(cap_) +
+             " bytes; execution stopped]\n"});
+  }
+}
+
+void OutputChannel::DrainPipesLocked() {
+  char buf[65536];
+  for (int s = 0; s < 2; ++s) {
+    if (pipes_[s] < 0) continue;
+    for (;;) {
+      ssize_t n = read(pipes_[s], buf, sizeof buf);
+      if (n > 0) {
+        AppendLocked(s == 0 ? proto::Output::STDOUT : proto::Output::STDERR,
+                     std::string_view(buf, static_cast<size_t>(n)));
+        if (pending_bytes_ >= kMaxPending) SendPendingLocked();
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        break;
+      }
+    }
+  }
+}
+
+bool OutputChannel::WriteLocked(const std::string& frame) {
+  if (!socket_ok_) return false;
+  socket_ok_ = core::WriteAll(sock_, frame);
+  return socket_ok_;
+}
+
+void OutputChannel::SendPendingLocked() {
+  if (pending_.empty()) return;
+  std::string frames;
+  proto::Message m;
+  m.set_id(request_id_);
+  auto* out = m.mutable_output();
+  out->set_session(session_);
+  for (Chunk& c : pending_) {
+    if (c.text.empty()) continue;
+    out->set_stream(c.stream);
+    out->set_text(std::move(c.text));
+    core::AppendFrame(m, &frames);
+  }
+  pending_.clear();
+  pending_bytes_ = 0;
+  WriteLocked(frames);
+}
+
+void OutputChannel::Flush() {
+  std::lock_guard lock(mu_);
+  DrainPipesLocked();
+  SendPendingLocked();
+}
+
+bool OutputChannel::SendFrame(const proto::Message& msg) {
+  std::lock_guard lock(mu_);
+  DrainPipesLocked();
+  SendPendingLocked();
+  return WriteLocked(core::EncodeFrame(msg));
+}
+
+void OutputChannel::PumpLoop() {
+  pollfd fds[3] = {{wake_fd_, POLLIN, 0}, {pipes_[0], POLLIN, 0}, {pipes_[1], POLLIN, 0}};
+  for (;;) {
+    int timeout = -1;
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      if (!pending_.empty()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            first_pending_ + kCoalesce - Clock::now());
+        timeout = left.count() <= 0 ? 0 : static_cast<int>(left.count());
+      }
+    }
+    // While output is pending only the timer matters; pipe data is picked up
+    // when it fires, so a flood costs one read per interval, not per line.
+    const nfds_t n = timeout >= 0 ? 1 : 3;
+    int r = poll(fds, n, timeout);
+    if (r < 0 && errno != EINTR) return;
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    if (fds[0].revents & POLLIN) {
+      uint64_t v;
+      (void)!read(wake_fd_, &v, sizeof v);
+    }
+    const bool pipe_data = n == 3 && ((fds[1].revents | fds[2].revents) & (POLLIN | POLLHUP));
+    if (pipe_data) {
+      const bool was_empty = pending_.empty();
+      DrainPipesLocked();
+      if (was_empty && !pending_.empty()) first_pending_ = Clock::now();
+    }
+    if (!pending_.empty() && Clock::now() >= first_pending_ + kCoalesce) {
+      DrainPipesLocked();
+      SendPendingLocked();
+    }
+    if (pipe_data && ((fds[1].revents | fds[2].revents) & POLLHUP)) {
+      // Write end closed (should not happen: fds 1/2 stay open). Stop polling pipes.
+      fds[1].fd = fds[2].fd = -1;
+    }
+  }
+}
+
+}  // namespace salvus::compute

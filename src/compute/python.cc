@@ -1,0 +1,173 @@
+#include "compute/python.h"
+
+#include <pybind11/embed.h>
+
+#include "compute/output.h"
+#include "compute/salvus_worker_py.h"
+
+namespace py = pybind11;
+
+namespace salvus::compute {
+namespace {
+
+OutputChannel* g_channel = nullptr;
+
+// sys.stdout / sys.stderr of a worker: a text stream whose bytes go to the
+// OutputChannel. Enough of io.TextIOBase for print(), logging, traceback,
+// IPython-style code and most libraries.
+struct Stream {
+  int which;  // 0 stdout, 1 stderr
+
+  size_t write(py::handle obj) {
+    if (!PyUnicode_Check(obj.ptr())) {
+      throw py::type_error("write() argument must be str, not " +
+                           std::string(Py_TYPE(obj.ptr())->tp_name));
+    }
+    Py_ssize_t len = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(obj.ptr(), &len);
+    std::string replaced;
+    if (data == nullptr) {  // lone surrogates: encode with replacement
+      PyErr_Clear();
+      py::bytes b = py::reinterpret_steal<py::bytes>(
+          PyUnicode_AsEncodedString(obj.ptr(), "utf-8", "replace"));
+      replaced = b;
+      data = replaced.data();
+      len = static_cast<Py_ssize_t>(replaced.size());
+    }
+    if (g_channel != nullptr) {
+      g_channel->Write(which == 1 ? proto::Output::STDERR : proto::Output::STDOUT,
+                       std::string_view(data, static_cast<size_t>(len)));
+    }
+    return static_cast<size_t>(PyUnicode_GetLength(obj.ptr()));
+  }
+};
+
+struct BinaryStream {
+  int which;
+  size_t write(py::bytes b) {
+    std::string_view v = b;
+    if (g_channel != nullptr) {
+      g_channel->Write(which == 1 ? proto::Output::STDERR : proto::Output::STDOUT, v);
+    }
+    return v.size();
+  }
+};
+
+py::object& WorkerModule() {
+  static py::object* m = new py::object();  // never destroyed: lives as long as Python
+  return *m;
+}
+
+}  // namespace
+}  // namespace salvus::compute
+
+PYBIND11_EMBEDDED_MODULE(_salvus, m) {
+  using salvus::compute::BinaryStream;
+  using salvus::compute::Stream;
+  py::class_<BinaryStream>(m, "BinaryStream")
+      .def("write", &BinaryStream::write)
+      .def("flush", [](BinaryStream&) {})
+      .def("writable", [](BinaryStream&) { return true; })
+      .def("isatty", [](BinaryStream&) { return false; });
+  py::class_<Stream>(m, "Stream")
+      .def(py::init([](int which) { return Stream{which}; }))
+      .def("write", &Stream::write)
+      .def("flush", [](Stream&) {})
+      .def("isatty", [](Stream&) { return false; })
+      .def("writable", [](Stream&) { return true; })
+      .def("readable", [](Stream&) { return false; })
+      .def("seekable", [](Stream&) { return false; })
+      .def("fileno", [](Stream& s) { return s.which + 1; })
+      .def("writelines",
+           [](Stream& s, py::iterable lines) {
+             for (auto l : lines) s.write(l);
+           })
+      .def_property_readonly("buffer", [](Stream& s) { return BinaryStream{s.which}; })
+      .def_property_readonly("encoding", [](Stream&) { return "utf-8"; })
+      .def_property_readonly("errors", [](Stream&) { return "replace"; })
+      .def_property_readonly("closed", [](Stream&) { return false; })
+      .def_property_readonly("line_buffering", [](Stream&) { return false; })
+      .def_property_readonly("name", [](Stream& s) {
+        return s.which == 1 ? "<stderr>" : "<stdout>";
+      });
+}
+
+namespace salvus::compute {
+
+std::expected<void, std::string> InitPython(const std::string& kernel) {
+  PyConfig config;
+  PyConfig_InitIsolatedConfig(&config);
+  config.install_signal_handlers = 1;
+  PyConfig_SetString(&config, &config.program_name, L"/usr/bin/python3");
+  try {
+    py::initialize_interpreter(&config, 0, nullptr, false);
+  } catch (const std::exception& e) {
+    return std::unexpected(std::string("cannot start Python: ") + e.what());
+  }
+  try {
+    py::module_ types = py::module_::import("types");
+    py::module_ sys = py::module_::import("sys");
+    py::object mod = types.attr("ModuleType")("salvus_worker");
+    mod.attr("__file__") = "<salvus_worker>";
+    sys.attr("modules")["salvus_worker"] = mod;
+    py::exec(py::str(kSalvusWorkerPy), mod.attr("__dict__"));
+    WorkerModule() = mod;
+    mod.attr("init_zygote")(kernel);
+  } catch (const py::error_already_set& e) {
+    return std::unexpected(std::string("init_zygote failed: ") + e.what());
+  }
+  return {};
+}
+
+void PythonBeforeFork() { PyOS_BeforeFork(); }
+void PythonAfterForkParent() { PyOS_AfterFork_Parent(); }
+void PythonAfterForkChild() { PyOS_AfterFork_Child(); }
+
+void InstallOutput(OutputChannel* channel) {
+  g_channel = channel;
+  py::module_ sys = py::module_::import("sys");
+  py::module_ salvus = py::module_::import("_salvus");
+  sys.attr("stdout") = salvus.attr("Stream")(0);
+  sys.attr("stderr") = salvus.attr("Stream")(1);
+}
+
+std::expected<void, std::string> InitWorker(const std::string& home, uint64_t seed) {
+  try {
+    WorkerModule().attr("init_worker")(home, seed);
+  } catch (const py::error_already_set& e) {
+    return std::unexpected(std::string("init_worker failed: ") + e.what());
+  }
+  return {};
+}
+
+ExecStatus Execute(const std::string& code) {
+  static py::object execute = WorkerModule().attr("execute");
+  try {
+    std::string status = py::str(execute(code));
+    if (status == "ok") return ExecStatus::kOk;
+    if (status == "interrupted") return ExecStatus::kInterrupted;
+    return ExecStatus::kError;
+  } catch (const py::error_already_set& e) {
+    // execute() handles user exceptions itself; this is an interrupt that
+    // landed in its own bookkeeping, or a bug there.
+    if (e.matches(PyExc_KeyboardInterrupt)) return ExecStatus::kInterrupted;
+    if (g_channel != nullptr) {
+      std::string text = std::string("internal error: ") + e.what() + "\n";
+      g_channel->Write(proto::Output::STDERR, text);
+    }
+    return ExecStatus::kError;
+  }
+}
+
+void ClearPendingInterrupt() {
+  if (PyErr_CheckSignals() != 0) PyErr_Clear();
+}
+
+void FinishWorker() {
+  try {
+    WorkerModule().attr("finish_worker")();
+  } catch (const py::error_already_set&) {
+  }
+}
+
+}  // namespace salvus::compute

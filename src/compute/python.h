@@ -1,0 +1,42 @@
+// The embedded CPython of the zygote and its workers: interpreter set-up,
+// the `_salvus` extension module (the C++ side of sys.stdout/sys.stderr),
+// and calls into salvus_worker.py (embedded in the binary).
+//
+// All functions need the GIL, i.e. must run on the zygote's (or worker's)
+// main thread.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+
+namespace salvus::compute {
+
+class OutputChannel;
+
+// Starts CPython as Debian's /usr/bin/python3 (isolated from PYTHON*
+// variables and the pyenv python on PATH), loads salvus_worker and runs
+// init_zygote(kernel): for sage this imports sage.all and warms up.
+std::expected<void, std::string> InitPython(const std::string& kernel);
+
+// Fork hooks (PyOS_BeforeFork / AfterFork_*).
+void PythonBeforeFork();
+void PythonAfterForkParent();
+void PythonAfterForkChild();
+
+// In a worker: route sys.stdout/sys.stderr to `channel`.
+void InstallOutput(OutputChannel* channel);
+
+std::expected<void, std::string> InitWorker(const std::string& home, uint64_t seed);
+
+enum class ExecStatus { kOk, kError, kInterrupted };
+// Runs one cell. Output goes through the installed channel.
+ExecStatus Execute(const std::string& code);
+
+void FinishWorker();
+
+// Drops an interrupt that arrived while no code was running, so it cannot
+// hit the next request.
+void ClearPendingInterrupt();
+
+}  // namespace salvus::compute

@@ -1,0 +1,169 @@
+#include "compute/sandbox.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace salvus::compute {
+namespace {
+
+std::unexpected<std::string> Fail(const std::string& what) {
+  return std::unexpected(what + ": " + std::strerror(errno));
+}
+
+// Removes everything inside the directory open as `dirfd`, recursively.
+void RemoveContents(int dirfd) {
+  DIR* d = fdopendir(dirfd);
+  if (d == nullptr) {
+    close(dirfd);
+    return;
+  }
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    if (unlinkat(dirfd, e->d_name, 0) == 0) continue;
+    int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub >= 0) {
+      fchmod(sub, 0700);  // user code may have made it unreadable
+      RemoveContents(sub);
+    }
+    unlinkat(dirfd, e->d_name, AT_REMOVEDIR);
+  }
+  closedir(d);
+}
+
+// Removes entries directly under `dir` owned by `uid` (recursively).
+void RemoveOwnedEntries(const char* dir, uid_t uid) {
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  DIR* d = fdopendir(dfd);
+  if (d == nullptr) {
+    close(dfd);
+    return;
+  }
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != uid) continue;
+    if (S_ISDIR(st.st_mode)) {
+      int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) RemoveContents(sub);
+      unlinkat(dfd, e->d_name, AT_REMOVEDIR);
+    } else {
+      unlinkat(dfd, e->d_name, 0);
+    }
+  }
+  closedir(d);
+}
+
+}  // namespace
+
+void RemoveTree(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) RemoveContents(fd);
+  if (rmdir(path.c_str()) != 0) unlink(path.c_str());
+}
+
+std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Fail("prctl(PR_SET_PDEATHSIG)");
+  if (setsid() < 0) return Fail("setsid");
+  // A leftover home from a crashed run must not leak into a new session.
+  RemoveTree(spec.home);
+  if (mkdir(spec.home.c_str(), 0700) != 0) return Fail("mkdir " + spec.home);
+  if (spec.uid != 0) {
+    if (chown(spec.home.c_str(), spec.uid, spec.uid) != 0) return Fail("chown " + spec.home);
+    if (spec.isolate_network && unshare(CLONE_NEWNET) != 0) return Fail("unshare(CLONE_NEWNET)");
+    if (setgroups(0, nullptr) != 0) return Fail("setgroups");
+    if (setresgid(spec.uid, spec.uid, spec.uid) != 0) return Fail("setresgid");
+    if (setresuid(spec.uid, spec.uid, spec.uid) != 0) return Fail("setresuid");
+    if (geteuid() == 0 || getuid() == 0) {
+      errno = EPERM;
+      return Fail("dropping root");
+    }
+  } else if (spec.isolate_network && unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) {
+    return Fail("unshare(CLONE_NEWNET) without root");
+  }
+  // No core dumps: they would land in the home and could be huge.
+  struct rlimit core = {0, 0};
+  setrlimit(RLIMIT_CORE, &core);
+  if (chdir(spec.home.c_str()) != 0) return Fail("chdir " + spec.home);
+  prctl(PR_SET_DUMPABLE, 0);
+  return {};
+}
+
+std::expected<void, std::string> ApplyLimits(const proto::Limits& l, bool per_uid_processes) {
+  auto set = [](int resource, rlim_t value, const char* name) -> std::expected<void, std::string> {
+    struct rlimit cur;
+    getrlimit(resource, &cur);
+    // Only ever lower: a worker cannot raise a hard limit anyway.
+    rlim_t v = value;
+    if (cur.rlim_max != RLIM_INFINITY && v > cur.rlim_max) v = cur.rlim_max;
+    struct rlimit r = {v, v};
+    if (setrlimit(resource, &r) != 0) return Fail(std::string("setrlimit ") + name);
+    return {};
+  };
+  if (l.cputime_s() > 0) {
+    auto r = set(RLIMIT_CPU, static_cast<rlim_t>(l.cputime_s() + 0.999), "RLIMIT_CPU");
+    if (!r) return r;
+  }
+  if (l.memory_mb() > 0) {
+    // Current address space size, in pages, is the first field of statm.
+    std::ifstream statm("/proc/self/statm");
+    unsigned long pages = 0;
+    statm >> pages;
+    const rlim_t base = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE));
+    auto r = set(RLIMIT_AS, base + static_cast<rlim_t>(l.memory_mb()) * 1024 * 1024, "RLIMIT_AS");
+    if (!r) return r;
+  }
+  if (l.open_files() > 0) {
+    auto r = set(RLIMIT_NOFILE, l.open_files(), "RLIMIT_NOFILE");
+    if (!r) return r;
+  }
+  if (l.processes() > 0 && per_uid_processes) {
+    auto r = set(RLIMIT_NPROC, l.processes(), "RLIMIT_NPROC");
+    if (!r) return r;
+  }
+  if (l.file_size_mb() > 0) {
+    auto r = set(RLIMIT_FSIZE, static_cast<rlim_t>(l.file_size_mb()) * 1024 * 1024, "RLIMIT_FSIZE");
+    if (!r) return r;
+  }
+  return {};
+}
+
+void ReapSession(pid_t pid, uid_t uid, const std::string& home) {
+  if (uid == 0) {
+    if (pid > 0) {
+      kill(-pid, SIGKILL);  // the worker leads its own process group
+      kill(pid, SIGKILL);
+    }
+    RemoveTree(home);
+    return;
+  }
+  // Real and effective uid become the session's, the saved uid stays root.
+  // kill(-1) then signals exactly the processes of that uid (never the
+  // caller itself), and files are removed with the session's own rights, so
+  // a planted symlink cannot make root delete anything else.
+  if (setresuid(uid, uid, 0) != 0) _exit(3);
+  for (int i = 0; i < 2000; ++i) {
+    if (kill(-1, SIGKILL) != 0 && errno == ESRCH) break;
+    usleep(1000);  // dead ones stay zombies until the zygote reaps them
+  }
+  int fd = open(home.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) RemoveContents(fd);
+  RemoveOwnedEntries("/tmp", uid);
+  RemoveOwnedEntries("/var/tmp", uid);
+  RemoveOwnedEntries("/dev/shm", uid);
+  if (setresuid(0, 0, 0) != 0) _exit(3);
+  RemoveTree(home);  // the (now empty) home sits in a root-owned folder
+}
+
+}  // namespace salvus::compute

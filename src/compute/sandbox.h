@@ -1,0 +1,47 @@
+// The walls around one session's worker. Everything here runs in a freshly
+// forked child (worker or reaper) of the zygote, never in an event loop.
+//
+// As root, each session gets a uid of its own (from UidPool), so the kernel
+// itself separates sessions: files (0700 homes), signals, RLIMIT_NPROC (a
+// fork bomb is limited to its own uid), and cleanup (kill(-1) as that uid
+// reaches every process the session made, wherever it moved). Without root
+// only rlimits, a process group and deadlines apply.
+#pragma once
+
+#include <sys/types.h>
+
+#include <expected>
+#include <string>
+
+#include "proto/salvus.pb.h"
+
+namespace salvus::compute {
+
+struct SandboxSpec {
+  uid_t uid = 0;  // 0: stay as the current user
+  std::string home;
+  bool isolate_network = false;
+};
+
+// In a new worker: own session and process group, dies with its parent,
+// fresh 0700 home, optional empty network namespace, then drops to `uid`.
+// REQUIRES: called in a child right after fork, single-threaded.
+std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec);
+
+// Lowers the worker's rlimits to `limits` (zero fields are left alone).
+// RLIMIT_AS counts from the current mapped size: memory_mb is what the
+// session may add to the warm image it inherited.
+// `per_uid_processes`: RLIMIT_NPROC only means "this session" with a uid of its own.
+std::expected<void, std::string> ApplyLimits(const proto::Limits& limits, bool per_uid_processes);
+
+// Kills every process of the session: as root, every process of `uid`
+// (repeated until none is left, so fork loops cannot outrun it); otherwise
+// the worker's process group. Then removes `home` and, for a session uid,
+// every file it owns directly under /tmp (and /var/tmp, /dev/shm).
+// REQUIRES: runs in a dedicated child process (it may change its own uid).
+void ReapSession(pid_t pid, uid_t uid, const std::string& home);
+
+// Recursively removes `path` without following symlinks. Best effort.
+void RemoveTree(const std::string& path);
+
+}  // namespace salvus::compute

@@ -1,0 +1,687 @@
+#include "compute/server.h"
+
+#include <openssl/rand.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "compute/limits.h"
+#include "core/token.h"
+
+namespace salvus::compute {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+struct ComputeServer::Hub {
+  std::shared_ptr<core::Conn> conn;
+  bool authenticated = false;
+  std::set<std::string> sessions;
+};
+
+struct ComputeServer::Worker {
+  uint64_t wid = 0;
+  std::shared_ptr<core::Conn> conn;
+  pid_t pid = 0;           // in the zygote's pid namespace
+  uid_t uid = 0;
+  std::string home;
+  bool ready = false;      // sent its first ack
+  std::string session;     // empty while in the pool
+  bool eof = false;        // its socket closed
+  std::string exit_text;   // how the process ended, once the zygote said
+  bool exited = false;
+  bool reap_sent = false;
+  bool reap_wanted = false;
+  std::unique_ptr<asio::steady_timer> grace;  // waits for exit info after EOF
+};
+
+struct ComputeServer::Session {
+  std::string id;
+  std::weak_ptr<Hub> owner;
+  uint64_t wid = 0;  // 0 until a worker is assigned
+  uint64_t start_id = 0;
+  bool started = false;
+  proto::Limits limits;
+  std::deque<uint64_t> pending;  // Execute ids sent to the worker, in order
+  std::deque<std::string> queued;  // Execute frames waiting for a worker
+  Clock::time_point walltime_end;
+  Clock::time_point idle_since;
+  std::unique_ptr<asio::steady_timer> deadline;
+};
+
+namespace {
+
+std::string RandomId() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
+
+uint64_t RandomSeed() {
+  uint64_t v;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
+  return v;
+}
+
+std::string ExitText(const proto::WorkerExited& ex) {
+  if (ex.signal() != 0) {
+    std::string name = strsignal(ex.signal());
+    if (ex.signal() == SIGXCPU) return "the session used up its CPU time limit";
+    if (ex.signal() == SIGKILL) return "the session's process was killed (SIGKILL)";
+    return "the session's process died: " + name + " (signal " + std::to_string(ex.signal()) + ")";
+  }
+  return "the session's process exited with code " + std::to_string(ex.exit_code());
+}
+
+std::string Frame(const proto::Message& m) { return core::EncodeFrame(m); }
+
+}  // namespace
+
+ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, ZygoteLink zygote)
+    : io_(io),
+      opt_(std::move(options)),
+      zygote_(std::move(zygote)),
+      acceptor_(io),
+      ready_(io),
+      respawn_backoff_(io) {
+  ready_.expires_at(Clock::time_point::max());
+  if (opt_.root) uids_.emplace(opt_.uid_base, opt_.uid_count);
+  if (!opt_.tls_cert.empty()) {
+    tls_.emplace(asio::ssl::context::tls_server);
+    tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1);
+    tls_->use_certificate_chain_file(opt_.tls_cert);
+    tls_->use_private_key_file(opt_.tls_key, asio::ssl::context::pem);
+  }
+}
+
+ComputeServer::~ComputeServer() = default;
+
+void ComputeServer::Stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  ready_.cancel();
+  std::vector<std::string> ids;
+  for (auto& [id, s] : sessions_) ids.push_back(id);
+  for (auto& id : ids) EndSession(id, proto::Done::DIED, "the compute server is shutting down", true);
+}
+
+void ComputeServer::AfterStop(std::function<void()> done) {
+  auto t = std::make_shared<asio::steady_timer>(io_);
+  auto deadline = Clock::now() + std::chrono::seconds(3);
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [this, t, deadline, done, check] {
+    if (reaps_outstanding_ == 0 || zygote_error_.size() || Clock::now() > deadline) {
+      *check = nullptr;  // break the cycle
+      done();
+      return;
+    }
+    t->expires_after(std::chrono::milliseconds(20));
+    t->async_wait([check](boost::system::error_code) {
+      if (*check) (*check)();
+    });
+  };
+  (*check)();
+}
+
+asio::awaitable<void> ComputeServer::Run() {
+  zygote_.Attach(
+      io_, [this](const proto::ZygoteEvent& ev) { OnZygoteEvent(ev); },
+      [this] {
+        zygote_error_ = zygote_error_.empty() ? "the zygote process ended" : zygote_error_;
+        spdlog::critical("lost the zygote: {}", zygote_error_);
+        zygote_ready_ = false;
+        Stop();
+        ready_.cancel();
+      });
+  boost::system::error_code ec;
+  co_await ready_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (!zygote_ready_) {
+    spdlog::critical("compute server cannot start: {}", zygote_error_);
+    co_return;
+  }
+  tcp::endpoint ep(asio::ip::make_address(opt_.listen.host), opt_.listen.port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen();
+  const auto port = acceptor_.local_endpoint().port();
+  spdlog::info("compute server ({}) listening on {}:{}{}; max {} sessions, pool {}", opt_.kernel,
+               opt_.listen.host, port, tls_ ? " (TLS)" : "", opt_.max_sessions, opt_.pool_size);
+  if (!opt_.port_file.empty()) {
+    const std::string tmp = opt_.port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::rename(tmp.c_str(), opt_.port_file.c_str());
+  }
+  FillPool();
+  co_await AcceptLoop();
+}
+
+asio::awaitable<void> ComputeServer::AcceptLoop() {
+  while (!stopping_) {
+    boost::system::error_code ec;
+    tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopping_) break;
+      spdlog::warn("accept: {}", ec.message());
+      continue;
+    }
+    sock.set_option(tcp::no_delay(true), ec);
+    std::string peer = "?";
+    auto rep = sock.remote_endpoint(ec);
+    if (!ec) peer = rep.address().to_string() + ":" + std::to_string(rep.port());
+    auto hub = std::make_shared<Hub>();
+    std::weak_ptr<Hub> weak = hub;
+    core::ConnHandlers handlers{
+        [this, weak](std::string_view body) {
+          if (auto h = weak.lock()) OnHubFrame(h, body);
+        },
+        [this, hub](core::ConnEnd end) {
+          if (end == core::ConnEnd::kTooBig) {
+            spdlog::warn("hub {}: frame over {} bytes; closing", hub->conn->peer(), opt_.max_frame);
+          }
+          OnHubEnd(hub);
+        }};
+    if (tls_) {
+      using TlsStream = asio::ssl::stream<tcp::socket>;
+      auto conn = std::make_shared<core::FramedConn<TlsStream>>(TlsStream(std::move(sock), *tls_),
+                                                                 peer, opt_.max_frame);
+      hub->conn = conn;
+      asio::co_spawn(
+          io_,
+          [conn, handlers, peer]() -> asio::awaitable<void> {
+            boost::system::error_code ec;
+            asio::steady_timer t(co_await asio::this_coro::executor);
+            t.expires_after(std::chrono::seconds(10));
+            t.async_wait([conn](boost::system::error_code e) {
+              if (!e) conn->Close();
+            });
+            co_await conn->stream().async_handshake(asio::ssl::stream_base::server,
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+            t.cancel();
+            if (ec) {
+              spdlog::warn("hub {}: TLS handshake failed: {}", peer, ec.message());
+              conn->Close();
+              co_return;
+            }
+            conn->Start(handlers);
+          },
+          asio::detached);
+    } else {
+      auto conn = std::make_shared<core::FramedConn<tcp::socket>>(std::move(sock), peer,
+                                                                   opt_.max_frame);
+      hub->conn = conn;
+      conn->Start(handlers);
+    }
+    // A hub must say hello promptly.
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
+    t->async_wait([t, weak](boost::system::error_code e) {
+      auto h = weak.lock();
+      if (!e && h && !h->authenticated) {
+        spdlog::warn("hub {}: no hello within 10 s; closing", h->conn->peer());
+        h->conn->Close();
+      }
+    });
+  }
+}
+
+void ComputeServer::Reply(Hub& hub, uint64_t id, proto::Message&& m) {
+  m.set_id(id);
+  hub.conn->Send(Frame(m));
+}
+
+void ComputeServer::ReplyError(Hub& hub, uint64_t id, proto::Error::Code code,
+                               const std::string& text) {
+  proto::Message m;
+  m.mutable_error()->set_code(code);
+  m.mutable_error()->set_text(text);
+  Reply(hub, id, std::move(m));
+}
+
+void ComputeServer::OnHubFrame(const std::shared_ptr<Hub>& hub, std::string_view body) {
+  proto::Message m;
+  if (!m.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    spdlog::warn("hub {}: malformed message ({} bytes)", hub->conn->peer(), body.size());
+    ReplyError(*hub, 0, proto::Error::BAD_REQUEST,
+               "malformed message: not a valid salvus.proto.Message (or invalid UTF-8 in a "
+               "text field)");
+    if (!hub->authenticated) hub->conn->CloseAfterWrites();
+    return;
+  }
+  const uint64_t id = m.id();
+  if (!hub->authenticated) {
+    if (!m.has_hello() || !core::TokensEqual(m.hello().token(), opt_.token)) {
+      spdlog::warn("hub {}: refused: {}", hub->conn->peer(),
+                   m.has_hello() ? "wrong token" : "first message is not hello");
+      ReplyError(*hub, id, proto::Error::UNAUTHENTICATED,
+                 "refused: the first message must be hello with the cluster token");
+      hub->conn->CloseAfterWrites();
+      return;
+    }
+    hub->authenticated = true;
+    spdlog::info("hub {} connected ({})", hub->conn->peer(), m.hello().client());
+    proto::Message r;
+    r.mutable_hello_ok()->set_server("salvus compute");
+    r.mutable_hello_ok()->add_kernels(opt_.kernel);
+    Reply(*hub, id, std::move(r));
+    return;
+  }
+  switch (m.body_case()) {
+    case proto::Message::kStartSession:
+      HandleStart(hub, id, m.start_session());
+      return;
+    case proto::Message::kExecute: {
+      Session* s = FindOwned(*hub, id, m.execute().session());
+      if (s == nullptr) return;
+      proto::Message fwd;
+      fwd.set_id(id);
+      fwd.mutable_execute()->set_code(std::move(*m.mutable_execute()->mutable_code()));
+      if (s->wid == 0) {
+        s->queued.push_back(Frame(fwd));
+      } else {
+        workers_[s->wid]->conn->Send(Frame(fwd));
+      }
+      s->pending.push_back(id);
+      ArmDeadline(*s);
+      return;
+    }
+    case proto::Message::kInterrupt: {
+      Session* s = FindOwned(*hub, id, m.interrupt().session());
+      if (s == nullptr) return;
+      if (!s->pending.empty() && s->wid != 0) {
+        Worker& w = *workers_[s->wid];
+        if (w.pid > 0) {
+          proto::ZygoteRequest zr;
+          zr.set_id(next_zreq_++);
+          zr.mutable_signal()->set_pid(w.pid);
+          zr.mutable_signal()->set_signal(SIGINT);
+          zygote_.Send(zr);
+        }
+      }
+      proto::Message r;
+      r.mutable_ack();
+      Reply(*hub, id, std::move(r));
+      return;
+    }
+    case proto::Message::kTerminate: {
+      Session* s = FindOwned(*hub, id, m.terminate().session());
+      if (s == nullptr) return;
+      EndSession(s->id, proto::Done::DIED, "the session was terminated", false);
+      proto::Message r;
+      r.mutable_ack();
+      Reply(*hub, id, std::move(r));
+      return;
+    }
+    case proto::Message::kHello:
+      ReplyError(*hub, id, proto::Error::BAD_REQUEST, "already authenticated");
+      return;
+    default:
+      ReplyError(*hub, id, proto::Error::BAD_REQUEST,
+                 "unexpected message type for a compute server");
+      return;
+  }
+}
+
+ComputeServer::Session* ComputeServer::FindOwned(Hub& hub, uint64_t id,
+                                                 const std::string& session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    ReplyError(hub, id, proto::Error::NOT_FOUND, "no such session: '" + session + "'");
+    return nullptr;
+  }
+  if (!hub.sessions.count(session)) {
+    spdlog::warn("hub {}: request for another connection's session {}", hub.conn->peer(), session);
+    ReplyError(hub, id, proto::Error::PERMISSION_DENIED,
+               "session " + session + " belongs to another connection");
+    return nullptr;
+  }
+  return it->second.get();
+}
+
+void ComputeServer::HandleStart(const std::shared_ptr<Hub>& hub, uint64_t id,
+                                const proto::StartSession& s) {
+  if (!s.kernel().empty() && s.kernel() != opt_.kernel) {
+    ReplyError(*hub, id, proto::Error::UNAVAILABLE,
+               "this compute server runs the '" + opt_.kernel + "' kernel, not '" + s.kernel() +
+                   "'");
+    return;
+  }
+  if (sessions_.size() >= opt_.max_sessions) {
+    ReplyError(*hub, id, proto::Error::UNAVAILABLE,
+               "the compute server is full: " + std::to_string(opt_.max_sessions) +
+                   " sessions are running (--max-sessions)");
+    return;
+  }
+  auto session = std::make_unique<Session>();
+  session->id = RandomId();
+  session->owner = hub;
+  session->start_id = id;
+  session->limits = ResolveLimits(s.limits(), opt_.default_limits, opt_.max_limits);
+  session->walltime_end =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(session->limits.walltime_s() * 1000));
+  session->idle_since = Clock::now();
+  session->deadline = std::make_unique<asio::steady_timer>(io_);
+  const std::string sid = session->id;
+  hub->sessions.insert(sid);
+  Session& ref = *session;
+  sessions_[sid] = std::move(session);
+  ArmDeadline(ref);
+  waiting_starts_.push_back(sid);
+  AssignWorkers();
+  FillPool();
+}
+
+void ComputeServer::AssignWorkers() {
+  while (!waiting_starts_.empty() && !ready_workers_.empty()) {
+    const std::string sid = waiting_starts_.front();
+    waiting_starts_.pop_front();
+    auto it = sessions_.find(sid);
+    if (it == sessions_.end()) continue;
+    Session& s = *it->second;
+    const uint64_t wid = ready_workers_.front();
+    ready_workers_.pop_front();
+    Worker& w = *workers_[wid];
+    w.session = sid;
+    s.wid = wid;
+    proto::WorkerStart start;
+    start.set_session(sid);
+    *start.mutable_limits() = s.limits;
+    start.set_seed(RandomSeed());
+    w.conn->Send(core::EncodeFrame(start));
+    for (auto& f : s.queued) w.conn->Send(std::move(f));
+    s.queued.clear();
+  }
+}
+
+void ComputeServer::FillPool() {
+  if (stopping_ || !zygote_ready_ || backoff_armed_) return;
+  // Workers in the pool or on their way, beyond those already owed to waiting starts.
+  while (ready_workers_.size() + spawning_ < opt_.pool_size + waiting_starts_.size()) {
+    unsigned live_sessions = static_cast<unsigned>(sessions_.size());
+    if (workers_.size() >= opt_.max_sessions + opt_.pool_size ||
+        ready_workers_.size() + spawning_ + live_sessions >= opt_.max_sessions + opt_.pool_size) {
+      break;
+    }
+    if (uids_ && uids_->free_count() == 0) {
+      spdlog::warn("no free session uid left in {}..{}", opt_.uid_base,
+                   opt_.uid_base + opt_.uid_count - 1);
+      break;
+    }
+    SpawnWorker();
+  }
+}
+
+void ComputeServer::SpawnWorker() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    spdlog::error("socketpair: {}", strerror(errno));
+    return;
+  }
+  auto w = std::make_unique<Worker>();
+  w->wid = next_wid_++;
+  if (uids_) w->uid = *uids_->Acquire();
+  w->home = opt_.state_dir + "/homes/w" + std::to_string(w->wid);
+  using Local = asio::local::stream_protocol;
+  auto conn = std::make_shared<core::FramedConn<Local::socket>>(
+      Local::socket(io_, Local(), sv[0]), "worker " + std::to_string(w->wid), opt_.max_frame);
+  w->conn = conn;
+  const uint64_t wid = w->wid;
+  conn->Start({[this, wid](std::string_view body) { OnWorkerFrame(wid, body); },
+               [this, wid](core::ConnEnd) { OnWorkerEnd(wid); }});
+  proto::ZygoteRequest zr;
+  zr.set_id(next_zreq_++);
+  auto* sp = zr.mutable_spawn();
+  sp->set_uid(w->uid);
+  sp->set_home(w->home);
+  sp->set_isolate_network(opt_.isolate_network);
+  wid_by_spawn_req_[zr.id()] = wid;
+  workers_[wid] = std::move(w);
+  ++spawning_;
+  zygote_.Send(zr, sv[1]);
+}
+
+void ComputeServer::OnZygoteEvent(const proto::ZygoteEvent& ev) {
+  switch (ev.body_case()) {
+    case proto::ZygoteEvent::kReady:
+      spdlog::info("zygote ready ({})", ev.ready());
+      zygote_ready_ = true;
+      ready_.cancel();
+      return;
+    case proto::ZygoteEvent::kFailed: {
+      auto it = wid_by_spawn_req_.find(ev.id());
+      if (ev.id() == 0 || it == wid_by_spawn_req_.end()) {
+        zygote_error_ = ev.failed();
+        spdlog::error("zygote: {}", ev.failed());
+        return;
+      }
+      spdlog::error("could not start a worker: {}", ev.failed());
+      uint64_t wid = it->second;
+      wid_by_spawn_req_.erase(it);
+      --spawning_;
+      if (auto w = workers_.find(wid); w != workers_.end()) w->second->conn->Close();
+      return;
+    }
+    case proto::ZygoteEvent::kSpawnedPid: {
+      auto it = wid_by_spawn_req_.find(ev.id());
+      if (it == wid_by_spawn_req_.end()) return;
+      uint64_t wid = it->second;
+      wid_by_spawn_req_.erase(it);
+      auto w = workers_.find(wid);
+      if (w == workers_.end()) return;
+      w->second->pid = ev.spawned_pid();
+      wid_by_pid_[ev.spawned_pid()] = wid;
+      if (w->second->reap_wanted) ReapWorker(*w->second);
+      return;
+    }
+    case proto::ZygoteEvent::kExited: {
+      auto it = wid_by_pid_.find(ev.exited().pid());
+      if (it == wid_by_pid_.end()) return;
+      uint64_t wid = it->second;
+      wid_by_pid_.erase(it);
+      auto w = workers_.find(wid);
+      if (w == workers_.end()) return;
+      w->second->exited = true;
+      w->second->exit_text = ExitText(ev.exited());
+      if (w->second->eof) FinishWorker(wid);
+      return;
+    }
+    case proto::ZygoteEvent::kReapedUid:
+      if (reaps_outstanding_ > 0) --reaps_outstanding_;
+      if (uids_ && ev.reaped_uid() != 0) uids_->Release(ev.reaped_uid());
+      FillPool();
+      return;
+    default:
+      return;
+  }
+}
+
+void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
+  auto wit = workers_.find(wid);
+  if (wit == workers_.end()) return;
+  Worker& w = *wit->second;
+  proto::Message m;
+  if (!m.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    spdlog::error("worker {}: malformed frame; ending it", wid);
+    w.conn->Close();
+    return;
+  }
+  if (!w.ready) {
+    if (m.has_ack()) {
+      w.ready = true;
+      if (w.reap_wanted) return;
+      if (spawning_ > 0) --spawning_;
+      ready_workers_.push_back(wid);
+      AssignWorkers();
+      return;
+    }
+    if (m.has_error()) spdlog::error("worker {} failed to start: {}", wid, m.error().text());
+    if (spawning_ > 0) --spawning_;
+    w.conn->Close();
+    // Avoid a tight respawn loop when workers cannot start at all.
+    backoff_armed_ = true;
+    respawn_backoff_.expires_after(std::chrono::seconds(1));
+    respawn_backoff_.async_wait([this](boost::system::error_code) {
+      backoff_armed_ = false;
+      FillPool();
+    });
+    return;
+  }
+  auto sit = sessions_.find(w.session);
+  if (sit == sessions_.end()) return;  // session ended; worker is being reaped
+  Session& s = *sit->second;
+  auto hub = s.owner.lock();
+  if (m.has_session_started()) {
+    s.started = true;
+    if (hub) Reply(*hub, s.start_id, std::move(m));
+    return;
+  }
+  if (m.has_error()) {  // the worker could not set up the session
+    if (hub) Reply(*hub, s.start_id, std::move(m));
+    EndSession(s.id, proto::Done::DIED, "the session could not start", false);
+    return;
+  }
+  if (m.has_done()) {
+    if (!s.pending.empty()) s.pending.pop_front();
+    s.idle_since = Clock::now();
+    ArmDeadline(s);
+  }
+  // Forwarded unchanged: the worker already filled in the id and the session.
+  if (hub) hub->conn->Send(core::FrameBody(body));
+}
+
+void ComputeServer::OnWorkerEnd(uint64_t wid) {
+  auto it = workers_.find(wid);
+  if (it == workers_.end()) return;
+  Worker& w = *it->second;
+  w.eof = true;
+  if (w.exited || w.reap_sent) {
+    FinishWorker(wid);
+    return;
+  }
+  // Give the zygote a moment to say how the process ended, for a better message.
+  w.grace = std::make_unique<asio::steady_timer>(io_, std::chrono::milliseconds(300));
+  w.grace->async_wait([this, wid](boost::system::error_code ec) {
+    if (!ec) FinishWorker(wid);
+  });
+}
+
+// The worker's socket is closed: fail what it owed, end its session, reap it.
+void ComputeServer::FinishWorker(uint64_t wid) {
+  auto it = workers_.find(wid);
+  if (it == workers_.end()) return;
+  Worker& w = *it->second;
+  if (w.grace) w.grace->cancel();
+  std::erase(ready_workers_, wid);
+  if (!w.ready && spawning_ > 0 && !w.reap_sent) --spawning_;
+  if (!w.session.empty() && sessions_.count(w.session)) {
+    std::string why = w.exit_text.empty() ? "the session's process ended" : w.exit_text;
+    spdlog::warn("session {}: {}", w.session, why);
+    EndSession(w.session, proto::Done::DIED, why, true);
+  }
+  ReapWorker(w);
+  if (w.pid > 0) wid_by_pid_.erase(w.pid);
+  workers_.erase(it);
+  FillPool();
+}
+
+void ComputeServer::ReapWorker(Worker& w) {
+  if (w.reap_sent) return;
+  w.reap_wanted = true;
+  w.conn->Close();
+  if (w.pid == 0) return;  // reaped when the zygote reports its pid
+  w.reap_sent = true;
+  ++reaps_outstanding_;
+  proto::ZygoteRequest zr;
+  zr.set_id(next_zreq_++);
+  auto* r = zr.mutable_reap();
+  r->set_pid(w.pid);
+  r->set_uid(w.uid);
+  r->set_home(w.home);
+  zygote_.Send(zr);
+}
+
+void ComputeServer::EndSession(const std::string& id, proto::Done::Status status,
+                               const std::string& reason, bool notify_owner) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  std::unique_ptr<Session> s = std::move(it->second);
+  sessions_.erase(it);
+  std::erase(waiting_starts_, id);
+  if (s->deadline) s->deadline->cancel();
+  auto hub = s->owner.lock();
+  if (hub) {
+    hub->sessions.erase(id);
+    if (!s->started) {
+      ReplyError(*hub, s->start_id, proto::Error::UNAVAILABLE, "session could not start: " + reason);
+    }
+    for (uint64_t rid : s->pending) {
+      proto::Message d;
+      d.mutable_done()->set_session(id);
+      d.mutable_done()->set_status(status);
+      d.mutable_done()->set_text(reason);
+      Reply(*hub, rid, std::move(d));
+    }
+    if (notify_owner && s->started) {
+      proto::Message e;
+      e.mutable_session_ended()->set_session(id);
+      e.mutable_session_ended()->set_reason(reason);
+      Reply(*hub, 0, std::move(e));
+    }
+  }
+  if (s->wid != 0) {
+    auto w = workers_.find(s->wid);
+    if (w != workers_.end()) {
+      w->second->session.clear();
+      ReapWorker(*w->second);
+    }
+  }
+  FillPool();
+}
+
+void ComputeServer::ArmDeadline(Session& s) {
+  Clock::time_point when = s.walltime_end;
+  bool idle = s.pending.empty();
+  if (idle) {
+    auto idle_end =
+        s.idle_since + std::chrono::milliseconds(static_cast<int64_t>(s.limits.idle_s() * 1000));
+    if (idle_end < when) when = idle_end;
+  }
+  s.deadline->expires_at(when);
+  const std::string id = s.id;
+  s.deadline->async_wait([this, id, wall = s.walltime_end](boost::system::error_code ec) {
+    if (ec) return;
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;
+    const bool wall_hit = Clock::now() >= wall;
+    const Session& s = *it->second;
+    std::string why =
+        wall_hit ? "the session reached its walltime limit of " +
+                       std::to_string(static_cast<long>(s.limits.walltime_s())) + " s"
+                 : "the session was idle for " +
+                       std::to_string(static_cast<long>(s.limits.idle_s())) + " s";
+    spdlog::info("session {}: {}", id, why);
+    EndSession(id, proto::Done::DIED, why, true);
+  });
+}
+
+void ComputeServer::OnHubEnd(const std::shared_ptr<Hub>& hub) {
+  if (hub->authenticated) spdlog::info("hub {} disconnected", hub->conn->peer());
+  std::vector<std::string> ids(hub->sessions.begin(), hub->sessions.end());
+  for (auto& id : ids) EndSession(id, proto::Done::DIED, "the hub disconnected", false);
+  hub->conn->Close();
+}
+
+}  // namespace salvus::compute

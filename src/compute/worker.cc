@@ -1,0 +1,107 @@
+#include "compute/worker.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "compute/output.h"
+#include "compute/python.h"
+#include "compute/sandbox.h"
+#include "core/frame.h"
+#include "proto/salvus.pb.h"
+
+namespace salvus::compute {
+namespace {
+
+// Points fd 0 at /dev/null and fds 1/2 at fresh pipes, so output written by
+// C code and by subprocesses is captured too. Returns the pipes' read ends.
+bool RedirectStdio(int* out_read, int* err_read) {
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out[2], err[2];
+  if (devnull < 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return false;
+  if (dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) return false;
+  close(devnull);
+  close(out[1]);
+  close(err[1]);
+  *out_read = out[0];
+  *err_read = err[0];
+  return true;
+}
+
+proto::Message DoneMessage(uint64_t id, const std::string& session, proto::Done::Status status,
+                           const std::string& text) {
+  proto::Message m;
+  m.set_id(id);
+  auto* d = m.mutable_done();
+  d->set_session(session);
+  d->set_status(status);
+  d->set_text(text);
+  return m;
+}
+
+}  // namespace
+
+int RunWorker(const WorkerConfig& cfg) {
+  int out_read = -1, err_read = -1;
+  if (!RedirectStdio(&out_read, &err_read)) return 10;
+  OutputChannel channel(cfg.sock, out_read, err_read);
+  channel.Start();
+  InstallOutput(&channel);
+
+  // Tell the compute server this worker is ready to be handed a session.
+  proto::Message ready;
+  ready.mutable_ack();
+  if (!channel.SendFrame(ready)) return 11;
+
+  std::string body;
+  if (core::ReadFrame(cfg.sock, &body) != core::ReadStatus::kOk) return 0;
+  proto::WorkerStart start;
+  if (!start.ParseFromString(body)) return 12;
+  const std::string session = start.session();
+  const uint64_t cap = start.limits().output_bytes();
+  proto::Message reply;
+  if (auto r = ApplyLimits(start.limits(), cfg.per_uid_processes); !r) {
+    reply.mutable_error()->set_code(proto::Error::INTERNAL);
+    reply.mutable_error()->set_text(r.error());
+    channel.SendFrame(reply);
+    return 13;
+  }
+  if (auto r = InitWorker(cfg.home, start.seed()); !r) {
+    reply.mutable_error()->set_code(proto::Error::INTERNAL);
+    reply.mutable_error()->set_text(r.error());
+    channel.SendFrame(reply);
+    return 14;
+  }
+  reply.mutable_session_started()->set_session(session);
+  *reply.mutable_session_started()->mutable_limits() = start.limits();
+  if (!channel.SendFrame(reply)) return 15;
+
+  for (;;) {
+    core::ReadStatus rs = core::ReadFrame(cfg.sock, &body);
+    if (rs != core::ReadStatus::kOk) break;
+    proto::Message req;
+    if (!req.ParseFromString(body) || !req.has_execute()) continue;  // the server sends only these
+    channel.BeginRequest(req.id(), session, cap);
+    ClearPendingInterrupt();
+    ExecStatus st = Execute(req.execute().code());
+    ClearPendingInterrupt();
+    proto::Done::Status status = proto::Done::OK;
+    std::string text;
+    if (channel.overflowed()) {
+      status = proto::Done::ERROR;
+      text = "output limit of " + std::to_string(cap) + " bytes exceeded; execution stopped";
+    } else if (st == ExecStatus::kError) {
+      status = proto::Done::ERROR;
+    } else if (st == ExecStatus::kInterrupted) {
+      status = proto::Done::INTERRUPTED;
+      text = "interrupted";
+    }
+    if (!channel.SendFrame(DoneMessage(req.id(), session, status, text))) break;
+  }
+  FinishWorker();
+  channel.Flush();
+  return 0;
+}
+
+}  // namespace salvus::compute

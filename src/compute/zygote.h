@@ -1,0 +1,30 @@
+// The zygote: a child of the compute server, started before any thread
+// exists, that embeds CPython, imports Sage once and then forks one worker
+// per session on request (DESIGN.md, "The compute server").
+//
+// It talks to the main process over a SOCK_SEQPACKET pair (ZygoteRequest in,
+// ZygoteEvent out). It also forks short-lived reapers that kill a session's
+// processes and remove its files, and it reaps every child (it is a child
+// subreaper, and pid 1 of its own pid namespace when run as root), so
+// nothing it forked outlives it.
+#pragma once
+
+#include <string>
+
+namespace salvus::compute {
+
+struct ZygoteConfig {
+  std::string kernel;     // "sage" or "python"
+  std::string state_dir;  // holds the zygote's own home (DOT_SAGE)
+  bool per_uid_processes = false;
+};
+
+// Never returns.
+[[noreturn]] void RunZygote(const ZygoteConfig& config, int control_fd);
+
+// Sends / receives one message with an optional fd over a SEQPACKET socket.
+// Blocking; used by the zygote. Returns false on error; `*eof` set on EOF.
+bool SendPacket(int sock, const std::string& data, int fd_to_pass);
+bool RecvPacket(int sock, std::string* data, int* fd_received, bool* eof);
+
+}  // namespace salvus::compute

@@ -1,0 +1,99 @@
+#include "compute/zygote_link.h"
+
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/fork.h"
+
+namespace salvus::compute {
+
+namespace asio = boost::asio;
+
+std::expected<ZygoteLink, std::string> ZygoteLink::Start(const ZygoteConfig& config,
+                                                         bool new_pid_ns) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return std::unexpected(std::string("socketpair: ") + std::strerror(errno));
+  }
+  // unshare(CLONE_NEWPID) affects only children created afterwards; the
+  // zygote is the only child this process ever forks.
+  if (new_pid_ns && unshare(CLONE_NEWPID) != 0) {
+    return std::unexpected(std::string("unshare(CLONE_NEWPID): ") + std::strerror(errno));
+  }
+  pid_t pid = core::Fork();
+  if (pid < 0) return std::unexpected(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    close(sv[0]);
+    RunZygote(config, sv[1]);
+  }
+  close(sv[1]);
+  return ZygoteLink(sv[0], pid);
+}
+
+void ZygoteLink::Attach(asio::io_context& io,
+                        std::function<void(const proto::ZygoteEvent&)> on_event,
+                        std::function<void()> on_lost) {
+  on_event_ = std::move(on_event);
+  on_lost_ = std::move(on_lost);
+  desc_ = std::make_unique<asio::posix::stream_descriptor>(io, fd_);
+  desc_->non_blocking(true);
+  asio::co_spawn(io, ReadLoop(), asio::detached);
+}
+
+asio::awaitable<void> ZygoteLink::ReadLoop() {
+  std::string data;
+  for (;;) {
+    boost::system::error_code ec;
+    co_await desc_->async_wait(asio::posix::descriptor_base::wait_read,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    int fd = -1;
+    bool eof = false;
+    bool lost = false;
+    // Drain every packet that is ready.
+    for (;;) {
+      if (!RecvPacket(fd_, &data, &fd, &eof)) {
+        lost = eof || (errno != EAGAIN && errno != EWOULDBLOCK);
+        break;
+      }
+      if (fd >= 0) close(fd);
+      proto::ZygoteEvent ev;
+      if (ev.ParseFromString(data)) on_event_(ev);
+    }
+    if (lost) break;
+  }
+  if (on_lost_) on_lost_();
+}
+
+void ZygoteLink::Send(const proto::ZygoteRequest& req, int fd) {
+  out_.push_back({req.SerializeAsString(), fd});
+  Flush();
+}
+
+void ZygoteLink::Flush() {
+  while (!out_.empty()) {
+    Pending& p = out_.front();
+    if (!SendPacket(fd_, p.data, p.fd)) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!waiting_write_) {
+          waiting_write_ = true;
+          desc_->async_wait(asio::posix::descriptor_base::wait_write,
+                            [this](boost::system::error_code) {
+                              waiting_write_ = false;
+                              Flush();
+                            });
+        }
+        return;
+      }
+      // The zygote is gone; the read loop reports it.
+    }
+    if (p.fd >= 0) close(p.fd);
+    out_.pop_front();
+  }
+}
+
+}  // namespace salvus::compute

@@ -1,0 +1,182 @@
+// A framed, full-duplex connection on the event loop: one read loop that
+// hands each frame to a callback, and one writer that drains a queue (so
+// writes never interleave). Templated on the stream so TCP, TLS and Unix
+// sockets share the code; callers see only the Conn interface.
+//
+// Thread-safety: none; every call happens on the connection's io_context
+// (single-threaded in the compute server).
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/frame.h"
+
+namespace salvus::core {
+
+namespace asio = boost::asio;
+
+class Conn {
+ public:
+  virtual ~Conn() = default;
+  // Queues an encoded frame (see EncodeFrame). Dropped after Close().
+  virtual void Send(std::string frame) = 0;
+  // Sends what is queued, then closes. Idempotent.
+  virtual void CloseAfterWrites() = 0;
+  // Closes now.
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
+  virtual const std::string& peer() const = 0;
+  // Bytes queued but not yet written.
+  virtual size_t queued_bytes() const = 0;
+};
+
+enum class ConnEnd { kEof, kTooBig, kError };
+
+struct ConnHandlers {
+  // Each complete frame body, in order.
+  std::function<void(std::string_view body)> on_frame;
+  // Called once, when the read side ends.
+  std::function<void(ConnEnd)> on_end;
+};
+
+template <class Stream>
+class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<Stream>> {
+ public:
+  FramedConn(Stream stream, std::string peer, size_t max_frame)
+      : stream_(std::move(stream)),
+        peer_(std::move(peer)),
+        max_frame_(max_frame),
+        wake_(stream_.get_executor()) {
+    wake_.expires_at(std::chrono::steady_clock::time_point::max());
+  }
+
+  Stream& stream() { return stream_; }
+
+  // Starts the read loop and the writer. The handlers may be called until
+  // on_end; the connection keeps itself alive while either loop runs.
+  void Start(ConnHandlers handlers) {
+    handlers_ = std::move(handlers);
+    auto self = this->shared_from_this();
+    asio::co_spawn(stream_.get_executor(), self->ReadLoop(), asio::detached);
+    asio::co_spawn(stream_.get_executor(), self->WriteLoop(), asio::detached);
+  }
+
+  void Send(std::string frame) override {
+    if (closed_ || closing_) return;
+    queued_ += frame.size();
+    queue_.push_back(std::move(frame));
+    wake_.cancel();
+  }
+
+  void CloseAfterWrites() override {
+    closing_ = true;
+    wake_.cancel();
+  }
+
+  void Close() override {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    LowestLayer().shutdown(asio::socket_base::shutdown_both, ec);
+    LowestLayer().close(ec);
+    wake_.cancel();
+  }
+
+  bool closed() const override { return closed_; }
+  const std::string& peer() const override { return peer_; }
+  size_t queued_bytes() const override { return queued_; }
+
+ private:
+  auto& LowestLayer() { return stream_.lowest_layer(); }
+
+  asio::awaitable<void> ReadLoop() {
+    auto self = this->shared_from_this();
+    std::string body;
+    unsigned char header[kFrameHeaderSize];
+    ConnEnd end = ConnEnd::kEof;
+    for (;;) {
+      boost::system::error_code ec;
+      co_await asio::async_read(stream_, asio::buffer(header),
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        end = (ec == asio::error::eof || ec == asio::error::operation_aborted ||
+               ec == asio::ssl::error::stream_truncated)
+                  ? ConnEnd::kEof
+                  : ConnEnd::kError;
+        break;
+      }
+      const uint32_t len = DecodeFrameLength(header);
+      if (len > max_frame_) {
+        end = ConnEnd::kTooBig;
+        break;
+      }
+      body.resize(len);
+      co_await asio::async_read(stream_, asio::buffer(body),
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        end = ConnEnd::kError;
+        break;
+      }
+      if (closed_) break;
+      handlers_.on_frame(body);
+    }
+    if (handlers_.on_end) {
+      auto on_end = std::move(handlers_.on_end);
+      handlers_ = {};
+      on_end(end);
+    }
+  }
+
+  asio::awaitable<void> WriteLoop() {
+    auto self = this->shared_from_this();
+    std::vector<asio::const_buffer> bufs;
+    std::deque<std::string> sending;
+    while (!closed_) {
+      if (queue_.empty()) {
+        if (closing_) break;
+        boost::system::error_code ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      sending.swap(queue_);
+      bufs.clear();
+      size_t n = 0;
+      for (const auto& f : sending) {
+        bufs.emplace_back(asio::buffer(f));
+        n += f.size();
+      }
+      boost::system::error_code ec;
+      co_await asio::async_write(stream_, bufs, asio::redirect_error(asio::use_awaitable, ec));
+      queued_ -= n;
+      sending.clear();
+      if (ec) break;
+    }
+    if (!closed_) {
+      if constexpr (requires { stream_.async_shutdown(asio::use_awaitable); }) {
+        if (closing_) {
+          boost::system::error_code ec;
+          co_await stream_.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+        }
+      }
+      Close();
+    }
+  }
+
+  Stream stream_;
+  std::string peer_;
+  size_t max_frame_;
+  asio::steady_timer wake_;
+  std::deque<std::string> queue_;
+  size_t queued_ = 0;
+  bool closing_ = false;
+  bool closed_ = false;
+  ConnHandlers handlers_;
+};
+
+}  // namespace salvus::core

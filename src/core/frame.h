@@ -1,0 +1,40 @@
+// Length-prefixed protobuf frames: a 4-byte big-endian length, then the
+// serialized message. Used on every process-to-process hop.
+//
+// Blocking helpers here serve the worker (a single-threaded child); the
+// asio coroutine versions live in async_frame.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace google::protobuf {
+class MessageLite;
+}
+
+namespace salvus::core {
+
+inline constexpr size_t kFrameHeaderSize = 4;
+// Large enough for a big cell of code; small enough that one peer cannot make
+// another allocate without bound.
+inline constexpr size_t kDefaultMaxFrame = 8 * 1024 * 1024;
+
+// Appends the frame (header + body) for `msg` to `out`.
+void AppendFrame(const google::protobuf::MessageLite& msg, std::string* out);
+std::string EncodeFrame(const google::protobuf::MessageLite& msg);
+// Frames an already serialized message body.
+std::string FrameBody(std::string_view body);
+
+uint32_t DecodeFrameLength(const unsigned char header[kFrameHeaderSize]);
+
+enum class ReadStatus { kOk, kEof, kTooBig, kIoError };
+
+// Reads one frame body from a blocking fd. Retries on EINTR.
+ReadStatus ReadFrame(int fd, std::string* body, size_t max_frame = kDefaultMaxFrame);
+
+// Writes all of `data` to a blocking fd. Retries on EINTR. False on error.
+bool WriteAll(int fd, std::string_view data);
+
+}  // namespace salvus::core

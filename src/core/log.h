@@ -1,0 +1,16 @@
+// Logging for every salvus process. Each line starts with a timestamp in one
+// fixed format, "YYYY-mm-dd HH:MM:SS.ffffff", so a monitor tailing the file
+// can record when a line was written rather than when it was read.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+namespace salvus::core {
+
+// Logs to stderr, or to `file` when non-empty. `level`: trace, debug, info,
+// warn, error.
+void InitLogging(const std::string& name, const std::string& level, const std::string& file = "");
+
+}  // namespace salvus::core
