@@ -14,6 +14,13 @@ namespace salvus::compute {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+bool g_forked_child = false;
+void MarkForkedChild() { g_forked_child = true; }
+}  // namespace
+
+bool OutputChannel::InForkedChild() { return g_forked_child; }
+
 OutputChannel::OutputChannel(int sock, int out_pipe, int err_pipe)
     : sock_(sock), pipes_{out_pipe, err_pipe} {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -34,6 +41,8 @@ OutputChannel::~OutputChannel() {
 }
 
 void OutputChannel::Start() {
+  static const int registered = pthread_atfork(nullptr, nullptr, MarkForkedChild);
+  (void)registered;
   // Signals (SIGINT for interrupts, cysignals' handlers) must reach the
   // thread running Python, never the pump.
   sigset_t all, old;
@@ -59,6 +68,11 @@ bool OutputChannel::overflowed() const {
 }
 
 bool OutputChannel::Write(proto::Output::Stream stream, std::string_view bytes) {
+  if (g_forked_child) {
+    // The pump lives in the worker; reach it through the pipes.
+    core::WriteAll(stream == proto::Output::STDERR ? 2 : 1, bytes);
+    return true;
+  }
   std::lock_guard lock(mu_);
   const bool was_empty = pending_.empty();
   AppendLocked(stream, bytes);

@@ -57,6 +57,10 @@ class OutputChannel {
 
   bool overflowed() const;
 
+  // True in a process forked by user code (os.fork) from the worker: it must
+  // never touch the socket, and its Python output goes to fds 1/2 instead.
+  static bool InForkedChild();
+
  private:
   struct Chunk {
     proto::Output::Stream stream;

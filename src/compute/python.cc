@@ -133,7 +133,14 @@ void InstallOutput(OutputChannel* channel) {
 
 std::expected<void, std::string> InitWorker(const std::string& home, uint64_t seed) {
   try {
+    // os.environ is a snapshot taken when the zygote started Python; the
+    // worker's environment (set in C after fork) must reach it too.
+    py::object environ = py::module_::import("os").attr("environ");
+    for (const char* name : {"HOME", "DOT_SAGE", "MPLCONFIGDIR", "TMPDIR", "USER"}) {
+      if (const char* v = getenv(name)) environ[py::str(name)] = py::str(v);
+    }
     WorkerModule().attr("init_worker")(home, seed);
+    WorkerModule().attr("warm_worker")();
   } catch (const py::error_already_set& e) {
     return std::unexpected(std::string("init_worker failed: ") + e.what());
   }

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -65,6 +67,40 @@ void RemoveOwnedEntries(const char* dir, uid_t uid) {
   closedir(d);
 }
 
+// Whether any process other than the caller, not yet a zombie, has real uid
+// `uid`. (kill(-1) cannot tell: it succeeds whenever any process exists.)
+bool HasLiveProcess(uid_t uid) {
+  char self[32] = {0};
+  if (readlink("/proc/self", self, sizeof self - 1) < 0) return false;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return false;
+  bool found = false;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9' || std::strcmp(e->d_name, self) == 0) continue;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+    FILE* f = std::fopen(path, "re");
+    if (f == nullptr) continue;
+    char line[256];
+    bool zombie = false;
+    long ruid = -1;
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::strncmp(line, "State:", 6) == 0) zombie = std::strchr(line, 'Z') != nullptr;
+      if (std::strncmp(line, "Uid:", 4) == 0) {
+        ruid = std::strtol(line + 4, nullptr, 10);
+        break;
+      }
+    }
+    std::fclose(f);
+    if (!zombie && ruid == static_cast<long>(uid)) {
+      found = true;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
 }  // namespace
 
 void RemoveTree(const std::string& path) {
@@ -101,18 +137,22 @@ std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec) {
 }
 
 std::expected<void, std::string> ApplyLimits(const proto::Limits& l, bool per_uid_processes) {
-  auto set = [](int resource, rlim_t value, const char* name) -> std::expected<void, std::string> {
+  auto set = [](int resource, rlim_t value, const char* name,
+                rlim_t hard_extra = 0) -> std::expected<void, std::string> {
     struct rlimit cur;
     getrlimit(resource, &cur);
     // Only ever lower: a worker cannot raise a hard limit anyway.
-    rlim_t v = value;
-    if (cur.rlim_max != RLIM_INFINITY && v > cur.rlim_max) v = cur.rlim_max;
-    struct rlimit r = {v, v};
+    rlim_t v = value, h = value + hard_extra;
+    if (cur.rlim_max != RLIM_INFINITY && h > cur.rlim_max) h = cur.rlim_max;
+    if (v > h) v = h;
+    struct rlimit r = {v, h};
     if (setrlimit(resource, &r) != 0) return Fail(std::string("setrlimit ") + name);
     return {};
   };
   if (l.cputime_s() > 0) {
-    auto r = set(RLIMIT_CPU, static_cast<rlim_t>(l.cputime_s() + 0.999), "RLIMIT_CPU");
+    // SIGXCPU at the soft limit ends the worker with a clear cause; the
+    // hard limit (SIGKILL) is the backstop if user code ignores it.
+    auto r = set(RLIMIT_CPU, static_cast<rlim_t>(l.cputime_s() + 0.999), "RLIMIT_CPU", 2);
     if (!r) return r;
   }
   if (l.memory_mb() > 0) {
@@ -153,9 +193,12 @@ void ReapSession(pid_t pid, uid_t uid, const std::string& home) {
   // caller itself), and files are removed with the session's own rights, so
   // a planted symlink cannot make root delete anything else.
   if (setresuid(uid, uid, 0) != 0) _exit(3);
-  for (int i = 0; i < 2000; ++i) {
-    if (kill(-1, SIGKILL) != 0 && errno == ESRCH) break;
-    usleep(1000);  // dead ones stay zombies until the zygote reaps them
+  // kill(-1) is atomic with respect to fork, so a fork loop cannot outrun
+  // it; repeat only in case a process was between exec and becoming ours.
+  for (int i = 0; i < 500; ++i) {
+    kill(-1, SIGKILL);
+    if (!HasLiveProcess(uid)) break;
+    usleep(2000);
   }
   int fd = open(home.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd >= 0) RemoveContents(fd);

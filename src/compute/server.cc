@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -66,12 +67,6 @@ std::string RandomId() {
     s += hex[c & 15];
   }
   return s;
-}
-
-uint64_t RandomSeed() {
-  uint64_t v;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
-  return v;
 }
 
 std::string ExitText(const proto::WorkerExited& ex) {
@@ -399,10 +394,20 @@ void ComputeServer::AssignWorkers() {
     proto::WorkerStart start;
     start.set_session(sid);
     *start.mutable_limits() = s.limits;
-    start.set_seed(RandomSeed());
     w.conn->Send(core::EncodeFrame(start));
     for (auto& f : s.queued) w.conn->Send(std::move(f));
     s.queued.clear();
+  }
+}
+
+// When no worker can be started, a waiting start gets the reason instead of
+// waiting forever.
+void ComputeServer::FailWaitingStarts() {
+  if (spawn_failures_ < 3) return;
+  std::vector<std::string> ids(waiting_starts_.begin(), waiting_starts_.end());
+  for (auto& id : ids) {
+    EndSession(id, proto::Done::REJECTED, "no worker could be started: " + last_worker_error_,
+               false);
   }
 }
 
@@ -500,6 +505,7 @@ void ComputeServer::OnZygoteEvent(const proto::ZygoteEvent& ev) {
     }
     case proto::ZygoteEvent::kReapedUid:
       if (reaps_outstanding_ > 0) --reaps_outstanding_;
+      spdlog::debug("reaped uid {}", ev.reaped_uid());
       if (uids_ && ev.reaped_uid() != 0) uids_->Release(ev.reaped_uid());
       FillPool();
       return;
@@ -521,22 +527,29 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
   if (!w.ready) {
     if (m.has_ack()) {
       w.ready = true;
+      spawn_failures_ = 0;
       if (w.reap_wanted) return;
       if (spawning_ > 0) --spawning_;
       ready_workers_.push_back(wid);
       AssignWorkers();
       return;
     }
-    if (m.has_error()) spdlog::error("worker {} failed to start: {}", wid, m.error().text());
+    last_worker_error_ = m.has_error() ? m.error().text() : "unexpected first message";
+    spdlog::error("worker {} failed to start: {}", wid, last_worker_error_);
     if (spawning_ > 0) --spawning_;
     w.conn->Close();
-    // Avoid a tight respawn loop when workers cannot start at all.
-    backoff_armed_ = true;
-    respawn_backoff_.expires_after(std::chrono::seconds(1));
-    respawn_backoff_.async_wait([this](boost::system::error_code) {
-      backoff_armed_ = false;
-      FillPool();
-    });
+    // Back off (up to 30 s) rather than spin when workers cannot start at all.
+    spawn_failures_ = std::min(spawn_failures_ + 1, 6u);
+    if (!backoff_armed_) {
+      backoff_armed_ = true;
+      respawn_backoff_.expires_after(std::chrono::milliseconds(250) * (1 << (spawn_failures_ - 1)));
+      respawn_backoff_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        backoff_armed_ = false;
+        FillPool();
+      });
+    }
+    FailWaitingStarts();
     return;
   }
   auto sit = sessions_.find(w.session);
@@ -604,6 +617,7 @@ void ComputeServer::ReapWorker(Worker& w) {
   if (w.pid == 0) return;  // reaped when the zygote reports its pid
   w.reap_sent = true;
   ++reaps_outstanding_;
+  spdlog::debug("reaping worker {} (pid {}, uid {})", w.wid, w.pid, w.uid);
   proto::ZygoteRequest zr;
   zr.set_id(next_zreq_++);
   auto* r = zr.mutable_reap();

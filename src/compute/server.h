@@ -73,6 +73,7 @@ class ComputeServer {
   Session* FindOwned(Hub& hub, uint64_t id, const std::string& session);
 
   void FillPool();
+  void FailWaitingStarts();
   void SpawnWorker();
   void AssignWorkers();
   void OnZygoteEvent(const proto::ZygoteEvent& ev);
@@ -107,6 +108,8 @@ class ComputeServer {
   boost::asio::steady_timer respawn_backoff_;
   bool backoff_armed_ = false;
   unsigned reaps_outstanding_ = 0;
+  unsigned spawn_failures_ = 0;     // consecutive workers that failed to start
+  std::string last_worker_error_;
 };
 
 }  // namespace salvus::compute

@@ -1,6 +1,7 @@
 #include "compute/worker.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -49,6 +50,17 @@ int RunWorker(const WorkerConfig& cfg) {
   channel.Start();
   InstallOutput(&channel);
 
+  // Session set-up that does not depend on the session, done while the
+  // worker waits in the pool: a session start then only applies limits.
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof seed, 0) != sizeof seed) return 12;
+  proto::Message reply;
+  if (auto r = InitWorker(cfg.home, seed); !r) {
+    reply.mutable_error()->set_code(proto::Error::INTERNAL);
+    reply.mutable_error()->set_text(r.error());
+    channel.SendFrame(reply);
+    return 14;
+  }
   // Tell the compute server this worker is ready to be handed a session.
   proto::Message ready;
   ready.mutable_ack();
@@ -60,18 +72,11 @@ int RunWorker(const WorkerConfig& cfg) {
   if (!start.ParseFromString(body)) return 12;
   const std::string session = start.session();
   const uint64_t cap = start.limits().output_bytes();
-  proto::Message reply;
   if (auto r = ApplyLimits(start.limits(), cfg.per_uid_processes); !r) {
     reply.mutable_error()->set_code(proto::Error::INTERNAL);
     reply.mutable_error()->set_text(r.error());
     channel.SendFrame(reply);
     return 13;
-  }
-  if (auto r = InitWorker(cfg.home, start.seed()); !r) {
-    reply.mutable_error()->set_code(proto::Error::INTERNAL);
-    reply.mutable_error()->set_text(r.error());
-    channel.SendFrame(reply);
-    return 14;
   }
   reply.mutable_session_started()->set_session(session);
   *reply.mutable_session_started()->mutable_limits() = start.limits();
@@ -85,6 +90,8 @@ int RunWorker(const WorkerConfig& cfg) {
     channel.BeginRequest(req.id(), session, cap);
     ClearPendingInterrupt();
     ExecStatus st = Execute(req.execute().code());
+    // A process user code forked returns here too: only the worker answers.
+    if (OutputChannel::InForkedChild()) _exit(st == ExecStatus::kOk ? 0 : 1);
     ClearPendingInterrupt();
     proto::Done::Status status = proto::Done::OK;
     std::string text;

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# `make bench`: runs every benchmark and prints their JSON.
+set -euo pipefail
+BUILD=${1:-build}
+"$BUILD/bin/compute_bench"
