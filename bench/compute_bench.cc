@@ -70,8 +70,10 @@ int main(int argc, char** argv) {
   const int sessions = quick ? 20 : 200;
   const int trips = quick ? 200 : 5000;
   const int floods = quick ? 10 : 100;
+  const int pace_ms = argc > 2 ? std::atoi(argv[2]) : 250;
 
-  testing::ComputeProcess server({"--pool", "4", "--max-sessions", "64"});
+  const char* pool = getenv("SALVUS_BENCH_POOL");
+  testing::ComputeProcess server({"--pool", pool ? pool : "4", "--max-sessions", "64"});
   Check(server.ok(), "server did not start: " + server.log());
   auto c = server.Connect();
   Check(c != nullptr, "connect");
@@ -81,20 +83,23 @@ int main(int argc, char** argv) {
 
   // 1. Session start: start request -> done of 1+1. The next session starts
   // once the pool has refilled (a user arriving, not a burst).
-  std::vector<double> start_ms;
+  std::vector<double> start_ms, started_ms, first_ms;
   for (int i = 0; i < sessions; ++i) {
     const auto t0 = Clock::now();
     auto s = c->StartSession("sage");
     Check(s.has_value(), "start session");
+    const auto ts = Clock::now();
     auto r = c->Execute(*s, "1+1");
     const auto t1 = Clock::now();
     Check(r && r->out == "2\n", "1+1");
     start_ms.push_back(Ms(t1 - t0));
+    started_ms.push_back(Ms(ts - t0));
+    first_ms.push_back(Ms(t1 - ts));
     proto::Message t;
     t.mutable_terminate()->set_session(*s);
     c->Request(t);
     Check(c->Receive().has_value(), "terminate");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(pace_ms));
   }
 
   // 2. 2+2 round trip in a warm session.
@@ -128,6 +133,8 @@ int main(int argc, char** argv) {
 
   std::cout << "{\n"
             << "  \"session_start_to_done_1plus1\": " << Json(Summarize(start_ms)) << ",\n"
+            << "  \"session_start_only\": " << Json(Summarize(started_ms)) << ",\n"
+            << "  \"first_1plus1_only\": " << Json(Summarize(first_ms)) << ",\n"
             << "  \"warm_2plus2_round_trip\": " << Json(Summarize(rt_ms)) << ",\n"
             << "  \"print_10k_lines\": " << Json(Summarize(flood_ms)) << ",\n"
             << "  \"worker_uss_mb\": [" << uss_json.str() << "]\n"

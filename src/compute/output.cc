@@ -86,8 +86,18 @@ bool OutputChannel::Write(proto::Output::Stream stream, std::string_view bytes) 
   return !overflowed_;
 }
 
+void OutputChannel::SetDiscard(bool discard) {
+  std::lock_guard lock(mu_);
+  DrainPipesLocked();
+  if (discard_) {
+    pending_.clear();
+    pending_bytes_ = 0;
+  }
+  discard_ = discard;
+}
+
 void OutputChannel::AppendLocked(proto::Output::Stream stream, std::string_view bytes) {
-  if (overflowed_ || bytes.empty()) return;
+  if (overflowed_ || discard_ || bytes.empty()) return;
   if (cap_ > 0 && written_ + bytes.size() > cap_) {
     bytes = bytes.substr(0, cap_ - written_);
     overflowed_ = true;

@@ -57,6 +57,9 @@ class OutputChannel {
 
   bool overflowed() const;
 
+  // While set, everything written is dropped (a worker warming itself up).
+  void SetDiscard(bool discard);
+
   // True in a process forked by user code (os.fork) from the worker: it must
   // never touch the socket, and its Python output goes to fds 1/2 instead.
   static bool InForkedChild();
@@ -85,6 +88,7 @@ class OutputChannel {
   uint64_t cap_ = 0;
   uint64_t written_ = 0;
   bool overflowed_ = false;
+  bool discard_ = false;
   bool stop_ = false;
   bool socket_ok_ = true;
   std::thread pump_;

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 namespace salvus::compute {
 namespace {
@@ -136,7 +135,19 @@ std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec) {
   return {};
 }
 
-std::expected<void, std::string> ApplyLimits(const proto::Limits& l, bool per_uid_processes) {
+size_t MappedBytes() {
+  // The first field of statm is the address space size in pages. (Reading it
+  // takes about a millisecond for a Sage-sized process here: do it early.)
+  unsigned long pages = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "re")) {
+    if (std::fscanf(f, "%lu", &pages) != 1) pages = 0;
+    std::fclose(f);
+  }
+  return static_cast<size_t>(pages) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::expected<void, std::string> ApplyLimits(const proto::Limits& l, bool per_uid_processes,
+                                             size_t mapped_bytes) {
   auto set = [](int resource, rlim_t value, const char* name,
                 rlim_t hard_extra = 0) -> std::expected<void, std::string> {
     struct rlimit cur;
@@ -156,11 +167,7 @@ std::expected<void, std::string> ApplyLimits(const proto::Limits& l, bool per_ui
     if (!r) return r;
   }
   if (l.memory_mb() > 0) {
-    // Current address space size, in pages, is the first field of statm.
-    std::ifstream statm("/proc/self/statm");
-    unsigned long pages = 0;
-    statm >> pages;
-    const rlim_t base = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE));
+    const rlim_t base = static_cast<rlim_t>(mapped_bytes);
     auto r = set(RLIMIT_AS, base + static_cast<rlim_t>(l.memory_mb()) * 1024 * 1024, "RLIMIT_AS");
     if (!r) return r;
   }

@@ -28,11 +28,15 @@ struct SandboxSpec {
 // REQUIRES: called in a child right after fork, single-threaded.
 std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec);
 
+// The process's current address space size.
+size_t MappedBytes();
+
 // Lowers the worker's rlimits to `limits` (zero fields are left alone).
-// RLIMIT_AS counts from the current mapped size: memory_mb is what the
-// session may add to the warm image it inherited.
+// RLIMIT_AS counts from `mapped_bytes` (MappedBytes() of the idle worker):
+// memory_mb is what the session may add to the warm image it inherited.
 // `per_uid_processes`: RLIMIT_NPROC only means "this session" with a uid of its own.
-std::expected<void, std::string> ApplyLimits(const proto::Limits& limits, bool per_uid_processes);
+std::expected<void, std::string> ApplyLimits(const proto::Limits& limits, bool per_uid_processes,
+                                             size_t mapped_bytes);
 
 // Kills every process of the session: as root, every process of `uid`
 // (repeated until none is left, so fork loops cannot outrun it); otherwise

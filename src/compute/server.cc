@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include <fstream>
 
 #include "compute/limits.h"
+#include "compute/sandbox.h"
+#include "core/fork.h"
 #include "core/token.h"
 
 namespace salvus::compute {
@@ -89,7 +92,8 @@ ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, Zygot
       zygote_(std::move(zygote)),
       acceptor_(io),
       ready_(io),
-      respawn_backoff_(io) {
+      respawn_backoff_(io),
+      sigchld_(io, SIGCHLD) {
   ready_.expires_at(Clock::time_point::max());
   if (opt_.root) uids_.emplace(opt_.uid_base, opt_.uid_count);
   if (!opt_.tls_cert.empty()) {
@@ -119,7 +123,7 @@ void ComputeServer::AfterStop(std::function<void()> done) {
   auto deadline = Clock::now() + std::chrono::seconds(3);
   auto check = std::make_shared<std::function<void()>>();
   *check = [this, t, deadline, done, check] {
-    if (reaps_outstanding_ == 0 || zygote_error_.size() || Clock::now() > deadline) {
+    if (reapers_.empty() || Clock::now() > deadline) {
       *check = nullptr;  // break the cycle
       done();
       return;
@@ -133,6 +137,9 @@ void ComputeServer::AfterStop(std::function<void()> done) {
 }
 
 asio::awaitable<void> ComputeServer::Run() {
+  sigchld_.async_wait([this](boost::system::error_code ec, int) {
+    if (!ec) OnSigchld();
+  });
   zygote_.Attach(
       io_, [this](const proto::ZygoteEvent& ev) { OnZygoteEvent(ev); },
       [this] {
@@ -375,8 +382,11 @@ void ComputeServer::HandleStart(const std::shared_ptr<Hub>& hub, uint64_t id,
   sessions_[sid] = std::move(session);
   ArmDeadline(ref);
   waiting_starts_.push_back(sid);
+  const bool had_worker = !ready_workers_.empty();
   AssignWorkers();
-  FillPool();
+  // With a worker at hand, refill once the session has started, so that
+  // forking its replacement does not compete with the start itself.
+  if (!had_worker) FillPool();
 }
 
 void ComputeServer::AssignWorkers() {
@@ -388,12 +398,19 @@ void ComputeServer::AssignWorkers() {
     Session& s = *it->second;
     const uint64_t wid = ready_workers_.front();
     ready_workers_.pop_front();
+    spdlog::debug("session {} gets worker {} ({} more ready)", sid, wid, ready_workers_.size());
     Worker& w = *workers_[wid];
     w.session = sid;
     s.wid = wid;
     proto::WorkerStart start;
     start.set_session(sid);
     *start.mutable_limits() = s.limits;
+    if (w.pid > 0) {
+      proto::ZygoteRequest zr;
+      zr.set_id(next_zreq_++);
+      zr.set_promote_pid(w.pid);
+      zygote_.Send(zr);
+    }
     w.conn->Send(core::EncodeFrame(start));
     for (auto& f : s.queued) w.conn->Send(std::move(f));
     s.queued.clear();
@@ -465,6 +482,9 @@ void ComputeServer::OnZygoteEvent(const proto::ZygoteEvent& ev) {
       zygote_ready_ = true;
       ready_.cancel();
       return;
+    case proto::ZygoteEvent::kWarning:
+      spdlog::warn("zygote: {}", ev.warning());
+      return;
     case proto::ZygoteEvent::kFailed: {
       auto it = wid_by_spawn_req_.find(ev.id());
       if (ev.id() == 0 || it == wid_by_spawn_req_.end()) {
@@ -503,12 +523,6 @@ void ComputeServer::OnZygoteEvent(const proto::ZygoteEvent& ev) {
       if (w->second->eof) FinishWorker(wid);
       return;
     }
-    case proto::ZygoteEvent::kReapedUid:
-      if (reaps_outstanding_ > 0) --reaps_outstanding_;
-      spdlog::debug("reaped uid {}", ev.reaped_uid());
-      if (uids_ && ev.reaped_uid() != 0) uids_->Release(ev.reaped_uid());
-      FillPool();
-      return;
     default:
       return;
   }
@@ -531,6 +545,7 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
       if (w.reap_wanted) return;
       if (spawning_ > 0) --spawning_;
       ready_workers_.push_back(wid);
+      spdlog::debug("worker {} ready ({} ready)", wid, ready_workers_.size());
       AssignWorkers();
       return;
     }
@@ -558,6 +573,8 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
   auto hub = s.owner.lock();
   if (m.has_session_started()) {
     s.started = true;
+    spdlog::debug("session {} started", s.id);
+    FillPool();
     if (hub) Reply(*hub, s.start_id, std::move(m));
     return;
   }
@@ -616,15 +633,42 @@ void ComputeServer::ReapWorker(Worker& w) {
   w.conn->Close();
   if (w.pid == 0) return;  // reaped when the zygote reports its pid
   w.reap_sent = true;
-  ++reaps_outstanding_;
   spdlog::debug("reaping worker {} (pid {}, uid {})", w.wid, w.pid, w.uid);
-  proto::ZygoteRequest zr;
-  zr.set_id(next_zreq_++);
-  auto* r = zr.mutable_reap();
-  r->set_pid(w.pid);
-  r->set_uid(w.uid);
-  r->set_home(w.home);
-  zygote_.Send(zr);
+  // A short-lived child of this (small, single-threaded) process kills the
+  // session's processes and removes its files, off the event loop. Forking
+  // the zygote instead would copy Sage's page tables for nothing.
+  const pid_t pid = w.pid;
+  const uid_t uid = w.uid;
+  const std::string home = w.home;
+  pid_t reaper = core::Fork();
+  if (reaper == 0) {
+    ReapSession(pid, uid, home);
+    _exit(0);
+  }
+  if (reaper < 0) {
+    spdlog::error("fork for the reaper of worker {}: {}", w.wid, strerror(errno));
+    return;  // its uid stays out of the pool rather than be shared
+  }
+  reapers_[reaper] = uid;
+}
+
+void ComputeServer::OnSigchld() {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    auto it = reapers_.find(pid);
+    if (it != reapers_.end()) {
+      if (uids_ && it->second != 0) uids_->Release(it->second);
+      spdlog::debug("reaped uid {}", it->second);
+      reapers_.erase(it);
+      FillPool();
+    } else if (pid == zygote_.pid()) {
+      spdlog::debug("zygote exited with status {}", status);
+    }
+  }
+  sigchld_.async_wait([this](boost::system::error_code ec, int) {
+    if (!ec) OnSigchld();
+  });
 }
 
 void ComputeServer::EndSession(const std::string& id, proto::Done::Status status,

@@ -81,6 +81,7 @@ class ComputeServer {
   void OnWorkerEnd(uint64_t wid);
   void FinishWorker(uint64_t wid);
   void ReapWorker(Worker& w);
+  void OnSigchld();
   void EndSession(const std::string& id, proto::Done::Status status, const std::string& reason,
                   bool notify_owner);
   void ArmDeadline(Session& s);
@@ -107,7 +108,8 @@ class ComputeServer {
   std::deque<std::string> waiting_starts_;  // sessions waiting for a worker
   boost::asio::steady_timer respawn_backoff_;
   bool backoff_armed_ = false;
-  unsigned reaps_outstanding_ = 0;
+  boost::asio::signal_set sigchld_;
+  std::map<pid_t, uid_t> reapers_;  // reaper pid -> the uid it frees
   unsigned spawn_failures_ = 0;     // consecutive workers that failed to start
   std::string last_worker_error_;
 };

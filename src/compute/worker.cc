@@ -41,6 +41,22 @@ proto::Message DoneMessage(uint64_t id, const std::string& session, proto::Done:
   return m;
 }
 
+// Parses and builds each message a session start and a request use once, so
+// protobuf's first-use work (and its page faults) happens in the pool.
+void WarmMessages() {
+  proto::WorkerStart start;
+  start.set_session("warm");
+  start.mutable_limits()->set_walltime_s(1);
+  proto::WorkerStart parsed;
+  parsed.ParseFromString(start.SerializeAsString());
+  proto::Message m;
+  m.mutable_session_started()->set_session("warm");
+  std::string frame = core::EncodeFrame(m);
+  m.mutable_execute()->set_code("1");
+  parsed.ParseFromString(m.SerializeAsString());
+  frame = core::EncodeFrame(DoneMessage(1, "warm", proto::Done::OK, ""));
+}
+
 }  // namespace
 
 int RunWorker(const WorkerConfig& cfg) {
@@ -55,12 +71,17 @@ int RunWorker(const WorkerConfig& cfg) {
   uint64_t seed = 0;
   if (getrandom(&seed, sizeof seed, 0) != sizeof seed) return 12;
   proto::Message reply;
-  if (auto r = InitWorker(cfg.home, seed); !r) {
+  channel.SetDiscard(true);
+  auto init = InitWorker(cfg.home, seed);
+  channel.SetDiscard(false);
+  if (!init) {
     reply.mutable_error()->set_code(proto::Error::INTERNAL);
-    reply.mutable_error()->set_text(r.error());
+    reply.mutable_error()->set_text(init.error());
     channel.SendFrame(reply);
     return 14;
   }
+  WarmMessages();
+  const size_t mapped = MappedBytes();
   // Tell the compute server this worker is ready to be handed a session.
   proto::Message ready;
   ready.mutable_ack();
@@ -72,7 +93,7 @@ int RunWorker(const WorkerConfig& cfg) {
   if (!start.ParseFromString(body)) return 12;
   const std::string session = start.session();
   const uint64_t cap = start.limits().output_bytes();
-  if (auto r = ApplyLimits(start.limits(), cfg.per_uid_processes); !r) {
+  if (auto r = ApplyLimits(start.limits(), cfg.per_uid_processes, mapped); !r) {
     reply.mutable_error()->set_code(proto::Error::INTERNAL);
     reply.mutable_error()->set_text(r.error());
     channel.SendFrame(reply);

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,6 +78,7 @@ bool RecvPacket(int sock, std::string* data, int* fd_received, bool* eof) {
 namespace {
 
 int g_control = -1;
+constexpr int kPoolNice = 10;
 
 void Send(const proto::ZygoteEvent& ev) {
   std::string data;
@@ -90,6 +92,9 @@ void Send(const proto::ZygoteEvent& ev) {
   close(g_control);
   close(sigfd);
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  // Getting ready for a future session must not slow the sessions running
+  // now; the zygote restores the priority when this worker gets a session.
+  setpriority(PRIO_PROCESS, 0, kPoolNice);
   signal(SIGCHLD, SIG_DFL);
   // The socket to the main process moves to fd 3, out of the way of stdio.
   if (sock != 3) {
@@ -157,7 +162,6 @@ void Send(const proto::ZygoteEvent& ev) {
   }
 
   std::map<pid_t, bool> workers;   // live worker pids
-  std::map<pid_t, uint32_t> reapers;  // reaper pid -> session uid
 
   const core::ForkHooks python_hooks{PythonBeforeFork, PythonAfterForkParent,
                                      PythonAfterForkChild};
@@ -181,12 +185,7 @@ void Send(const proto::ZygoteEvent& ev) {
           ex->set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
           ex->set_signal(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
           Send(ev);
-        } else if (auto it = reapers.find(pid); it != reapers.end()) {
-          proto::ZygoteEvent ev;
-          ev.set_reaped_uid(it->second);
-          reapers.erase(it);
-          Send(ev);
-        }
+        }  // others: orphans we adopted as subreaper (or pid 1)
       }
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -220,26 +219,13 @@ void Send(const proto::ZygoteEvent& ev) {
           ev.set_spawned_pid(pid);
         }
         Send(ev);
+      } else if (req.has_promote_pid()) {
+        if (fd >= 0) close(fd);
+        if (workers.count(req.promote_pid())) setpriority(PRIO_PROCESS, req.promote_pid(), 0);
       } else if (req.has_signal()) {
         if (fd >= 0) close(fd);
         // Only our own live workers may be signalled.
         if (workers.count(req.signal().pid())) kill(req.signal().pid(), req.signal().signal());
-      } else if (req.has_reap()) {
-        if (fd >= 0) close(fd);
-        const auto& r = req.reap();
-        pid_t pid = core::Fork();
-        if (pid == 0) {
-          close(g_control);
-          close(sigfd);
-          ReapSession(r.pid(), r.uid(), r.home());
-          _exit(0);
-        }
-        if (pid > 0) {
-          reapers[pid] = r.uid();
-        } else {
-          ev.set_failed(std::string("fork: ") + std::strerror(errno));
-          Send(ev);
-        }
       }
     }
   }

@@ -3,10 +3,10 @@
 // per session on request (DESIGN.md, "The compute server").
 //
 // It talks to the main process over a SOCK_SEQPACKET pair (ZygoteRequest in,
-// ZygoteEvent out). It also forks short-lived reapers that kill a session's
-// processes and remove its files, and it reaps every child (it is a child
-// subreaper, and pid 1 of its own pid namespace when run as root), so
-// nothing it forked outlives it.
+// ZygoteEvent out). It reaps every child (it is a child subreaper, and pid 1
+// of its own pid namespace when run as root, so when it dies the kernel
+// kills every process of every session). Cleaning up after a session is the
+// main process's job (ReapSession), not the zygote's.
 #pragma once
 
 #include <string>
