@@ -10,7 +10,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   auto compute = salvus::cli::AddComputeCommand(app);
   auto exec = salvus::cli::AddExecCommand(app);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a "success"; any other usage error exits 2, like other tools.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
   if (app.got_subcommand(compute.app)) return compute.run();
   if (app.got_subcommand(exec.app)) return exec.run();
   return 2;

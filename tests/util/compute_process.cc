@@ -1,6 +1,8 @@
 #include "util/compute_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -60,7 +62,26 @@ ComputeProcess::ComputeProcess(std::vector<std::string> extra) {
   }
 }
 
-uid_t ComputeProcess::uid_base() const { return 300000 + static_cast<uid_t>(getpid() % 5000) * 100; }
+namespace {
+// A block of 100 session uids that no other test server on this machine
+// holds: tests run in parallel, and two servers sharing uids would kill each
+// other's sessions. The lock lives as long as the test process.
+uid_t ClaimUidBlock() {
+  static uid_t claimed = [] {
+    for (unsigned n = 0; n < 1000; ++n) {
+      const std::string path = "/tmp/salvus-test-uids-" + std::to_string(n) + ".lock";
+      int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) continue;
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) return static_cast<uid_t>(300000 + n * 100);
+      close(fd);
+    }
+    return static_cast<uid_t>(300000);
+  }();
+  return claimed;
+}
+}  // namespace
+
+uid_t ComputeProcess::uid_base() const { return ClaimUidBlock(); }
 
 ComputeProcess::~ComputeProcess() {
   if (pid_ > 0) {
@@ -85,6 +106,11 @@ void ComputeProcess::Kill(int sig) {
   int status;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+std::string ComputeProcess::WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream(path) << content;
+  return path;
 }
 
 std::string ComputeProcess::log() const {

@@ -31,6 +31,7 @@ class ComputeProcess {
   std::unique_ptr<compute::ComputeClient> Connect() const;
 
   void Kill(int sig);  // and wait for it
+  static std::string WriteFile(const std::string& path, const std::string& content);
  private:
   std::string dir_;
   std::string token_;
