@@ -4,7 +4,7 @@ BUILD ?= build
 DATA ?= data
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test bench clean
+.PHONY: all deps configure build web run test bench clean
 
 all: build
 
@@ -16,11 +16,19 @@ $(BUILD)/build.ninja: CMakeLists.txt
 
 configure: deps $(BUILD)/build.ninja
 
-build: configure
+build: configure web
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The browser client (TypeScript + Vite), rebuilt when its sources change.
+WEB_SOURCES := $(shell find web/src -type f) web/index.html web/package.json web/package-lock.json \
+	web/vite.config.ts web/tsconfig.json
+web: web/dist/index.html
+web/dist/index.html: $(WEB_SOURCES)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	@touch $@
+
 run: build
-	@scripts/run.sh $(BUILD) $(DATA)
+	$(BUILD)/bin/salvus up --data $(DATA)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 900

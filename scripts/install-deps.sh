@@ -15,6 +15,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # the math
   sagemath python3-ipywidgets
+  # the web client and its browser tests
+  nodejs chromium
   # tests and tools
   procps iproute2 openssl
 )
@@ -25,6 +27,11 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# npm: Debian ships it apart from nodejs; other node builds bundle it.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -4,7 +4,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <expected>
 #include <functional>
+#include <string>
+#include <vector>
+
+#include "hub/server.h"
 
 namespace salvus::cli {
 
@@ -15,5 +20,15 @@ struct Command {
 
 Command AddComputeCommand(CLI::App& app);
 Command AddExecCommand(CLI::App& app);
+Command AddHubCommand(CLI::App& app);
+Command AddUpCommand(CLI::App& app);
+
+// Shared by hub and up.
+int WaitForSignal();
+void BlockStopSignals();
+std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& listen,
+                                                           const std::vector<std::string>& compute,
+                                                           const std::string& token_file,
+                                                           const std::string& web);
 
 }  // namespace salvus::cli

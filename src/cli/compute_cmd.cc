@@ -1,5 +1,6 @@
 // `salvus compute`: see src/compute/server.h.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ struct ComputeFlags {
   unsigned pool = 2;
   std::string tls_cert, tls_key;
   bool isolate_network = false;
+  bool exit_with_parent = false;
   std::string state_dir;
   unsigned uid_base = 200000;
   unsigned uid_count = 1000;
@@ -39,6 +41,12 @@ struct ComputeFlags {
 };
 
 int RunCompute(const ComputeFlags& f) {
+  if (f.exit_with_parent) {
+    // Under `salvus up`: stop (cleanly) when it goes, however it goes.
+    const pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) return 1;
+  }
   core::InitLogging("compute", f.log_level, f.log_file);
   compute::ComputeOptions o;
   auto listen = core::ParseHostPort(f.listen);
@@ -152,6 +160,8 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_flag("--isolate-network", f->isolate_network,
               "give each session an empty network namespace (needs root)");
+  c->add_flag("--exit-with-parent", f->exit_with_parent,
+              "stop when the parent process exits (used by `salvus up`)");
   c->add_option("--state-dir", f->state_dir,
                 "folder for session homes (default /var/lib/salvus/compute as root, "
                 "/tmp/salvus-compute-UID otherwise)");

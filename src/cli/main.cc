@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   auto compute = salvus::cli::AddComputeCommand(app);
   auto exec = salvus::cli::AddExecCommand(app);
+  auto hub = salvus::cli::AddHubCommand(app);
+  auto up = salvus::cli::AddUpCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -19,5 +21,7 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand(compute.app)) return compute.run();
   if (app.got_subcommand(exec.app)) return exec.run();
+  if (app.got_subcommand(hub.app)) return hub.run();
+  if (app.got_subcommand(up.app)) return up.run();
   return 2;
 }

@@ -1,0 +1,124 @@
+// `salvus hub`: see src/hub/server.h.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "core/token.h"
+#include "hub/server.h"
+
+namespace salvus::cli {
+
+namespace {
+
+struct HubFlags {
+  std::string listen = "127.0.0.1:8080";
+  std::vector<std::string> compute;
+  std::string token_file;
+  std::string web = SALVUS_WEB_DIR;
+  unsigned threads = 0;
+  bool compute_tls = false;
+  std::string compute_tls_ca;
+  std::string port_file;
+  std::string log_level = "info";
+  std::string log_file;
+};
+
+}  // namespace
+
+std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& listen,
+                                                           const std::vector<std::string>& compute,
+                                                           const std::string& token_file,
+                                                           const std::string& web) {
+  hub::HubOptions o;
+  auto l = core::ParseHostPort(listen);
+  if (!l) return std::unexpected(l.error());
+  o.listen = *l;
+  for (const auto& c : compute) {
+    auto a = core::ParseHostPort(c);
+    if (!a) return std::unexpected(a.error());
+    o.compute.push_back(*a);
+  }
+  if (o.compute.empty()) return std::unexpected("give at least one --compute HOST:PORT");
+  auto t = core::ReadTokenFile(token_file);
+  if (!t) return std::unexpected(t.error());
+  o.token = *t;
+  if (!std::filesystem::exists(web + "/index.html")) {
+    return std::unexpected("no web client in " + web + " (build it with `make`)");
+  }
+  o.web_root = web;
+  return o;
+}
+
+// Blocks until SIGINT or SIGTERM.
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+void BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Command AddHubCommand(CLI::App& app) {
+  auto f = std::make_shared<HubFlags>();
+  CLI::App* c = app.add_subcommand("hub", "Serve the web page and route browsers to compute servers");
+  c->add_option("--listen", f->listen, "HOST:PORT for browsers (http and WebSocket /ws)")
+      ->capture_default_str();
+  c->add_option("--compute", f->compute, "compute servers, HOST:PORT[,HOST:PORT...]")
+      ->required()
+      ->delimiter(',');
+  c->add_option("--token-file", f->token_file, "file holding the cluster token")->required();
+  c->add_option("--web", f->web, "folder of the built web client")->capture_default_str();
+  c->add_option("--threads", f->threads, "event loop threads (0: one per core)")
+      ->capture_default_str();
+  c->add_flag("--compute-tls", f->compute_tls, "connect to compute servers with TLS");
+  c->add_option("--compute-tls-ca", f->compute_tls_ca,
+                "verify compute servers against this CA (implies --compute-tls)");
+  c->add_option("--port-file", f->port_file, "write the listening port here once ready");
+  c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  c->add_option("--log-file", f->log_file, "log here instead of stderr");
+  return {c, [f] {
+            core::InitLogging("hub", f->log_level, f->log_file);
+            auto o = HubOptionsFrom(f->listen, f->compute, f->token_file, f->web);
+            if (!o) {
+              std::cerr << "salvus hub: " << o.error() << "\n";
+              return 2;
+            }
+            o->threads = f->threads;
+            o->compute_tls = f->compute_tls || !f->compute_tls_ca.empty();
+            o->compute_tls_ca = f->compute_tls_ca;
+            BlockStopSignals();  // before any thread starts, so sigwait gets them
+            hub::Hub hub(*o);
+            uint16_t port;
+            try {
+              port = hub.Start();
+            } catch (const std::exception& e) {
+              std::cerr << "salvus hub: cannot listen on " << f->listen << ": " << e.what() << "\n";
+              return 2;
+            }
+            spdlog::info("hub listening on http://{}:{}", o->listen.host, port);
+            if (!f->port_file.empty()) std::ofstream(f->port_file) << port << "\n";
+            int sig = WaitForSignal();
+            spdlog::info("signal {}: shutting down", sig);
+            hub.Stop();
+            return 0;
+          }};
+}
+
+}  // namespace salvus::cli

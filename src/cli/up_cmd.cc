@@ -1,0 +1,229 @@
+// `salvus up`: the embedded default. One compute server (a child process,
+// restarted if it dies) and a hub in this process, data in one folder.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <openssl/rand.h>
+
+#include "cli/commands.h"
+#include "core/log.h"
+
+extern char** environ;
+
+namespace salvus::cli {
+
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct UpFlags {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  std::string data = "data";
+  std::string web = SALVUS_WEB_DIR;
+  std::string kernel = "sage";
+  unsigned max_sessions = 32;
+};
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(fd);
+    return 0;
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string EnsureToken(const std::string& data) {
+  const std::string path = data + "/token";
+  if (!fs::exists(path)) {
+    unsigned char b[32];
+    RAND_bytes(b, sizeof b);
+    std::string hex;
+    for (unsigned char c : b) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      (void)!write(fd, (hex + "\n").data(), hex.size() + 1);
+      close(fd);
+    }
+  }
+  return path;
+}
+
+// The compute server child, restarted on the same port if it dies.
+class ComputeChild {
+ public:
+  ComputeChild(std::vector<std::string> args, std::string port_file)
+      : args_(std::move(args)), port_file_(std::move(port_file)) {}
+
+  bool Spawn() {
+    std::vector<char*> argv;
+    for (auto& a : args_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);  // our stop signals are blocked for sigwait
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    fs::remove(port_file_);
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/proc/self/exe", nullptr, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) return false;
+    pid_ = pid;
+    return true;
+  }
+
+  // Waits until it listens (or died, or `timeout`).
+  bool WaitReady(std::chrono::seconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (fs::exists(port_file_)) return true;
+      int status;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  // Restarts the child whenever it exits, until Stop().
+  void Supervise() {
+    supervisor_ = std::thread([this] {
+      while (!stopping_) {
+        int status;
+        pid_t p = pid_;
+        if (p <= 0 || waitpid(p, &status, 0) != p) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          continue;
+        }
+        if (stopping_) break;
+        spdlog::warn("compute server exited (status {}); restarting it", status);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        if (!stopping_ && Spawn() && WaitReady(std::chrono::seconds(120))) {
+          spdlog::info("compute server is back");
+        }
+      }
+    });
+  }
+
+  void Stop() {
+    stopping_ = true;
+    pid_t p = pid_;
+    if (p > 0) {
+      kill(p, SIGTERM);
+      for (int i = 0; i < 100; ++i) {
+        if (kill(p, 0) != 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      kill(p, SIGKILL);
+    }
+    if (supervisor_.joinable()) supervisor_.join();
+    if (p > 0) waitpid(p, nullptr, WNOHANG);
+  }
+
+ private:
+  std::vector<std::string> args_;
+  std::string port_file_;
+  std::atomic<pid_t> pid_{-1};
+  std::atomic<bool> stopping_{false};
+  std::thread supervisor_;
+};
+
+int RunUp(const UpFlags& f) {
+  core::InitLogging("up", "info");
+  std::error_code ec;
+  fs::create_directories(f.data, ec);
+  if (ec) {
+    std::cerr << "salvus up: cannot create " << f.data << ": " << ec.message() << "\n";
+    return 2;
+  }
+  const std::string data = fs::absolute(f.data).lexically_normal().string();
+  chmod(data.c_str(), 0711);  // session uids pass through to their homes
+  if (!fs::exists(f.web + "/index.html")) {
+    std::cerr << "salvus up: no web client in " << f.web << " (build it with `make`)\n";
+    return 2;
+  }
+  const std::string token = EnsureToken(data);
+  const uint16_t cport = FreePort();
+  const std::string caddr = "127.0.0.1:" + std::to_string(cport);
+  BlockStopSignals();
+  ComputeChild compute({"salvus", "compute", "--listen", caddr, "--token-file", token,
+                        "--kernel", f.kernel, "--max-sessions", std::to_string(f.max_sessions),
+                        "--state-dir", data + "/compute", "--log-file", data + "/compute.log",
+                        "--port-file", data + "/compute.port", "--exit-with-parent"},
+                       data + "/compute.port");
+  std::cout << "Starting Sage (a few seconds)..." << std::endl;
+  if (!compute.Spawn() || !compute.WaitReady(std::chrono::seconds(180))) {
+    std::cerr << "salvus up: the compute server did not start; see " << data << "/compute.log\n";
+    compute.Stop();
+    return 1;
+  }
+  compute.Supervise();
+  auto o = HubOptionsFrom(f.host + ":" + std::to_string(f.port), {caddr}, token, f.web);
+  if (!o) {
+    std::cerr << "salvus up: " << o.error() << "\n";
+    compute.Stop();
+    return 2;
+  }
+  hub::Hub hub(*o);
+  uint16_t port;
+  try {
+    port = hub.Start();
+  } catch (const std::exception& e) {
+    std::cerr << "salvus up: cannot listen on " << f.host << ":" << f.port << ": " << e.what()
+              << "\n";
+    compute.Stop();
+    return 2;
+  }
+  std::ofstream(data + "/hub.port") << port << "\n";
+  std::cout << "Salvus is running at http://" << f.host << ":" << port << "/  (Ctrl-C stops it)"
+            << std::endl;
+  WaitForSignal();
+  std::cout << "stopping..." << std::endl;
+  hub.Stop();
+  compute.Stop();
+  return 0;
+}
+
+}  // namespace
+
+Command AddUpCommand(CLI::App& app) {
+  auto f = std::make_shared<UpFlags>();
+  CLI::App* c = app.add_subcommand(
+      "up", "Run everything on this machine: a hub and a compute server, data in one folder");
+  c->add_option("--host", f->host, "address for browsers")->capture_default_str();
+  c->add_option("--port", f->port, "port for browsers (0: any free port)")->capture_default_str();
+  c->add_option("--data", f->data, "data folder (token, session homes, logs)")
+      ->capture_default_str();
+  c->add_option("--web", f->web, "folder of the built web client")->capture_default_str();
+  c->add_option("--kernel", f->kernel, "sage or python")->capture_default_str();
+  c->add_option("--max-sessions", f->max_sessions, "sessions at once")->capture_default_str();
+  return {c, [f] { return RunUp(*f); }};
+}
+
+}  // namespace salvus::cli

@@ -1,0 +1,56 @@
+// The hub's connection to one compute server: connects (TLS optional),
+// says hello with the cluster token, reconnects with backoff when the
+// connection drops. Runs on one shard's event loop; not thread-safe.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/address.h"
+#include "core/conn.h"
+#include "proto/salvus.pb.h"
+
+namespace salvus::hub {
+
+struct LinkOptions {
+  core::HostPort address;
+  std::string token;
+  bool tls = false;
+  std::string tls_ca;  // verify the compute server against this CA ("" = no verification)
+};
+
+class ComputeLink {
+ public:
+  struct Handlers {
+    std::function<void()> on_up;
+    std::function<void(const proto::Message&)> on_message;
+    std::function<void(const std::string& why)> on_down;
+  };
+  ComputeLink(boost::asio::io_context& io, LinkOptions options, Handlers handlers);
+
+  void Start();
+  void Stop();
+  // Dropped (false) while the link is down.
+  bool Send(const proto::Message& m);
+  bool up() const { return up_; }
+  const LinkOptions& options() const { return opt_; }
+
+ private:
+  boost::asio::awaitable<void> Run();
+
+  boost::asio::io_context& io_;
+  LinkOptions opt_;
+  Handlers handlers_;
+  std::shared_ptr<core::Conn> conn_;
+  std::optional<boost::asio::ssl::context> ssl_;
+  bool up_ = false;
+  bool stopped_ = false;
+  boost::asio::steady_timer wait_;
+};
+
+}  // namespace salvus::hub
