@@ -3,3 +3,4 @@
 set -euo pipefail
 BUILD=${1:-build}
 "$BUILD/bin/compute_bench"
+"$BUILD/bin/hub_bench"

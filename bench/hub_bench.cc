@@ -1,0 +1,226 @@
+// Hub benchmarks through the browser protocol (JSON over WebSocket) against
+// `salvus up` with real Sage. Prints one JSON object.
+// Usage: hub_bench [--quick]
+#include <google/protobuf/util/json_util.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proto/salvus.pb.h"
+
+extern char** environ;
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Ws = websocket::stream<beast::tcp_stream>;
+using salvus::proto::Message;
+
+namespace {
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+std::string Pct(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto p = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "{\"n\": %zu, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"max_ms\": %.4f}",
+                v.size(), p(0.5), p(0.99), v.back());
+  return buf;
+}
+
+long RssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+asio::awaitable<std::unique_ptr<Ws>> Open(uint16_t port) {
+  auto ex = co_await asio::this_coro::executor;
+  auto ws = std::make_unique<Ws>(ex);
+  co_await beast::get_lowest_layer(*ws).async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                                                      asio::use_awaitable);
+  beast::get_lowest_layer(*ws).socket().set_option(tcp::no_delay(true));
+  co_await ws->async_handshake("127.0.0.1", "/ws", asio::use_awaitable);
+  ws->text(true);
+  co_return ws;
+}
+
+asio::awaitable<Message> Call(Ws& ws, const std::string& json, uint64_t id) {
+  co_await ws.async_write(asio::buffer(json), asio::use_awaitable);
+  beast::flat_buffer buf;
+  for (;;) {
+    buf.clear();
+    co_await ws.async_read(buf, asio::use_awaitable);
+    Message m;
+    google::protobuf::util::JsonStringToMessage(beast::buffers_to_string(buf.data()), &m);
+    if (m.id() != id) continue;
+    if (m.has_output()) continue;
+    co_return m;
+  }
+}
+
+asio::awaitable<std::string> Start(Ws& ws) {
+  Message m = co_await Call(ws, R"({"id": 1, "startSession": {}})", 1);
+  if (!m.has_session_started()) throw std::runtime_error("start failed: " + m.error().text());
+  co_return m.session_started().session();
+}
+
+std::string ExecJson(uint64_t id, const std::string& session, const std::string& code) {
+  return "{\"id\": " + std::to_string(id) + ", \"execute\": {\"session\": \"" + session +
+         "\", \"code\": \"" + code + "\"}}";
+}
+
+template <class F>
+void RunIo(F&& f) {
+  asio::io_context io;
+  std::exception_ptr err;
+  asio::co_spawn(io, std::forward<F>(f), [&](std::exception_ptr e) { err = e; });
+  io.run();
+  if (err) std::rethrow_exception(err);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  signal(SIGPIPE, SIG_IGN);
+  rlimit nofile;
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &nofile);
+
+  char tmpl[] = "/tmp/salvus-hubbench-XXXXXX";
+  const std::string data = mkdtemp(tmpl);
+  std::filesystem::permissions(data, std::filesystem::perms(0711));
+  std::vector<std::string> args = {SALVUS_BINARY, "up", "--port", "0", "--data", data,
+                                   "--max-sessions", "128"};
+  std::vector<char*> argv2;
+  for (auto& a : args) argv2.push_back(a.data());
+  argv2.push_back(nullptr);
+  pid_t up;
+  posix_spawn(&up, SALVUS_BINARY, nullptr, nullptr, argv2.data(), environ);
+  uint16_t port = 0;
+  for (int i = 0; i < 1800 && port == 0; ++i) {
+    std::ifstream in(data + "/hub.port");
+    unsigned p = 0;
+    if (in >> p) port = static_cast<uint16_t>(p);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (port == 0) {
+    std::cerr << "salvus up did not start\n";
+    return 1;
+  }
+
+  std::string rt_json, throughput_json, idle_json;
+  try {
+    // 1. 2+2 round trip, one browser.
+    RunIo([&]() -> asio::awaitable<void> {
+      auto ws = co_await Open(port);
+      const std::string s = co_await Start(*ws);
+      std::vector<double> t;
+      const int n = quick ? 300 : 3000;
+      for (int i = 0; i < n + 100; ++i) {
+        const uint64_t id = 10 + i;
+        const auto t0 = Clock::now();
+        Message m = co_await Call(*ws, ExecJson(id, s, "2+2"), id);
+        if (!m.has_done()) throw std::runtime_error("no done");
+        if (i >= 100) t.push_back(Ms(Clock::now() - t0));
+      }
+      rt_json = Pct(t);
+    });
+
+    // 2. Many sessions running trivial cells back to back.
+    const int browsers = quick ? 20 : 100;
+    const auto seconds = std::chrono::seconds(quick ? 3 : 10);
+    long cells = 0;
+    double elapsed = 0;
+    RunIo([&]() -> asio::awaitable<void> {
+      auto ex = co_await asio::this_coro::executor;
+      std::vector<std::unique_ptr<Ws>> socks;
+      std::vector<std::string> sessions;
+      for (int i = 0; i < browsers; ++i) {
+        socks.push_back(co_await Open(port));
+        sessions.push_back(co_await Start(*socks.back()));
+      }
+      const auto t0 = Clock::now();
+      const auto end = t0 + seconds;
+      int running = browsers;
+      asio::steady_timer all_done(ex, Clock::time_point::max());
+      for (int i = 0; i < browsers; ++i) {
+        asio::co_spawn(ex, [&, i]() -> asio::awaitable<void> {
+          uint64_t id = 100;
+          while (Clock::now() < end) {
+            Message m = co_await Call(*socks[i], ExecJson(id, sessions[i], "1"), id);
+            ++id;
+            if (m.has_done()) ++cells;
+          }
+          if (--running == 0) all_done.cancel();
+        }, asio::detached);
+      }
+      boost::system::error_code ec;
+      co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+      for (auto& w : socks) co_await w->async_close(websocket::close_code::normal, asio::use_awaitable);
+    });
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "{\"browsers\": %d, \"cells\": %ld, \"seconds\": %.2f, \"cells_per_s\": %.0f}",
+                  browsers, cells, elapsed, cells / elapsed);
+    throughput_json = buf;
+
+    // 3. Idle WebSocket connections held by one hub.
+    const int idle = quick ? 1000 : 10000;
+    const long rss_before = RssKb(up);
+    RunIo([&]() -> asio::awaitable<void> {
+      std::vector<std::unique_ptr<Ws>> socks;
+      for (int i = 0; i < idle; ++i) socks.push_back(co_await Open(port));
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      const long rss = RssKb(up);
+      // All still answer.
+      int alive = 0;
+      for (int i = 0; i < idle; i += idle / 20) {
+        Message m = co_await Call(*socks[i], R"({"id": 5, "interrupt": {"session": "x"}})", 5);
+        if (m.has_error()) ++alive;
+      }
+      char b[200];
+      std::snprintf(b, sizeof b,
+                    "{\"connections\": %d, \"probed_alive\": %d, \"hub_rss_mb_before\": %.1f, \"hub_rss_mb\": %.1f}",
+                    idle, alive, rss_before / 1024.0, rss / 1024.0);
+      idle_json = b;
+      for (auto& w : socks) beast::get_lowest_layer(*w).close();
+    });
+  } catch (const std::exception& e) {
+    std::cerr << "benchmark failed: " << e.what() << "\n";
+    kill(up, SIGTERM);
+    waitpid(up, nullptr, 0);
+    return 1;
+  }
+  kill(up, SIGTERM);
+  waitpid(up, nullptr, 0);
+  std::filesystem::remove_all(data);
+  std::cout << "{\n  \"ws_2plus2_round_trip\": " << rt_json << ",\n  \"concurrent_sessions\": "
+            << throughput_json << ",\n  \"idle_websockets\": " << idle_json << "\n}\n";
+  return 0;
+}
