@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,7 +23,7 @@ bool OutputChannel::InForkedChild() { return g_forked_child; }
 
 OutputChannel::OutputChannel(int sock, int out_pipe, int err_pipe)
     : sock_(sock), pipes_{out_pipe, err_pipe} {
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   for (int p : pipes_) {
     if (p >= 0) fcntl(p, F_SETFL, fcntl(p, F_GETFL) | O_NONBLOCK);
   }
@@ -33,11 +33,13 @@ OutputChannel::~OutputChannel() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
+    // Fire the timer now to wake the pump.
+    itimerspec now{};
+    now.it_value.tv_nsec = 1;
+    timerfd_settime(timer_fd_, 0, &now, nullptr);
   }
-  uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
   if (pump_.joinable()) pump_.join();
-  close(wake_fd_);
+  close(timer_fd_);
 }
 
 void OutputChannel::Start() {
@@ -74,15 +76,8 @@ bool OutputChannel::Write(proto::Output::Stream stream, std::string_view bytes) 
     return true;
   }
   std::lock_guard lock(mu_);
-  const bool was_empty = pending_.empty();
   AppendLocked(stream, bytes);
-  if (pending_bytes_ >= kMaxPending) {
-    SendPendingLocked();
-  } else if (was_empty && !pending_.empty()) {
-    first_pending_ = Clock::now();
-    uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof one);
-  }
+  if (pending_bytes_ >= kMaxPending) SendPendingLocked();
   return !overflowed_;
 }
 
@@ -105,6 +100,7 @@ void OutputChannel::AppendLocked(proto::Output::Stream stream, std::string_view 
   written_ += bytes.size();
   const int s = stream == proto::Output::STDERR ? 1 : 0;
   if (pending_.empty() || pending_.back().stream != stream) pending_.push_back({stream, {}});
+  if (pending_bytes_ == 0 && !timer_armed_) ArmTimerLocked(true);
   std::string& text = pending_.back().text;
   const size_t before = text.size();
   sanitizers_[s].Feed(bytes, &text);
@@ -144,7 +140,15 @@ bool OutputChannel::WriteLocked(const std::string& frame) {
   return socket_ok_;
 }
 
+void OutputChannel::ArmTimerLocked(bool arm) {
+  itimerspec t{};
+  if (arm) t.it_value.tv_nsec = std::chrono::nanoseconds(kCoalesce).count();
+  timerfd_settime(timer_fd_, 0, &t, nullptr);
+  timer_armed_ = arm;
+}
+
 void OutputChannel::SendPendingLocked() {
+  if (timer_armed_) ArmTimerLocked(false);
   if (pending_.empty()) return;
   std::string frames;
   proto::Message m;
@@ -176,42 +180,33 @@ bool OutputChannel::SendFrame(const proto::Message& msg) {
 }
 
 void OutputChannel::PumpLoop() {
-  pollfd fds[3] = {{wake_fd_, POLLIN, 0}, {pipes_[0], POLLIN, 0}, {pipes_[1], POLLIN, 0}};
+  pollfd fds[3] = {{timer_fd_, POLLIN, 0}, {pipes_[0], POLLIN, 0}, {pipes_[1], POLLIN, 0}};
   for (;;) {
-    int timeout = -1;
+    // While output is pending only the timer matters: pipe data is picked up
+    // when it fires, so a flood costs one read per interval, not per line.
+    nfds_t n;
     {
       std::lock_guard lock(mu_);
       if (stop_) return;
-      if (!pending_.empty()) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            first_pending_ + kCoalesce - Clock::now());
-        timeout = left.count() <= 0 ? 0 : static_cast<int>(left.count());
-      }
+      n = timer_armed_ ? 1 : 3;
     }
-    // While output is pending only the timer matters; pipe data is picked up
-    // when it fires, so a flood costs one read per interval, not per line.
-    const nfds_t n = timeout >= 0 ? 1 : 3;
-    int r = poll(fds, n, timeout);
+    int r = poll(fds, n, -1);
     if (r < 0 && errno != EINTR) return;
     std::lock_guard lock(mu_);
     if (stop_) return;
     if (fds[0].revents & POLLIN) {
-      uint64_t v;
-      (void)!read(wake_fd_, &v, sizeof v);
+      uint64_t expirations;
+      (void)!read(timer_fd_, &expirations, sizeof expirations);
+      if (timer_armed_) {
+        timer_armed_ = false;
+        DrainPipesLocked();
+        SendPendingLocked();
+      }
     }
-    const bool pipe_data = n == 3 && ((fds[1].revents | fds[2].revents) & (POLLIN | POLLHUP));
-    if (pipe_data) {
-      const bool was_empty = pending_.empty();
+    // C-level output arrived: take it in; AppendLocked arms the timer.
+    if (n == 3 && ((fds[1].revents | fds[2].revents) & (POLLIN | POLLHUP))) {
       DrainPipesLocked();
-      if (was_empty && !pending_.empty()) first_pending_ = Clock::now();
-    }
-    if (!pending_.empty() && Clock::now() >= first_pending_ + kCoalesce) {
-      DrainPipesLocked();
-      SendPendingLocked();
-    }
-    if (pipe_data && ((fds[1].revents | fds[2].revents) & POLLHUP)) {
-      // Write end closed (should not happen: fds 1/2 stay open). Stop polling pipes.
-      fds[1].fd = fds[2].fd = -1;
+      if ((fds[1].revents | fds[2].revents) & POLLHUP) fds[1].fd = fds[2].fd = -1;
     }
   }
 }
