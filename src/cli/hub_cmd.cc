@@ -23,6 +23,7 @@ struct HubFlags {
   unsigned threads = 0;
   bool compute_tls = false;
   std::string compute_tls_ca;
+  std::string tls_cert, tls_key;
   std::string port_file;
   std::string log_level = "info";
   std::string log_file;
@@ -86,6 +87,8 @@ Command AddHubCommand(CLI::App& app) {
   c->add_option("--web", f->web, "folder of the built web client")->capture_default_str();
   c->add_option("--threads", f->threads, "event loop threads (0: one per core)")
       ->capture_default_str();
+  c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
+  c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_flag("--compute-tls", f->compute_tls, "connect to compute servers with TLS");
   c->add_option("--compute-tls-ca", f->compute_tls_ca,
                 "verify compute servers against this CA (implies --compute-tls)");
@@ -100,6 +103,12 @@ Command AddHubCommand(CLI::App& app) {
               std::cerr << "salvus hub: " << o.error() << "\n";
               return 2;
             }
+            if (f->tls_cert.empty() != f->tls_key.empty()) {
+              std::cerr << "salvus hub: --tls-cert and --tls-key go together\n";
+              return 2;
+            }
+            o->tls_cert = f->tls_cert;
+            o->tls_key = f->tls_key;
             o->threads = f->threads;
             o->compute_tls = f->compute_tls || !f->compute_tls_ca.empty();
             o->compute_tls_ca = f->compute_tls_ca;
@@ -112,7 +121,8 @@ Command AddHubCommand(CLI::App& app) {
               std::cerr << "salvus hub: cannot listen on " << f->listen << ": " << e.what() << "\n";
               return 2;
             }
-            spdlog::info("hub listening on http://{}:{}", o->listen.host, port);
+            spdlog::info("hub listening on {}://{}:{}", o->tls_cert.empty() ? "http" : "https",
+                         o->listen.host, port);
             if (!f->port_file.empty()) std::ofstream(f->port_file) << port << "\n";
             int sig = WaitForSignal();
             spdlog::info("signal {}: shutting down", sig);

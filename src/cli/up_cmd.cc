@@ -38,6 +38,7 @@ struct UpFlags {
   std::string web = SALVUS_WEB_DIR;
   std::string kernel = "sage";
   unsigned max_sessions = 32;
+  std::string tls_cert, tls_key;
 };
 
 uint16_t FreePort() {
@@ -190,6 +191,13 @@ int RunUp(const UpFlags& f) {
     compute.Stop();
     return 2;
   }
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    std::cerr << "salvus up: --tls-cert and --tls-key go together\n";
+    compute.Stop();
+    return 2;
+  }
+  o->tls_cert = f.tls_cert;
+  o->tls_key = f.tls_key;
   hub::Hub hub(*o);
   uint16_t port;
   try {
@@ -201,7 +209,7 @@ int RunUp(const UpFlags& f) {
     return 2;
   }
   std::ofstream(data + "/hub.port") << port << "\n";
-  std::cout << "Salvus is running at http://" << f.host << ":" << port << "/  (Ctrl-C stops it)"
+  std::cout << "Salvus is running at " << (f.tls_cert.empty() ? "http" : "https") << "://" << f.host << ":" << port << "/  (Ctrl-C stops it)"
             << std::endl;
   WaitForSignal();
   std::cout << "stopping..." << std::endl;
@@ -223,6 +231,8 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--web", f->web, "folder of the built web client")->capture_default_str();
   c->add_option("--kernel", f->kernel, "sage or python")->capture_default_str();
   c->add_option("--max-sessions", f->max_sessions, "sessions at once")->capture_default_str();
+  c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
+  c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   return {c, [f] { return RunUp(*f); }};
 }
 

@@ -1,11 +1,13 @@
 #include "hub/server.h"
 
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -19,29 +21,45 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using asio::ip::tcp;
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What the shard needs of a browser connection, whatever its transport.
+class Browser {
+ public:
+  virtual ~Browser() = default;
+  virtual void Send(std::string text) = 0;
+  virtual void Close() = 0;
+  virtual void Abort() = 0;  // closes the socket now
+};
+
 // One browser's WebSocket: a read loop feeding the shard's Router, and one
 // writer draining a queue (Beast allows one outstanding write).
-class WsConn : public std::enable_shared_from_this<WsConn> {
+template <class Stream>
+class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream>> {
  public:
-  WsConn(websocket::stream<beast::tcp_stream> ws, uint64_t id)
+  WsConn(websocket::stream<Stream> ws, uint64_t id)
       : ws_(std::move(ws)), id_(id), wake_(ws_.get_executor()) {
     wake_.expires_at(std::chrono::steady_clock::time_point::max());
   }
   uint64_t id() const { return id_; }
-  websocket::stream<beast::tcp_stream>& ws() { return ws_; }
+  websocket::stream<Stream>& ws() { return ws_; }
 
-  void Send(std::string text) {
+  void Send(std::string text) override {
     if (closed_) return;
     queue_.push_back(std::move(text));
     wake_.cancel();
   }
-  void Close() {
+  void Close() override {
     closed_ = true;
     wake_.cancel();
   }
+  void Abort() override {
+    Close();
+    beast::get_lowest_layer(ws_).close();
+  }
 
   asio::awaitable<void> WriteLoop() {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     while (!closed_) {
       if (queue_.empty()) {
         boost::system::error_code ec;
@@ -59,7 +77,7 @@ class WsConn : public std::enable_shared_from_this<WsConn> {
   }
 
  private:
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   uint64_t id_;
   asio::steady_timer wake_;
   std::deque<std::string> queue_;
@@ -70,6 +88,14 @@ class Hub::Shard {
  public:
   Shard(const HubOptions& opt, unsigned index)
       : opt_(opt), index_(index), acceptor_(io_), router_(opt.compute.size(), opt.max_code) {
+    if (!opt.tls_cert.empty()) {
+      tls_.emplace(asio::ssl::context::tls_server);
+      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+      tls_->use_certificate_chain_file(opt.tls_cert);
+      tls_->use_private_key_file(opt.tls_key, asio::ssl::context::pem);
+    }
     for (size_t i = 0; i < opt.compute.size(); ++i) {
       LinkOptions lo{opt.compute[i], opt.token, opt.compute_tls, opt.compute_tls_ca};
       links_.push_back(std::make_unique<ComputeLink>(
@@ -111,10 +137,7 @@ class Hub::Shard {
       boost::system::error_code ec;
       acceptor_.close(ec);
       for (auto& l : links_) l->Stop();
-      for (auto& [id, c] : conns_) {
-        c->Close();
-        beast::get_lowest_layer(c->ws()).close();
-      }
+      for (auto& [id, c] : conns_) c->Abort();
       io_.stop();
     });
     if (thread_.joinable()) thread_.join();
@@ -143,25 +166,39 @@ class Hub::Shard {
         continue;
       }
       sock.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(io_, HttpSession(beast::tcp_stream(std::move(sock))), asio::detached);
+      if (tls_) {
+        asio::co_spawn(io_, TlsSession(beast::tcp_stream(std::move(sock))), asio::detached);
+      } else {
+        asio::co_spawn(io_, HttpSession(beast::tcp_stream(std::move(sock))), asio::detached);
+      }
     }
   }
 
-  asio::awaitable<void> HttpSession(beast::tcp_stream stream) {
+  asio::awaitable<void> TlsSession(beast::tcp_stream tcp) {
+    TlsStream stream(std::move(tcp), *tls_);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    boost::system::error_code ec;
+    co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    co_await HttpSession(std::move(stream));
+  }
+
+  template <class Stream>
+  asio::awaitable<void> HttpSession(Stream stream) {
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(64 * 1024);
-      stream.expires_after(std::chrono::seconds(60));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
       boost::system::error_code ec;
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       auto req = parser.release();
       if (websocket::is_upgrade(req)) {
         if (req.target() != "/ws") co_return;
-        stream.expires_never();
-        co_await WebSocketSession(websocket::stream<beast::tcp_stream>(std::move(stream)),
-                                  std::move(req));
+        beast::get_lowest_layer(stream).expires_never();
+        co_await WebSocketSession(websocket::stream<Stream>(std::move(stream)), std::move(req));
         co_return;
       }
       http::response<http::string_body> res;
@@ -178,20 +215,21 @@ class Hub::Shard {
       const bool keep = res.keep_alive();
       co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !keep) {
-        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
         co_return;
       }
     }
   }
 
-  asio::awaitable<void> WebSocketSession(websocket::stream<beast::tcp_stream> ws,
+  template <class Stream>
+  asio::awaitable<void> WebSocketSession(websocket::stream<Stream> ws,
                                          http::request<http::string_body> req) {
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.read_message_max(opt_.max_message);
     boost::system::error_code ec;
     co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    auto conn = std::make_shared<WsConn>(std::move(ws), next_conn_++);
+    auto conn = std::make_shared<WsConn<Stream>>(std::move(ws), next_conn_++);
     conns_[conn->id()] = conn;
     asio::co_spawn(io_, conn->WriteLoop(), asio::detached);
     beast::flat_buffer buffer;
@@ -227,7 +265,8 @@ class Hub::Shard {
   tcp::acceptor acceptor_;
   Router router_;
   std::vector<std::unique_ptr<ComputeLink>> links_;
-  std::unordered_map<uint64_t, std::shared_ptr<WsConn>> conns_;
+  std::unordered_map<uint64_t, std::shared_ptr<Browser>> conns_;
+  std::optional<asio::ssl::context> tls_;
   uint64_t next_conn_ = 1;
   std::thread thread_;
 };

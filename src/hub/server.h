@@ -22,6 +22,7 @@ struct HubOptions {
   std::string token;
   std::string web_root;           // built web client (index.html, assets/)
   unsigned threads = 0;           // 0: one per core
+  std::string tls_cert, tls_key;  // both set: serve https and wss
   bool compute_tls = false;
   std::string compute_tls_ca;
   size_t max_code = 1 << 20;      // largest cell accepted

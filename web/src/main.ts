@@ -50,7 +50,7 @@ function ensureSession(): Promise<string> {
   setStatus('starting session…');
   starting = new Promise<string>((resolve, reject) => {
     conn.request(
-      { startSession: { kernel: 'sage' } },
+      { startSession: {} },
       (r) => {
         if (r.sessionStarted) {
           session = r.sessionStarted.session;
