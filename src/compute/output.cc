@@ -116,9 +116,13 @@ void OutputChannel::AppendLocked(proto::Output::Stream stream, std::string_view 
 }
 
 void OutputChannel::DrainPipesLocked() {
+  // One poll tells which pipe has data (usually neither): cheaper than a
+  // read per pipe on every request.
+  pollfd ready[2] = {{pipes_[0], POLLIN, 0}, {pipes_[1], POLLIN, 0}};
+  if (poll(ready, 2, 0) <= 0) return;
   char buf[65536];
   for (int s = 0; s < 2; ++s) {
-    if (pipes_[s] < 0) continue;
+    if (pipes_[s] < 0 || !(ready[s].revents & (POLLIN | POLLHUP))) continue;
     for (;;) {
       ssize_t n = read(pipes_[s], buf, sizeof buf);
       if (n > 0) {
@@ -136,6 +140,7 @@ void OutputChannel::DrainPipesLocked() {
 
 bool OutputChannel::WriteLocked(const std::string& frame) {
   if (!socket_ok_) return false;
+  if (frame.empty()) return true;
   socket_ok_ = core::WriteAll(sock_, frame);
   return socket_ok_;
 }
@@ -147,10 +152,12 @@ void OutputChannel::ArmTimerLocked(bool arm) {
   timer_armed_ = arm;
 }
 
-void OutputChannel::SendPendingLocked() {
+void OutputChannel::SendPendingLocked() { WriteLocked(TakePendingFramesLocked()); }
+
+std::string OutputChannel::TakePendingFramesLocked() {
   if (timer_armed_) ArmTimerLocked(false);
-  if (pending_.empty()) return;
   std::string frames;
+  if (pending_.empty()) return frames;
   proto::Message m;
   m.set_id(request_id_);
   auto* out = m.mutable_output();
@@ -163,7 +170,7 @@ void OutputChannel::SendPendingLocked() {
   }
   pending_.clear();
   pending_bytes_ = 0;
-  WriteLocked(frames);
+  return frames;
 }
 
 void OutputChannel::Flush() {
@@ -175,8 +182,10 @@ void OutputChannel::Flush() {
 bool OutputChannel::SendFrame(const proto::Message& msg) {
   std::lock_guard lock(mu_);
   DrainPipesLocked();
-  SendPendingLocked();
-  return WriteLocked(core::EncodeFrame(msg));
+  // The output and the frame after it leave in one write.
+  std::string frames = TakePendingFramesLocked();
+  core::AppendFrame(msg, &frames);
+  return WriteLocked(frames);
 }
 
 void OutputChannel::PumpLoop() {

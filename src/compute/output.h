@@ -77,6 +77,7 @@ class OutputChannel {
   void AppendLocked(proto::Output::Stream stream, std::string_view bytes);
   void DrainPipesLocked();
   void SendPendingLocked();
+  std::string TakePendingFramesLocked();
   bool WriteLocked(const std::string& frame);
 
   const int sock_;

@@ -35,6 +35,7 @@ struct ComputeServer::Worker {
   uid_t uid = 0;
   std::string home;
   bool ready = false;      // sent its first ack
+  bool spawning = true;    // counted in spawning_ (until ready or gone)
   std::string session;     // empty while in the pool
   bool eof = false;        // its socket closed
   std::string exit_text;   // how the process ended, once the zygote said
@@ -428,6 +429,12 @@ void ComputeServer::FailWaitingStarts() {
   }
 }
 
+void ComputeServer::DoneSpawning(Worker& w) {
+  if (!w.spawning) return;
+  w.spawning = false;
+  --spawning_;
+}
+
 void ComputeServer::FillPool() {
   if (stopping_ || !zygote_ready_ || backoff_armed_) return;
   // Workers in the pool or on their way, beyond those already owed to waiting starts.
@@ -495,8 +502,10 @@ void ComputeServer::OnZygoteEvent(const proto::ZygoteEvent& ev) {
       spdlog::error("could not start a worker: {}", ev.failed());
       uint64_t wid = it->second;
       wid_by_spawn_req_.erase(it);
-      --spawning_;
-      if (auto w = workers_.find(wid); w != workers_.end()) w->second->conn->Close();
+      if (auto w = workers_.find(wid); w != workers_.end()) {
+        DoneSpawning(*w->second);
+        w->second->conn->Close();
+      }
       return;
     }
     case proto::ZygoteEvent::kSpawnedPid: {
@@ -542,8 +551,8 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
     if (m.has_ack()) {
       w.ready = true;
       spawn_failures_ = 0;
+      DoneSpawning(w);
       if (w.reap_wanted) return;
-      if (spawning_ > 0) --spawning_;
       ready_workers_.push_back(wid);
       spdlog::debug("worker {} ready ({} ready)", wid, ready_workers_.size());
       AssignWorkers();
@@ -551,7 +560,7 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
     }
     last_worker_error_ = m.has_error() ? m.error().text() : "unexpected first message";
     spdlog::error("worker {} failed to start: {}", wid, last_worker_error_);
-    if (spawning_ > 0) --spawning_;
+    DoneSpawning(w);
     w.conn->Close();
     // Back off (up to 30 s) rather than spin when workers cannot start at all.
     spawn_failures_ = std::min(spawn_failures_ + 1, 6u);
@@ -615,7 +624,7 @@ void ComputeServer::FinishWorker(uint64_t wid) {
   Worker& w = *it->second;
   if (w.grace) w.grace->cancel();
   std::erase(ready_workers_, wid);
-  if (!w.ready && spawning_ > 0 && !w.reap_sent) --spawning_;
+  DoneSpawning(w);
   if (!w.session.empty() && sessions_.count(w.session)) {
     std::string why = w.exit_text.empty() ? "the session's process ended" : w.exit_text;
     spdlog::warn("session {}: {}", w.session, why);

@@ -73,6 +73,7 @@ class ComputeServer {
   Session* FindOwned(Hub& hub, uint64_t id, const std::string& session);
 
   void FillPool();
+  void DoneSpawning(Worker& w);  // exactly once per worker
   void FailWaitingStarts();
   void SpawnWorker();
   void AssignWorkers();
