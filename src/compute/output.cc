@@ -191,31 +191,23 @@ bool OutputChannel::SendFrame(const proto::Message& msg) {
 void OutputChannel::PumpLoop() {
   pollfd fds[3] = {{timer_fd_, POLLIN, 0}, {pipes_[0], POLLIN, 0}, {pipes_[1], POLLIN, 0}};
   for (;;) {
-    // While output is pending only the timer matters: pipe data is picked up
-    // when it fires, so a flood costs one read per interval, not per line.
-    nfds_t n;
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return;
-      n = timer_armed_ ? 1 : 3;
-    }
-    int r = poll(fds, n, -1);
+    int r = poll(fds, 3, -1);
     if (r < 0 && errno != EINTR) return;
     std::lock_guard lock(mu_);
     if (stop_) return;
+    // C-level output: take it in as it comes (AppendLocked arms the timer);
+    // it is sent with the rest when the timer fires.
+    if ((fds[1].revents | fds[2].revents) & (POLLIN | POLLHUP)) {
+      DrainPipesLocked();
+      if ((fds[1].revents | fds[2].revents) & POLLHUP) fds[1].fd = fds[2].fd = -1;
+    }
     if (fds[0].revents & POLLIN) {
       uint64_t expirations;
       (void)!read(timer_fd_, &expirations, sizeof expirations);
       if (timer_armed_) {
         timer_armed_ = false;
-        DrainPipesLocked();
         SendPendingLocked();
       }
-    }
-    // C-level output arrived: take it in; AppendLocked arms the timer.
-    if (n == 3 && ((fds[1].revents | fds[2].revents) & (POLLIN | POLLHUP))) {
-      DrainPipesLocked();
-      if ((fds[1].revents | fds[2].revents) & POLLHUP) fds[1].fd = fds[2].fd = -1;
     }
   }
 }

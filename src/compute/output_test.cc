@@ -50,6 +50,8 @@ class OutputChannelTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv_), 0);
+    timeval tv{5, 0};  // a missing frame fails the test instead of hanging it
+    setsockopt(sv_[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ASSERT_EQ(pipe(out_), 0);
     ASSERT_EQ(pipe(err_), 0);
     signal(SIGINT, SIG_IGN);  // the channel interrupts its own process on overflow
@@ -128,6 +130,34 @@ TEST_F(OutputChannelTest, CapCutsOutputWithANotice) {
   EXPECT_NE(c.err.find("output truncated"), std::string::npos);
   ch.BeginRequest(7, "s", 1000);  // the next request starts afresh
   EXPECT_FALSE(ch.overflowed());
+}
+
+}  // namespace
+}  // namespace salvus::compute
+
+namespace salvus::compute {
+namespace {
+
+// C-level output keeps streaming after an earlier request's output was
+// flushed (the pump must not be left waiting on a disarmed timer).
+TEST_F(OutputChannelTest, PipeOutputStreamsInALaterRequest) {
+  OutputChannel ch(sv_[0], out_[0], err_[0]);
+  ch.Start();
+  ch.BeginRequest(7, "s", 0);
+  ASSERT_EQ(write(out_[1], "first\n", 6), 6);
+  // Let the pump take it in (arming its timer), then end the request early.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ch.SendFrame(Done());
+  Collected c = ReadUntilDone(sv_[1]);
+  EXPECT_EQ(c.out, "first\n");
+  ch.BeginRequest(7, "s", 0);
+  ASSERT_EQ(write(out_[1], "from C\n", 7), 7);
+  // No flush: the pump alone must deliver it.
+  std::string body;
+  ASSERT_EQ(core::ReadFrame(sv_[1], &body), core::ReadStatus::kOk);
+  proto::Message m;
+  ASSERT_TRUE(m.ParseFromString(body));
+  EXPECT_EQ(m.output().text(), "from C\n");
 }
 
 }  // namespace
