@@ -476,3 +476,23 @@ TEST(ComputeExec, UnreachableServerIsExitTwo) {
 
 }  // namespace
 }  // namespace salvus
+
+namespace salvus {
+namespace {
+
+TEST(ComputeUids, ARangeInUseIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "session uids need root";
+  testing::ComputeProcess first({"--kernel", "python", "--pool", "1"});
+  ASSERT_TRUE(first.ok()) << first.log();
+  // A second server on the same uids would kill the first one's sessions.
+  const std::string cmd = std::string(SALVUS_BINARY) + " compute --kernel python --listen 127.0.0.1:0 --token-file " +
+                          first.dir() + "/token --state-dir " + first.dir() + "/state2 --uid-base " +
+                          std::to_string(first.uid_base()) + " --uid-count 100 2>" + first.dir() + "/err2";
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
+  std::ifstream in(first.dir() + "/err2");
+  std::string err((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(err.find("already runs with a uid"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace salvus

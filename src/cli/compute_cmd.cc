@@ -93,6 +93,23 @@ int RunCompute(const ComputeFlags& f) {
         "outlive it). Rlimits, process groups and deadlines still apply.");
   }
 
+  // Session uids must be ours alone: another compute server (or user) in the
+  // same range would have its processes killed by our session cleanup.
+  if (o.root) {
+    // A predecessor that just stopped may still be tearing down: give it 2 s.
+    pid_t other = compute::AnyProcessWithUidIn(o.uid_base, o.uid_count);
+    for (int i = 0; i < 40 && other > 0; ++i) {
+      usleep(50 * 1000);
+      other = compute::AnyProcessWithUidIn(o.uid_base, o.uid_count);
+    }
+    if (other > 0) {
+      std::cerr << "salvus compute: process " << other << " already runs with a uid in "
+                << o.uid_base << ".." << o.uid_base + o.uid_count - 1
+                << " (another compute server?); choose another --uid-base\n";
+      return 2;
+    }
+  }
+
   // Homes: <state>/homes/<worker>. Session uids must be able to reach their
   // own home, and nothing else.
   std::error_code ec;
@@ -139,6 +156,9 @@ int RunCompute(const ComputeFlags& f) {
     server->AfterStop([&io] { io.stop(); });
   });
   io.run();
+  // Leave only when every session process is gone: the zygote is pid 1 of
+  // their namespace, and the kernel reaps the namespace before the zygote.
+  server->KillZygote();
   return exit_code;
 }
 

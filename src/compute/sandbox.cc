@@ -66,14 +66,15 @@ void RemoveOwnedEntries(const char* dir, uid_t uid) {
   closedir(d);
 }
 
-// Whether any process other than the caller, not yet a zombie, has real uid
-// `uid`. (kill(-1) cannot tell: it succeeds whenever any process exists.)
-bool HasLiveProcess(uid_t uid) {
+// A process other than the caller, not yet a zombie, whose real uid is in
+// [first, first + count); 0 if none. (kill(-1) cannot tell: it succeeds
+// whenever any process exists.)
+pid_t FindLiveProcess(uid_t first, unsigned count) {
   char self[32] = {0};
-  if (readlink("/proc/self", self, sizeof self - 1) < 0) return false;
+  if (readlink("/proc/self", self, sizeof self - 1) < 0) return 0;
   DIR* d = opendir("/proc");
-  if (d == nullptr) return false;
-  bool found = false;
+  if (d == nullptr) return 0;
+  pid_t found = 0;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9' || std::strcmp(e->d_name, self) == 0) continue;
     char path[64];
@@ -91,8 +92,9 @@ bool HasLiveProcess(uid_t uid) {
       }
     }
     std::fclose(f);
-    if (!zombie && ruid == static_cast<long>(uid)) {
-      found = true;
+    if (!zombie && ruid >= static_cast<long>(first) &&
+        ruid < static_cast<long>(first) + static_cast<long>(count)) {
+      found = static_cast<pid_t>(std::atoi(e->d_name));
       break;
     }
   }
@@ -101,6 +103,8 @@ bool HasLiveProcess(uid_t uid) {
 }
 
 }  // namespace
+
+pid_t AnyProcessWithUidIn(uid_t first, unsigned count) { return FindLiveProcess(first, count); }
 
 void RemoveTree(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -204,7 +208,7 @@ void ReapSession(pid_t pid, uid_t uid, const std::string& home) {
   // it; repeat only in case a process was between exec and becoming ours.
   for (int i = 0; i < 500; ++i) {
     kill(-1, SIGKILL);
-    if (!HasLiveProcess(uid)) break;
+    if (FindLiveProcess(uid, 1) == 0) break;
     usleep(2000);
   }
   int fd = open(home.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -45,6 +45,10 @@ std::expected<void, std::string> ApplyLimits(const proto::Limits& limits, bool p
 // REQUIRES: runs in a dedicated child process (it may change its own uid).
 void ReapSession(pid_t pid, uid_t uid, const std::string& home);
 
+// A process (other than the caller) whose real uid is in [first, first+count),
+// or 0 if there is none.
+pid_t AnyProcessWithUidIn(uid_t first, unsigned count);
+
 // Recursively removes `path` without following symlinks. Best effort.
 void RemoveTree(const std::string& path);
 

@@ -119,6 +119,14 @@ void ComputeServer::Stop() {
   for (auto& id : ids) EndSession(id, proto::Done::DIED, "the compute server is shutting down", true);
 }
 
+void ComputeServer::KillZygote() {
+  if (zygote_.pid() <= 0) return;
+  kill(zygote_.pid(), SIGKILL);
+  int status;
+  while (waitpid(zygote_.pid(), &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
 void ComputeServer::AfterStop(std::function<void()> done) {
   auto t = std::make_shared<asio::steady_timer>(io_);
   auto deadline = Clock::now() + std::chrono::seconds(3);

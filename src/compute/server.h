@@ -57,6 +57,8 @@ class ComputeServer {
   bool stopped_cleanly() const { return zygote_error_.empty(); }
   // Calls `done` once every session's processes are reaped (at most ~3 s).
   void AfterStop(std::function<void()> done);
+  // Kills the zygote (and so every worker) and waits until it is gone.
+  void KillZygote();
 
  private:
   struct Worker;

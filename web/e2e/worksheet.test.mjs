@@ -104,9 +104,10 @@ test('interrupt a loop, then run again', async () => {
   await typeInto(page, 0, 'while True: pass');
   await page.keyboard.press('Control+Enter');
   await page.locator('.cell.running').waitFor();
+  await page.locator('#status', { hasText: 'ready' }).waitFor({ timeout: 60000 });  // the code is on its way
   await page.waitForTimeout(500);
   await page.click('#interrupt');
-  await output(page, 0).getByText('KeyboardInterrupt').waitFor({ timeout: 5000 });
+  await output(page, 0).getByText('KeyboardInterrupt').waitFor({ timeout: 15000 });
   assert.equal(await page.locator('.cell.running').count(), 0);
   await typeInto(page, 0, '6*7');
   await page.keyboard.press('Control+Enter');
@@ -144,6 +145,7 @@ test('killing the compute server mid-run gives a clear error; running again work
   await typeInto(page, 0, 'import time\nwhile True: time.sleep(0.1r)');
   await page.keyboard.press('Control+Enter');
   await page.locator('.cell.running').waitFor();
+  await page.locator('#status', { hasText: 'ready' }).waitFor({ timeout: 60000 });
   await page.waitForTimeout(500);
   const pid = Number(execFileSync('pgrep', ['-f', `compute --listen .* --state-dir ${data}/compute`, '-o']).toString());
   process.kill(pid, 'SIGKILL');
@@ -176,7 +178,11 @@ test('bad input over the WebSocket gets clear errors and breaks nothing', async 
     send(JSON.stringify({ id: 5, execute: { code: 'x'.repeat(2 * 1024 * 1024) } }));
     send(new Uint8Array([1, 2, 3]));
     send(JSON.stringify({ id: 6, startSession: {} }));
-    await new Promise((r) => setTimeout(r, 3000));
+    // Every reply is in once the session started (the compute server may
+    // just have been restarted by the test before: allow it a minute).
+    for (let i = 0; i < 600 && !got.some((m) => String(m.id) === '6'); ++i) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     ws.close();
     return got;
   });
