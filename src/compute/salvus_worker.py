@@ -259,7 +259,7 @@ def _libgap_initialized():
 def _warm_up_cells():
     """Runs a few cells through execute() so that their first run in a worker
     does not pay for regex compilation, first imports and the like."""
-    global _ns, _cell_count
+    global _ns
     saved = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = _Discard()
     try:
@@ -268,18 +268,27 @@ def _warm_up_cells():
             cells = ['a = factor(2^64+1); b = [1..3]; c = 1.5r * 2\na', '1/0', '1 +']
         else:
             cells = ['a = 1\na', '1/0', '1 +']
-        for cell in cells:
-            execute(cell)
+        _run_and_forget(cells)
     except BaseException:
         pass
     finally:
         sys.stdout, sys.stderr = saved
+        _preparse_cache.clear()
+        _ns = None
+
+
+def _run_and_forget(cells):
+    """Executes `cells`, then forgets them: the cell count, their line cache
+    entries and '_' are as before."""
+    global _cell_count
+    try:
+        for cell in cells:
+            execute(cell)
+    finally:
         for n in range(1, _cell_count + 1):
             linecache.cache.pop('<cell-%d>' % n, None)
         _cells.clear()
-        _preparse_cache.clear()
         _cell_count = 0
-        _ns = None
         builtins.__dict__.pop('_', None)
 
 
@@ -704,22 +713,15 @@ def warm_worker():
     OutputChannel does, so that its own write path is warmed too).  Leaves no
     trace: names, '_', the cell count and the line cache are as init_worker
     left them."""
-    global _cell_count
     if _ns is None:
         raise RuntimeError('warm_worker() needs init_worker() first')
     before = set(_ns)
+    if _kernel == 'sage':
+        cells = ['_salvus_w = 2+2', '1+1', 'print(1)']
+    else:
+        cells = ['_salvus_w = 1', '1+1', 'print(1)']
     try:
-        if _kernel == 'sage':
-            cells = ['_salvus_w = 2+2', '1+1', 'print(1)']
-        else:
-            cells = ['_salvus_w = 1', '1+1', 'print(1)']
-        for cell in cells:
-            execute(cell)
+        _run_and_forget(cells)
     finally:
-        for n in range(1, _cell_count + 1):
-            linecache.cache.pop('<cell-%d>' % n, None)
-        _cells.clear()
-        _cell_count = 0
-        builtins.__dict__.pop('_', None)
         for name in set(_ns) - before:
             del _ns[name]

@@ -108,7 +108,7 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
       Forward(conn, bid, best, "", std::move(m), out);
       return;
     }
-    case proto::Message::kExecute: {
+    case proto::Message::kExecute:
       if (m.execute().code().size() > max_code_) {
         Reply(conn,
               ErrorJson(bid, proto::Error::BAD_REQUEST,
@@ -116,23 +116,14 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
               out);
         return;
       }
-      const Session* s = owned(m.execute().session());
-      if (!s) return;
-      const std::string session = m.execute().session();
-      Forward(conn, bid, s->link, session, std::move(m), out);
-      return;
-    }
-    case proto::Message::kInterrupt: {
-      const Session* s = owned(m.interrupt().session());
-      if (!s) return;
-      const std::string session = m.interrupt().session();
-      Forward(conn, bid, s->link, session, std::move(m), out);
-      return;
-    }
+      [[fallthrough]];
+    case proto::Message::kInterrupt:
     case proto::Message::kTerminate: {
-      const Session* s = owned(m.terminate().session());
+      const std::string session = m.has_execute()     ? m.execute().session()
+                                  : m.has_interrupt() ? m.interrupt().session()
+                                                      : m.terminate().session();
+      const Session* s = owned(session);
       if (!s) return;
-      const std::string session = m.terminate().session();
       Forward(conn, bid, s->link, session, std::move(m), out);
       return;
     }
