@@ -21,6 +21,8 @@ namespace salvus::compute {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// A start that no worker takes up by then fails with a clear error.
+constexpr std::chrono::seconds kStartTimeout{60};
 
 struct ComputeServer::Hub {
   std::shared_ptr<core::Conn> conn;
@@ -55,6 +57,7 @@ struct ComputeServer::Session {
   std::deque<uint64_t> pending;  // Execute ids sent to the worker, in order
   std::deque<std::string> queued;  // Execute frames waiting for a worker
   Clock::time_point walltime_end;
+  Clock::time_point start_deadline;  // while not started: give up then
   Clock::time_point idle_since;
   std::unique_ptr<asio::steady_timer> deadline;
 };
@@ -384,6 +387,7 @@ void ComputeServer::HandleStart(const std::shared_ptr<Hub>& hub, uint64_t id,
   session->walltime_end =
       Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(session->limits.walltime_s() * 1000));
   session->idle_since = Clock::now();
+  session->start_deadline = Clock::now() + kStartTimeout;
   session->deadline = std::make_unique<asio::steady_timer>(io_);
   const std::string sid = session->id;
   hub->sessions.insert(sid);
@@ -591,6 +595,7 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
   if (m.has_session_started()) {
     s.started = true;
     spdlog::debug("session {} started", s.id);
+    ArmDeadline(s);  // the start deadline no longer applies
     FillPool();
     if (hub) Reply(*hub, s.start_id, std::move(m));
     return;
@@ -728,6 +733,7 @@ void ComputeServer::EndSession(const std::string& id, proto::Done::Status status
 
 void ComputeServer::ArmDeadline(Session& s) {
   Clock::time_point when = s.walltime_end;
+  if (!s.started && s.start_deadline < when) when = s.start_deadline;
   bool idle = s.pending.empty();
   if (idle) {
     auto idle_end =
@@ -742,8 +748,12 @@ void ComputeServer::ArmDeadline(Session& s) {
     if (it == sessions_.end()) return;
     const bool wall_hit = Clock::now() >= wall;
     const Session& s = *it->second;
+    const bool start_hit = !s.started && Clock::now() >= s.start_deadline;
     std::string why =
-        wall_hit ? "the session reached its walltime limit of " +
+        start_hit ? "no worker became ready within " +
+                         std::to_string(kStartTimeout.count()) + " s" +
+                         (last_worker_error_.empty() ? "" : " (" + last_worker_error_ + ")")
+        : wall_hit ? "the session reached its walltime limit of " +
                        std::to_string(static_cast<long>(s.limits.walltime_s())) + " s"
                  : "the session was idle for " +
                        std::to_string(static_cast<long>(s.limits.idle_s())) + " s";
