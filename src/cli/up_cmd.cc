@@ -38,6 +38,7 @@ struct UpFlags {
   std::string web = SALVUS_WEB_DIR;
   std::string kernel = "sage";
   unsigned max_sessions = 32;
+  unsigned uid_base = 200000;
   std::string tls_cert, tls_key;
 };
 
@@ -176,7 +177,8 @@ int RunUp(const UpFlags& f) {
   ComputeChild compute({"salvus", "compute", "--listen", caddr, "--token-file", token,
                         "--kernel", f.kernel, "--max-sessions", std::to_string(f.max_sessions),
                         "--state-dir", data + "/compute", "--log-file", data + "/compute.log",
-                        "--port-file", data + "/compute.port", "--exit-with-parent"},
+                        "--port-file", data + "/compute.port", "--exit-with-parent",
+                        "--uid-base", std::to_string(f.uid_base)},
                        data + "/compute.port");
   std::cout << "Starting Sage (a few seconds)..." << std::endl;
   if (!compute.Spawn() || !compute.WaitReady(std::chrono::seconds(180))) {
@@ -231,6 +233,10 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--web", f->web, "folder of the built web client")->capture_default_str();
   c->add_option("--kernel", f->kernel, "sage or python")->capture_default_str();
   c->add_option("--max-sessions", f->max_sessions, "sessions at once")->capture_default_str();
+  c->add_option("--uid-base", f->uid_base,
+                "first of 1000 session uids (as root); two `salvus up` on one machine need "
+                "different ones")
+      ->capture_default_str();
   c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   return {c, [f] { return RunUp(*f); }};

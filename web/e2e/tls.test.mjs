@@ -14,7 +14,9 @@ test('a cell runs over TLS', async () => {
     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
     '-keyout', `${data}/key.pem`, '-out', `${data}/cert.pem`], { stdio: 'ignore' });
   const up = spawn(process.env.SALVUS_BINARY, ['up', '--port', '0', '--data', data, '--kernel', 'python',
-    '--tls-cert', `${data}/cert.pem`, '--tls-key', `${data}/key.pem`], { stdio: 'ignore' });
+    '--tls-cert', `${data}/cert.pem`, '--tls-key', `${data}/key.pem`,
+    '--uid-base', '210000'],  // its own uids: test files may run in parallel
+    { stdio: 'ignore' });
   let browser;
   try {
     let port;
