@@ -55,22 +55,26 @@ std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& li
   return o;
 }
 
-// Blocks until SIGINT or SIGTERM.
-int WaitForSignal() {
+namespace {
+sigset_t StopSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  return set;
+}
+}  // namespace
+
+// Blocks until SIGINT or SIGTERM.
+int WaitForSignal() {
+  const sigset_t set = StopSignals();
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
 }
 
 void BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  const sigset_t set = StopSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }

@@ -14,6 +14,7 @@
 #include "compute/limits.h"
 #include "compute/sandbox.h"
 #include "core/fork.h"
+#include "core/tls.h"
 #include "core/token.h"
 
 namespace salvus::compute {
@@ -100,14 +101,7 @@ ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, Zygot
       sigchld_(io, SIGCHLD) {
   ready_.expires_at(Clock::time_point::max());
   if (opt_.root) uids_.emplace(opt_.uid_base, opt_.uid_count);
-  if (!opt_.tls_cert.empty()) {
-    tls_.emplace(asio::ssl::context::tls_server);
-    tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                      asio::ssl::context::no_tlsv1_1);
-    tls_->use_certificate_chain_file(opt_.tls_cert);
-    tls_->use_private_key_file(opt_.tls_key, asio::ssl::context::pem);
-  }
+  if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
 }
 
 ComputeServer::~ComputeServer() = default;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/tls.h"
 #include "hub/router.h"
 #include "hub/static_files.h"
 
@@ -86,16 +87,14 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
 
 class Hub::Shard {
  public:
-  Shard(const HubOptions& opt, unsigned index)
-      : opt_(opt), index_(index), acceptor_(io_), router_(opt.compute.size(), opt.max_code) {
-    if (!opt.tls_cert.empty()) {
-      tls_.emplace(asio::ssl::context::tls_server);
-      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                        asio::ssl::context::no_tlsv1_1);
-      tls_->use_certificate_chain_file(opt.tls_cert);
-      tls_->use_private_key_file(opt.tls_key, asio::ssl::context::pem);
-    }
+  // `tls`: shared by every shard (an SSL_CTX is safe to use from several
+  // threads once set up); null for plain http.
+  Shard(const HubOptions& opt, unsigned index, asio::ssl::context* tls)
+      : opt_(opt),
+        index_(index),
+        acceptor_(io_),
+        router_(opt.compute.size(), opt.max_code),
+        tls_(tls) {
     for (size_t i = 0; i < opt.compute.size(); ++i) {
       LinkOptions lo{opt.compute[i], opt.token, opt.compute_tls, opt.compute_tls_ca};
       links_.push_back(std::make_unique<ComputeLink>(
@@ -148,11 +147,10 @@ class Hub::Shard {
     for (Out& o : outs) {
       if (o.kind == Out::kToBrowser) {
         if (auto it = conns_.find(o.conn); it != conns_.end()) it->second->Send(std::move(o.text));
-      } else if (!links_[o.link]->Send(o.msg)) {
-        // The link went down between routing and sending: tell the browser.
-        if (auto it = conns_.find(o.conn); it != conns_.end() && o.msg.has_start_session()) {
-          (void)it;
-        }
+      } else {
+        // The Router only routes to links that are up; a link that goes
+        // down tells the Router (OnComputeLost), which answers what waits.
+        links_[o.link]->Send(o.msg);
       }
     }
   }
@@ -266,7 +264,7 @@ class Hub::Shard {
   Router router_;
   std::vector<std::unique_ptr<ComputeLink>> links_;
   std::unordered_map<uint64_t, std::shared_ptr<Browser>> conns_;
-  std::optional<asio::ssl::context> tls_;
+  asio::ssl::context* tls_;
   uint64_t next_conn_ = 1;
   std::thread thread_;
 };
@@ -276,10 +274,11 @@ Hub::Hub(HubOptions options) : opt_(std::move(options)) {}
 Hub::~Hub() { Stop(); }
 
 uint16_t Hub::Start() {
+  if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
   unsigned n = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
   uint16_t port = opt_.listen.port;
   for (unsigned i = 0; i < n; ++i) {
-    auto shard = std::make_unique<Shard>(opt_, i);
+    auto shard = std::make_unique<Shard>(opt_, i, tls_ ? &*tls_ : nullptr);
     port = shard->Bind(port);
     shards_.push_back(std::move(shard));
   }

@@ -7,7 +7,10 @@
 // share nothing, so there are no locks on the message path.
 #pragma once
 
+#include <boost/asio/ssl.hpp>
+
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,7 @@ class Hub {
  private:
   class Shard;
   HubOptions opt_;
+  std::optional<boost::asio::ssl::context> tls_;
   std::vector<std::unique_ptr<Shard>> shards_;
 };
 
