@@ -1,6 +1,6 @@
 // Hub benchmarks through the browser protocol (JSON over WebSocket) against
 // `salvus up` with real Sage. Prints one JSON object.
-// Usage: hub_bench [--quick]
+// Usage: hub_bench [--quick] [--interact-only]
 #include <google/protobuf/util/json_util.h>
 #include <signal.h>
 #include <spawn.h>
@@ -93,6 +93,8 @@ std::string ExecJson(uint64_t id, const std::string& session, const std::string&
          "\", \"code\": \"" + code + "\"}}";
 }
 
+struct SkipTheRest {};
+
 template <class F>
 void RunIo(F&& f) {
   asio::io_context io;
@@ -105,7 +107,11 @@ void RunIo(F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bool quick = false, interact_only = false;
+  for (int i = 1; i < argc; ++i) {
+    quick |= std::string(argv[i]) == "--quick";
+    interact_only |= std::string(argv[i]) == "--interact-only";
+  }
   signal(SIGPIPE, SIG_IGN);
   rlimit nofile;
   getrlimit(RLIMIT_NOFILE, &nofile);
@@ -134,8 +140,58 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::string rt_json, throughput_json, idle_json;
+  std::string rt_json = "null", throughput_json = "null", idle_json = "null", interact_json;
   try {
+    // 0. Interact updates: a slider moves, the function reruns, its new
+    // output arrives (the function itself only prints its argument).
+    RunIo([&]() -> asio::awaitable<void> {
+      auto ws = co_await Open(port);
+      const std::string s = co_await Start(*ws);
+      const std::string code = "@interact\\ndef f(n=slider(0, 1000, 1, default=0)):\\n    print(n)";
+      Message m = co_await Call(*ws, ExecJson(2, s, code), 2);
+      if (!m.has_display()) throw std::runtime_error("no interact display: " + m.DebugString());
+      const std::string& text = m.display().text();
+      const auto at = text.find("\"id\": \"");
+      if (at == std::string::npos) throw std::runtime_error("interact without id: " + text);
+      const std::string interact = text.substr(at + 7, text.find('"', at + 7) - at - 7);
+      for (beast::flat_buffer buf;;) {  // the rest of the first run
+        buf.clear();
+        co_await ws->async_read(buf, asio::use_awaitable);
+        Message r;
+        google::protobuf::util::JsonStringToMessage(beast::buffers_to_string(buf.data()), &r);
+        if (r.id() == 2 && (r.has_done() || r.has_error())) break;
+      }
+      std::vector<double> t;
+      const int n = quick ? 300 : 2000;
+      for (int i = 0; i < n + 50; ++i) {
+        const uint64_t id = 10 + i;
+        const std::string req = "{\"id\": " + std::to_string(id) +
+                                ", \"interactUpdate\": {\"session\": \"" + s +
+                                "\", \"interact\": \"" + interact + "\", \"values\": \"{\\\"n\\\": " +
+                                std::to_string(i % 1000) + "}\"}}";
+        const auto t0 = Clock::now();
+        co_await ws->async_write(asio::buffer(req), asio::use_awaitable);
+        bool shown = false;
+        beast::flat_buffer buf;
+        for (;;) {
+          buf.clear();
+          co_await ws->async_read(buf, asio::use_awaitable);
+          Message r;
+          google::protobuf::util::JsonStringToMessage(beast::buffers_to_string(buf.data()), &r);
+          if (r.id() != id) continue;
+          if (r.has_output() && r.output().target() == interact) shown = true;
+          if (r.has_done() || r.has_error()) {
+            if (!shown || !r.has_done() || r.done().status() != salvus::proto::Done::OK) {
+              throw std::runtime_error("interact update failed: " + r.DebugString());
+            }
+            break;
+          }
+        }
+        if (i >= 50) t.push_back(Ms(Clock::now() - t0));
+      }
+      interact_json = Pct(t);
+    });
+    if (interact_only) throw SkipTheRest{};
     // 1. 2+2 round trip, one browser.
     RunIo([&]() -> asio::awaitable<void> {
       auto ws = co_await Open(port);
@@ -211,6 +267,8 @@ int main(int argc, char** argv) {
       idle_json = b;
       for (auto& w : socks) beast::get_lowest_layer(*w).close();
     });
+  } catch (const SkipTheRest&) {
+    // --interact-only: the rest is skipped.
   } catch (const std::exception& e) {
     std::cerr << "benchmark failed: " << e.what() << "\n";
     kill(up, SIGTERM);
@@ -220,7 +278,8 @@ int main(int argc, char** argv) {
   kill(up, SIGTERM);
   waitpid(up, nullptr, 0);
   std::filesystem::remove_all(data);
-  std::cout << "{\n  \"ws_2plus2_round_trip\": " << rt_json << ",\n  \"concurrent_sessions\": "
+  std::cout << "{\n  \"interact_update_round_trip\": " << interact_json
+            << ",\n  \"ws_2plus2_round_trip\": " << rt_json << ",\n  \"concurrent_sessions\": "
             << throughput_json << ",\n  \"idle_websockets\": " << idle_json << "\n}\n";
   return 0;
 }

@@ -4,3 +4,5 @@ set -euo pipefail
 BUILD=${1:-build}
 "$BUILD/bin/compute_bench"
 "$BUILD/bin/hub_bench"
+"$BUILD/bin/store_bench" --benchmark_format=json
+"$BUILD/bin/monitor_bench"

@@ -11,7 +11,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libcli11-dev
   pybind11-dev libpython3.11-dev
-  libsodium-dev libsqlite3-dev
+  libsodium-dev libsqlite3-dev libpq-dev libmemcached-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the math
   sagemath python3-ipywidgets
@@ -19,6 +19,8 @@ PACKAGES=(
   nodejs chromium
   # tests and tools
   procps iproute2 openssl
+  # services the tests start for real
+  postgresql memcached haproxy
 )
 
 missing=()

@@ -21,6 +21,8 @@ struct Command {
 Command AddComputeCommand(CLI::App& app);
 Command AddExecCommand(CLI::App& app);
 Command AddHubCommand(CLI::App& app);
+Command AddMonitorCommand(CLI::App& app);
+Command AddStatusCommand(CLI::App& app);
 Command AddUpCommand(CLI::App& app);
 
 // Shared by hub and up.

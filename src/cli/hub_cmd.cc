@@ -27,6 +27,10 @@ struct HubFlags {
   std::string port_file;
   std::string log_level = "info";
   std::string log_file;
+  std::string db;
+  std::vector<std::string> allow_origins;
+  size_t blob_cache_mb = 256;
+  double reconnect_grace_s = 120;
 };
 
 }  // namespace
@@ -100,6 +104,19 @@ Command AddHubCommand(CLI::App& app) {
   c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   c->add_option("--log-file", f->log_file, "log here instead of stderr");
+  c->add_option("--db", f->db,
+                "database for permalinks, blobs, services: sqlite:PATH or postgresql://...");
+  c->add_option("--allow-origin", f->allow_origins,
+                "another site whose pages may use this hub (embedded cells), e.g. "
+                "https://example.org; * allows any; repeatable")
+      ->delimiter(',');
+  c->add_option("--blob-cache-mb", f->blob_cache_mb, "images and files kept in memory (MB)")
+      ->capture_default_str();
+  c->add_option("--reconnect-grace", f->reconnect_grace_s,
+                "seconds a page that lost its connection has to reconnect and get its session "
+                "back (0: sessions end with the connection)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
   return {c, [f] {
             core::InitLogging("hub", f->log_level, f->log_file);
             auto o = HubOptionsFrom(f->listen, f->compute, f->token_file, f->web);
@@ -116,13 +133,18 @@ Command AddHubCommand(CLI::App& app) {
             o->threads = f->threads;
             o->compute_tls = f->compute_tls || !f->compute_tls_ca.empty();
             o->compute_tls_ca = f->compute_tls_ca;
+            o->db = f->db;
+            o->allow_origins = f->allow_origins;
+            o->blob_cache_bytes = f->blob_cache_mb << 20;
+            o->reconnect_grace = std::chrono::milliseconds(
+                static_cast<int64_t>(f->reconnect_grace_s * 1000));
             BlockStopSignals();  // before any thread starts, so sigwait gets them
             hub::Hub hub(*o);
             uint16_t port;
             try {
               port = hub.Start();
             } catch (const std::exception& e) {
-              std::cerr << "salvus hub: cannot listen on " << f->listen << ": " << e.what() << "\n";
+              std::cerr << "salvus hub: cannot start on " << f->listen << ": " << e.what() << "\n";
               return 2;
             }
             spdlog::info("hub listening on {}://{}:{}", o->tls_cert.empty() ? "http" : "https",

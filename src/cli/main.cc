@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   auto exec = salvus::cli::AddExecCommand(app);
   auto hub = salvus::cli::AddHubCommand(app);
   auto up = salvus::cli::AddUpCommand(app);
+  auto monitor = salvus::cli::AddMonitorCommand(app);
+  auto status = salvus::cli::AddStatusCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -23,5 +25,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(exec.app)) return exec.run();
   if (app.got_subcommand(hub.app)) return hub.run();
   if (app.got_subcommand(up.app)) return up.run();
+  if (app.got_subcommand(monitor.app)) return monitor.run();
+  if (app.got_subcommand(status.app)) return status.run();
   return 2;
 }

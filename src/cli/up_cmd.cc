@@ -40,6 +40,9 @@ struct UpFlags {
   unsigned max_sessions = 32;
   unsigned uid_base = 200000;
   std::string tls_cert, tls_key;
+  std::string db;
+  std::vector<std::string> allow_origins;
+  double reconnect_grace_s = 120;
 };
 
 uint16_t FreePort() {
@@ -200,12 +203,16 @@ int RunUp(const UpFlags& f) {
   }
   o->tls_cert = f.tls_cert;
   o->tls_key = f.tls_key;
+  o->db = f.db.empty() ? "sqlite:" + data + "/salvus.db" : f.db;
+  o->allow_origins = f.allow_origins;
+  o->reconnect_grace =
+      std::chrono::milliseconds(static_cast<int64_t>(f.reconnect_grace_s * 1000));
   hub::Hub hub(*o);
   uint16_t port;
   try {
     port = hub.Start();
   } catch (const std::exception& e) {
-    std::cerr << "salvus up: cannot listen on " << f.host << ":" << f.port << ": " << e.what()
+    std::cerr << "salvus up: cannot start the hub on " << f.host << ":" << f.port << ": " << e.what()
               << "\n";
     compute.Stop();
     return 2;
@@ -239,6 +246,15 @@ Command AddUpCommand(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
+  c->add_option("--db", f->db, "database URL (default: sqlite:DATA/salvus.db)");
+  c->add_option("--allow-origin", f->allow_origins,
+                "another site whose pages may embed cells from this hub; repeatable")
+      ->delimiter(',');
+  c->add_option("--reconnect-grace", f->reconnect_grace_s,
+                "seconds a page that lost its connection has to reconnect and get its session "
+                "back (0: sessions end with the connection)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
   return {c, [f] { return RunUp(*f); }};
 }
 

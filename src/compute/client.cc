@@ -48,8 +48,44 @@ std::expected<std::unique_ptr<ComputeClient>, std::string> ComputeClient::Connec
   return c;
 }
 
+void ComputeClient::HandleSignals(std::initializer_list<int> signals,
+                                  std::function<bool(int)> on_signal) {
+  pump_.Handle(signals, std::move(on_signal));
+}
+
+void ComputeClient::CloseSocket() {
+  boost::system::error_code ec;
+  if (tls_) {
+    tls_->lowest_layer().close(ec);
+  } else {
+    plain_->close(ec);
+  }
+}
+
+bool ComputeClient::Wait(const bool& done) {
+  if (pump_.RunUntil(done)) return true;
+  stopped_ = true;
+  CloseSocket();
+  pump_.Drain(done);
+  return false;
+}
+
 bool ComputeClient::WriteAll(const std::string& data) {
   boost::system::error_code ec;
+  if (stopped_) return false;
+  if (pump_.active()) {  // asynchronously, so signals are seen while it waits
+    bool done = false;
+    auto h = [&](const boost::system::error_code& e, size_t) {
+      ec = e;
+      done = true;
+    };
+    if (tls_) {
+      asio::async_write(*tls_, asio::buffer(data), h);
+    } else {
+      asio::async_write(*plain_, asio::buffer(data), h);
+    }
+    return Wait(done) && !ec;
+  }
   if (tls_) {
     asio::write(*tls_, asio::buffer(data), ec);
   } else {
@@ -60,6 +96,20 @@ bool ComputeClient::WriteAll(const std::string& data) {
 
 bool ComputeClient::ReadExactly(char* p, size_t n) {
   boost::system::error_code ec;
+  if (stopped_) return false;
+  if (pump_.active()) {
+    bool done = false;
+    auto h = [&](const boost::system::error_code& e, size_t) {
+      ec = e;
+      done = true;
+    };
+    if (tls_) {
+      asio::async_read(*tls_, asio::buffer(p, n), h);
+    } else {
+      asio::async_read(*plain_, asio::buffer(p, n), h);
+    }
+    return Wait(done) && !ec;
+  }
   if (tls_) {
     asio::read(*tls_, asio::buffer(p, n), ec);
   } else {
@@ -80,12 +130,14 @@ uint64_t ComputeClient::Request(proto::Message m) {
 std::expected<proto::Message, std::string> ComputeClient::Receive() {
   unsigned char h[core::kFrameHeaderSize];
   if (!ReadExactly(reinterpret_cast<char*>(h), sizeof h)) {
+    if (stopped_) return std::unexpected(kInterruptedBySignal);
     return std::unexpected("connection to the compute server closed");
   }
   const uint32_t len = core::DecodeFrameLength(h);
   if (len > core::kDefaultMaxFrame) return std::unexpected("oversized frame from the server");
   buf_.resize(len);
   if (len > 0 && !ReadExactly(buf_.data(), len)) {
+    if (stopped_) return std::unexpected(kInterruptedBySignal);
     return std::unexpected("connection to the compute server closed mid-message");
   }
   proto::Message m;
@@ -106,6 +158,18 @@ std::expected<std::string, std::string> ComputeClient::StartSession(const std::s
     if (r->has_error()) return std::unexpected(r->error().text());
     if (r->has_session_started()) return r->session_started().session();
   }
+}
+
+uint64_t ComputeClient::Interrupt(const std::string& session) {
+  proto::Message m;
+  m.mutable_interrupt()->set_session(session);
+  return Request(m);
+}
+
+uint64_t ComputeClient::Terminate(const std::string& session) {
+  proto::Message m;
+  m.mutable_terminate()->set_session(session);
+  return Request(m);
 }
 
 std::expected<ComputeClient::Result, std::string> ComputeClient::Execute(

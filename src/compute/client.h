@@ -6,12 +6,15 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <initializer_list>
+
 #include <expected>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "core/signal_pump.h"
 #include "proto/salvus.pb.h"
 
 namespace salvus::compute {
@@ -50,12 +53,31 @@ class ComputeClient {
       const std::string& session, const std::string& code,
       const std::function<void(const proto::Output&)>& on_output = nullptr);
 
+  // Send an interrupt / terminate for `session` without waiting for the
+  // reply (Execute skips replies to other requests); return its id.
+  uint64_t Interrupt(const std::string& session);
+  uint64_t Terminate(const std::string& session);
+
+  // From now on, while a call waits for the server, one of `signals` calls
+  // `on_signal(sig)` (outside any asio handler: it may Send, e.g. Interrupt).
+  // When it returns false the waiting call fails with kInterruptedBySignal
+  // and the connection is closed. Without this, I/O simply blocks.
+  void HandleSignals(std::initializer_list<int> signals, std::function<bool(int)> on_signal);
+  static constexpr const char* kInterruptedBySignal = "stopped by a signal";
+
  private:
   ComputeClient();
   bool WriteAll(const std::string& data);
   bool ReadExactly(char* p, size_t n);
 
+  // Waits for an asynchronous operation started with `done` as its flag,
+  // handing signals over; false if the handler asked to stop.
+  bool Wait(const bool& done);
+  void CloseSocket();
+
   boost::asio::io_context io_;
+  core::SignalPump pump_{io_};
+  bool stopped_ = false;  // a signal handler stopped a call: the connection is closed
   std::optional<boost::asio::ssl::context> ctx_;
   std::unique_ptr<boost::asio::ip::tcp::socket> plain_;
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;

@@ -59,6 +59,7 @@ void OutputChannel::BeginRequest(uint64_t id, const std::string& session, uint64
   SendPendingLocked();
   request_id_ = id;
   session_ = session;
+  target_.clear();
   cap_ = cap;
   written_ = 0;
   overflowed_ = false;
@@ -107,12 +108,17 @@ void OutputChannel::AppendLocked(proto::Output::Stream stream, std::string_view 
   pending_bytes_ += text.size() - before;
   if (overflowed_) {
     sanitizers_[s].Finish(&text);
-    kill(getpid(), SIGINT);  // stop the code that floods; the pump blocks SIGINT
-    pending_.push_back(
-        {proto::Output::STDERR,
-         "\n[output truncated: this request wrote more than " + std::to_string(cap_) +
-             " bytes; execution stopped]\n"});
+    StopFloodLocked();
   }
+}
+
+void OutputChannel::StopFloodLocked() {
+  overflowed_ = true;
+  kill(getpid(), SIGINT);  // stop the code that floods; the pump blocks SIGINT
+  pending_.push_back({proto::Output::STDERR,
+                      "\n[output truncated: this request wrote more than " +
+                          std::to_string(cap_) + " bytes; execution stopped]\n"});
+  if (!timer_armed_) ArmTimerLocked(true);
 }
 
 void OutputChannel::DrainPipesLocked() {
@@ -162,6 +168,7 @@ std::string OutputChannel::TakePendingFramesLocked() {
   m.set_id(request_id_);
   auto* out = m.mutable_output();
   out->set_session(session_);
+  out->set_target(target_);
   for (Chunk& c : pending_) {
     if (c.text.empty()) continue;
     out->set_stream(c.stream);
@@ -186,6 +193,38 @@ bool OutputChannel::SendFrame(const proto::Message& msg) {
   std::string frames = TakePendingFramesLocked();
   core::AppendFrame(msg, &frames);
   return WriteLocked(frames);
+}
+
+bool OutputChannel::SendDisplay(proto::Message display, proto::Message blob) {
+  if (g_forked_child) return false;
+  std::lock_guard lock(mu_);
+  if (discard_) return true;
+  const size_t bytes = display.ByteSizeLong() + (blob.has_blob() ? blob.ByteSizeLong() : 0);
+  if (overflowed_ || (cap_ > 0 && written_ + bytes > cap_)) {
+    if (!overflowed_) StopFloodLocked();
+    return false;
+  }
+  written_ += bytes;
+  DrainPipesLocked();
+  std::string frames = TakePendingFramesLocked();
+  if (blob.has_blob()) {
+    blob.set_id(request_id_);
+    core::AppendFrame(blob, &frames);
+  }
+  display.set_id(request_id_);
+  display.mutable_display()->set_session(session_);
+  display.mutable_display()->set_target(target_);
+  core::AppendFrame(display, &frames);
+  return WriteLocked(frames);
+}
+
+void OutputChannel::SetTarget(std::string target) {
+  if (g_forked_child) return;
+  std::lock_guard lock(mu_);
+  if (target == target_) return;
+  DrainPipesLocked();
+  SendPendingLocked();
+  target_ = std::move(target);
 }
 
 void OutputChannel::PumpLoop() {

@@ -61,6 +61,15 @@ class OutputChannel {
 
   bool overflowed() const;
 
+  // Rich output: flushes pending text, then sends `blob` (when it has data)
+  // and `display`, both stamped with this request's id and session. Their
+  // bytes count toward the cap; past it nothing is sent and false returned.
+  bool SendDisplay(proto::Message display, proto::Message blob);
+
+  // Output from now on belongs to interact `target` ("" for the cell's own
+  // output); what was written before is sent first, under the old target.
+  void SetTarget(std::string target);
+
   // While set, everything written is dropped (a worker warming itself up).
   void SetDiscard(bool discard);
 
@@ -76,6 +85,7 @@ class OutputChannel {
   void PumpLoop();
   void AppendLocked(proto::Output::Stream stream, std::string_view bytes);
   void DrainPipesLocked();
+  void StopFloodLocked();
   void SendPendingLocked();
   std::string TakePendingFramesLocked();
   bool WriteLocked(const std::string& frame);
@@ -91,6 +101,7 @@ class OutputChannel {
   core::Utf8Sanitizer sanitizers_[2];
   uint64_t request_id_ = 0;
   std::string session_;
+  std::string target_;
   uint64_t cap_ = 0;
   uint64_t written_ = 0;
   bool overflowed_ = false;

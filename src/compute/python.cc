@@ -4,6 +4,8 @@
 
 #include "compute/output.h"
 #include "compute/salvus_worker_py.h"
+#include "core/frame.h"
+#include "core/sha1.h"
 
 namespace py = pybind11;
 
@@ -53,6 +55,43 @@ struct BinaryStream {
   }
 };
 
+// _salvus.display(mime, text='', data=None, name='', width=0, height=0):
+// rich output, in order with the text output. `data` (bytes) leaves as a
+// Blob named by its SHA-1; the Display only names it.
+void Display(const std::string& mime, const std::string& text, const py::object& data,
+             const std::string& name, uint32_t width, uint32_t height) {
+  // The Display, the Blob and their framing must fit in one frame.
+  static constexpr size_t kMaxBlob = core::kDefaultMaxFrame - 64 * 1024;
+  if (g_channel == nullptr || OutputChannel::InForkedChild()) {
+    throw std::runtime_error("rich output is only available in the session's own process");
+  }
+  if (text.size() > kMaxBlob) throw py::value_error("display text too large");
+  proto::Message blob, display;
+  auto* d = display.mutable_display();
+  d->set_mime(mime);
+  d->set_text(text);
+  d->set_name(name);
+  d->set_width(width);
+  d->set_height(height);
+  if (!data.is_none()) {
+    if (!PyBytes_Check(data.ptr())) throw py::type_error("data must be bytes");
+    std::string_view bytes(PyBytes_AS_STRING(data.ptr()),
+                           static_cast<size_t>(PyBytes_GET_SIZE(data.ptr())));
+    if (bytes.size() > kMaxBlob) {
+      throw py::value_error("too large to display: " + std::to_string(bytes.size()) +
+                            " bytes (limit " + std::to_string(kMaxBlob) + ")");
+    }
+    auto* b = blob.mutable_blob();
+    b->set_sha1(core::Sha1Hex(bytes));
+    b->set_mime(mime);
+    b->set_data(bytes.data(), bytes.size());
+    d->set_blob(b->sha1());
+  }
+  if (!g_channel->SendDisplay(std::move(display), std::move(blob))) {
+    throw py::value_error("output limit exceeded");
+  }
+}
+
 py::object& WorkerModule() {
   static py::object* m = new py::object();  // never destroyed: lives as long as Python
   return *m;
@@ -64,6 +103,12 @@ py::object& WorkerModule() {
 PYBIND11_EMBEDDED_MODULE(_salvus, m) {
   using salvus::compute::BinaryStream;
   using salvus::compute::Stream;
+  m.def("display", &salvus::compute::Display, py::arg("mime"), py::arg("text") = "",
+        py::arg("data") = py::none(), py::arg("name") = "", py::arg("width") = 0,
+        py::arg("height") = 0);
+  m.def("set_target", [](std::string target) {
+    if (salvus::compute::g_channel != nullptr) salvus::compute::g_channel->SetTarget(std::move(target));
+  });
   py::class_<BinaryStream>(m, "BinaryStream")
       .def("write", &BinaryStream::write)
       .def("flush", [](BinaryStream&) {})
@@ -164,6 +209,40 @@ ExecStatus Execute(const std::string& code) {
     }
     return ExecStatus::kError;
   }
+}
+
+namespace {
+ExecStatus StatusOf(const py::object& result) {
+  std::string status = py::str(result);
+  if (status == "ok") return ExecStatus::kOk;
+  if (status == "interrupted") return ExecStatus::kInterrupted;
+  return ExecStatus::kError;
+}
+}  // namespace
+
+ExecStatus InteractUpdate(const std::string& id, const std::string& values_json) {
+  try {
+    return StatusOf(WorkerModule().attr("interact_update")(id, values_json));
+  } catch (const py::error_already_set& e) {
+    if (e.matches(PyExc_KeyboardInterrupt)) return ExecStatus::kInterrupted;
+    if (g_channel != nullptr) {
+      g_channel->Write(proto::Output::STDERR, std::string("internal error: ") + e.what() + "\n");
+    }
+    return ExecStatus::kError;
+  }
+}
+
+CompletionResult Complete(const std::string& code, uint32_t cursor) {
+  CompletionResult r{{}, cursor, cursor};
+  try {
+    py::tuple t = WorkerModule().attr("complete")(code, cursor);
+    for (auto m : py::list(t[0])) r.matches.push_back(py::str(m));
+    r.start = t[1].cast<uint32_t>();
+    r.end = t[2].cast<uint32_t>();
+  } catch (const std::exception&) {
+    if (PyErr_Occurred()) PyErr_Clear();
+  }
+  return r;
 }
 
 void ClearPendingInterrupt() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <expected>
 #include <string>
+#include <vector>
 
 namespace salvus::compute {
 
@@ -35,6 +36,16 @@ std::expected<void, std::string> InitWorker(const std::string& home, uint64_t se
 enum class ExecStatus { kOk, kError, kInterrupted };
 // Runs one cell. Output goes through the installed channel.
 ExecStatus Execute(const std::string& code);
+
+// Reruns interact `id` with new control values (a JSON object).
+ExecStatus InteractUpdate(const std::string& id, const std::string& values_json);
+
+struct CompletionResult {
+  std::vector<std::string> matches;
+  uint32_t start = 0, end = 0;  // code points
+};
+// Completions at `cursor` (code points) from the session's namespace.
+CompletionResult Complete(const std::string& code, uint32_t cursor);
 
 void FinishWorker();
 

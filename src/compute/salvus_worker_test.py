@@ -6,13 +6,15 @@ This process plays the zygote: setUpClass calls init_zygote('sage') once, and
 each test forks workers the way the C++ zygote does (fresh 0700 home as cwd,
 HOME/DOT_SAGE/MPLCONFIGDIR/TMPDIR set, sys.stdout/sys.stderr replaced by
 objects with only write/flush), runs cells in them and gets the results back
-as JSON through a pipe.
+as JSON through a pipe.  A fake C++ module `_salvus` records the rich output
+(_salvus.display calls) of each request.
 
     /usr/bin/python3 src/compute/salvus_worker_test.py --bench
 
 prints timings and memory instead of testing.
 """
 
+import base64
 import json
 import os
 import select
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -53,17 +56,56 @@ class Capture:
         return s
 
 
+DISPLAYS = []  # the _salvus.display calls of the current request
+
+
+def _fake_display(mime, text='', data=None, name='', width=0, height=0):
+    """Stands in for the C++ _salvus.display (with its argument types)."""
+    if not (isinstance(mime, str) and isinstance(text, str) and isinstance(name, str)
+            and (data is None or type(data) is bytes)
+            and type(width) is int and type(height) is int):
+        raise TypeError('display(%r, %r, %r, %r, %r, %r): bad argument types'
+                        % (mime, text[:50], type(data), name, width, height))
+    DISPLAYS.append({
+        'mime': mime, 'text': text, 'name': name, 'width': width, 'height': height,
+        'data': None if data is None else base64.b64encode(data).decode(),
+        'at': sum(len(p) for p in getattr(sys.stdout, 'parts', ())),  # stdout so far
+    })
+
+
+_salvus = types.ModuleType('_salvus')
+_salvus.display = _fake_display
+sys.modules['_salvus'] = _salvus
+
+
+def data_of(display):
+    return base64.b64decode(display['data'])
+
+
 class Session:
-    """Inside a forked worker: runs cells and records what they printed."""
+    """Inside a forked worker: runs cells and records what they printed (and
+    displayed: the key 'displays' when there is rich output)."""
 
     def __init__(self, home):
         self.home = home
 
     def run(self, code):
+        return self._request(salvus_worker.execute, code)
+
+    def update(self, interact_id, values):
+        if not isinstance(values, str):
+            values = json.dumps(values)
+        return self._request(salvus_worker.interact_update, interact_id, values)
+
+    def _request(self, fn, *args):
         sys.stdout.take()
         sys.stderr.take()
-        status = salvus_worker.execute(code)
-        return {'status': status, 'out': sys.stdout.take(), 'err': sys.stderr.take()}
+        DISPLAYS.clear()
+        status = fn(*args)
+        r = {'status': status, 'out': sys.stdout.take(), 'err': sys.stderr.take()}
+        if DISPLAYS:
+            r['displays'] = list(DISPLAYS)
+        return r
 
 
 class Worker:
@@ -386,14 +428,524 @@ class SageWorkerTest(unittest.TestCase):
         self.assertIn(facts['state'], ('gone', 'Z'))  # exited (a zombie until we exit)
 
     def test_pyplot_figures_do_not_pile_up(self):
+        # A figure drawn and not shown is shown at the end of the cell.
         r1, r2 = run_cells('import matplotlib.pyplot as plt\nplt.plot([1, 2]);',
                            'len(plt.get_fignums())')
+        self.assertEqual([d['mime'] for d in r1.pop('displays')], ['image/png'])
         self.assertOk(r1, '')
         self.assertOk(r2, '0\n')
 
     def test_output_goes_to_the_streams_of_the_moment(self):
         r, = run_cells('import sys\nprint("a")\n_ = sys.stderr.write("b\\n")\npari("1+1")')
         self.assertEqual(r, {'status': 'ok', 'out': 'a\n2\n', 'err': 'b\n'})
+
+
+def png_size(data):
+    assert data[:8] == b'\x89PNG\r\n\x1a\n' and data[12:16] == b'IHDR', data[:16]
+    return int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+
+
+class SageTestCase(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        salvus_worker.init_zygote('sage')  # once per process; later calls return
+
+    def assertOk(self, r, out):
+        self.assertEqual(r, {'status': 'ok', 'out': out, 'err': ''})
+
+    def assertDisplays(self, r, *mimes):
+        """r's displays have these MIME types; returns them."""
+        displays = r.get('displays', [])
+        self.assertEqual([d['mime'] for d in displays], list(mimes), r)
+        return displays
+
+
+class RichOutputTest(SageTestCase):
+
+    def test_plot_value_is_one_png(self):
+        r, left = run_cells('plot(sin(x), (x, 0, 2*pi))',
+                            'sorted(os.listdir(SAGE_TMP))')
+        [d] = self.assertDisplays(r, 'image/png')
+        self.assertEqual((r['status'], r['out'], r['err']), ('ok', '', ''))
+        data = data_of(d)
+        self.assertEqual(png_size(data), (d['width'], d['height']))
+        self.assertTrue(300 <= d['width'] <= 2000 and 200 <= d['height'] <= 2000, d)
+        self.assertEqual((d['text'], d['name']), ('', ''))
+        self.assertOk(left, '[]\n')  # Sage's temporary PNG is gone
+
+    def test_show_graph_and_3d_give_png_and_leave_no_files(self):
+        r1, r2, r3, left = run_cells(
+            'show(plot(x^2))', 'graphs.PetersenGraph()',
+            "var('y')\nplot3d(x*y, (x, -1, 1), (y, -1, 1))", 'sorted(os.listdir(SAGE_TMP))')
+        for r in (r1, r2):
+            [d] = self.assertDisplays(r, 'image/png')
+            self.assertEqual(png_size(data_of(d)), (d['width'], d['height']))
+        [d] = self.assertDisplays(r3, 'image/png')  # Tachyon's rendering
+        self.assertEqual(r3['out'], 'y\n')
+        self.assertOk(left, '[]\n')  # nor Tachyon's scene files
+
+    def test_svg_setting(self):
+        r1, r2, r3, r4 = run_cells(
+            "salvus.graphics_format = 'svg'\nplot(x)",
+            "from sage.repl.rich_output import get_display_manager\n"
+            "get_display_manager().preferences.graphics = 'raster'\nplot(x)",
+            "get_display_manager().preferences.graphics = 'vector'\nsalvus.graphics_format",
+            "salvus.graphics_format = 'pdf'")
+        [d] = self.assertDisplays(r1, 'image/svg+xml')
+        svg = data_of(d)
+        self.assertIn(b'<svg', svg)
+        self.assertTrue(300 <= d['width'] <= 2000 and 200 <= d['height'] <= 2000, d)
+        self.assertDisplays(r2, 'image/png')
+        self.assertOk(r3, "'svg'\n")
+        self.assertEqual(r4['status'], 'error')
+        self.assertIn("graphics_format must be 'png' or 'svg'", r4['err'])
+
+    def test_show_typesets_latex(self):
+        r1, r2, r3 = run_cells('show(x^2/3)', 'pretty_print(matrix([[1, 2], [3, 4]]))',
+                               'latex(x^2)')
+        [d] = self.assertDisplays(r1, 'text/latex')
+        self.assertIn('\\frac{1}{3}', d['text'])
+        self.assertFalse(d['text'].startswith('$'), d)
+        self.assertEqual((r1['out'], r1['err']), ('', ''))
+        [d] = self.assertDisplays(r2, 'text/latex')
+        self.assertIn('\\begin{array}', d['text'])
+        self.assertOk(r3, 'x^{2}\n')  # Sage shows a LatexExpr as text
+
+    def test_html(self):
+        r1, r2, r3 = run_cells("html('<b>hi</b>')", "html('area $\\\\pi r^2$')",
+                               'table([[1, x^2], [2, 3]])')
+        [d] = self.assertDisplays(r1, 'text/html')
+        self.assertEqual(d['text'], '<b>hi</b>')
+        [d] = self.assertDisplays(r2, 'text/html')
+        self.assertEqual(d['text'], 'area \\(\\pi r^2\\)')  # MathJax 3 delimiters
+        [d] = self.assertDisplays(r3, 'text/html')
+        self.assertIn('<td>\\(x^{2}\\)</td>', d['text'])
+        self.assertNotIn('<script', d['text'])
+
+    def test_salvus_object(self):
+        r1, r2, r3, r4 = run_cells("salvus.html('<i>x</i>')", "salvus.md('# T')",
+                                   'salvus.tex(x^2/3); salvus.tex("a^b")', 'salvus')
+        self.assertEqual(self.assertDisplays(r1, 'text/html')[0]['text'], '<i>x</i>')
+        self.assertEqual(self.assertDisplays(r2, 'text/markdown')[0]['text'], '# T')
+        d1, d2 = self.assertDisplays(r3, 'text/latex', 'text/latex')
+        self.assertEqual((d1['text'], d2['text']), ('\\frac{1}{3} \\, x^{2}', 'a^b'))
+        self.assertIn('file(path)', r4['out'])
+
+    def test_pyplot_show(self):
+        r1, r2, r3, r4 = run_cells(
+            'import matplotlib.pyplot as plt\n_ = plt.plot([1, 2, 3])\nplt.show()\nprint("after")',
+            'len(plt.get_fignums())',
+            'fig, ax = plt.subplots()\n_ = ax.plot([3, 1])\nfig',  # shown once, as the value
+            '_ = plt.plot([1]); plt.show(); _ = plt.plot([2]); plt.show()')
+        [d] = self.assertDisplays(r1, 'image/png')
+        self.assertEqual(png_size(data_of(d)), (d['width'], d['height']))
+        self.assertTrue(200 <= d['width'] <= 2000, d)
+        self.assertEqual((r1['out'], d['at']), ('after\n', 0))  # in order with the text
+        self.assertOk(r2, '0\n')  # nothing leaks into the next cell
+        self.assertDisplays(r3, 'image/png')
+        self.assertDisplays(r4, 'image/png', 'image/png')
+
+    def test_pyplot_svg(self):
+        [r] = run_cells("salvus.graphics_format = 'svg'\n"
+                        'import matplotlib.pyplot as plt\nplt.plot([1, 2]);')
+        [d] = self.assertDisplays(r, 'image/svg+xml')
+        self.assertIn(b'<svg', data_of(d))
+        self.assertGreater(d['width'], 100)
+
+    def test_ipython_reprs(self):
+        [r] = run_cells('class H:\n    def _repr_html_(self):\n        return "<i>h</i>"\n'
+                        'H()\nH')
+        [d] = self.assertDisplays(r, 'text/html')
+        self.assertEqual(d['text'], '<i>h</i>')
+        self.assertEqual(r['out'], "<class '__main__.H'>\n")  # the class itself as text
+
+    def test_salvus_file(self):
+        r1, r2, r3, r4 = run_cells(
+            "with open('data.bin', 'wb') as f: _ = f.write(bytes(range(256)))\n"
+            "salvus.file('data.bin')",
+            "salvus.file('missing.txt')",
+            "with open('big', 'wb') as f: f.truncate(17 * 2^20)\nsalvus.file('big')",
+            "os.mkdir('d'); salvus.file('d')")
+        [d] = self.assertDisplays(r1, 'application/x-salvus-file')
+        self.assertEqual((d['name'], data_of(d)), ('data.bin', bytes(range(256))))
+        self.assertEqual(r1['status'], 'ok')
+        self.assertEqual(r2['status'], 'error')
+        self.assertIn("salvus.file: cannot read 'missing.txt'", r2['err'])
+        self.assertEqual(r3['status'], 'error')
+        self.assertIn('the limit is 16 MB', r3['err'])
+        self.assertNotIn('displays', r3)
+        self.assertEqual(r4['status'], 'error')
+        self.assertIn('not a regular file', r4['err'])
+
+
+class CompletionAndHelpTest(SageTestCase):
+
+    def test_completion(self):
+        def body(s):
+            c = salvus_worker.complete
+            s.run('my_variable_q = 1\nα = 2')
+            return {
+                'facto': c('facto', 5),
+                'middle': c('facto(12)', 5),
+                'attr': c('ZZ.ran', 6),
+                'all_attrs': c('ZZ.', 3),
+                'mine': c('y = my_var', 10),
+                'unicode': c('α + facto', 9),
+                'private': c('ZZ._', 4),
+                'number': c('2.fa', 4),
+                'call': c('sin(x).fa', 9),
+                'empty': c('', 0),
+                'bad_cursor': c('facto', 99),
+                'bad_code': c(None, 3),
+                'missing': c('no_such_thing.a', 15),
+            }
+        r = in_worker(body)
+        self.assertIn('factor', r['facto'][0])
+        self.assertEqual(r['facto'][1:], [0, 5])
+        for m in r['facto'][0]:
+            self.assertTrue(m.startswith('facto') and not m.endswith('('), m)
+        self.assertEqual(r['middle'], r['facto'])
+        self.assertIn('random_element', r['attr'][0])
+        self.assertEqual(r['attr'][1:], [3, 6])  # only the attribute is replaced
+        self.assertLessEqual(len(r['all_attrs'][0]), 200)
+        self.assertGreater(len(r['all_attrs'][0]), 20)
+        self.assertTrue(all(not m.startswith('_') for m in r['all_attrs'][0]))
+        self.assertEqual(r['mine'], [['my_variable_q'], 4, 10])
+        self.assertIn('factor', r['unicode'][0])
+        self.assertEqual(r['unicode'][1:], [4, 9])  # code points
+        self.assertTrue(r['private'][0])
+        self.assertTrue(all(m.startswith('_') for m in r['private'][0]))
+        for key in ('number', 'call', 'empty'):
+            self.assertEqual(r[key][0], [], key)
+        self.assertEqual(r['bad_cursor'], [[], 99, 99])
+        self.assertEqual(r['bad_code'], [[], 3, 3])
+        self.assertEqual(r['missing'], [[], 15, 15])
+
+    def test_help_and_source(self):
+        r1, r2, r3, r4, r5 = run_cells('factor?', 'factor??', 'no_such_name_q?',
+                                       'ZZ.random_element?', '1 # is this help?')
+        [d] = self.assertDisplays(r1, 'application/x-salvus-help')
+        self.assertEqual(d['name'], 'factor')
+        self.assertIn('Return the factorization of', d['text'])
+        self.assertIn('Signature: factor(n, proof=None', d['text'])
+        self.assertEqual((r1['status'], r1['out'], r1['err']), ('ok', '', ''))
+        [d] = self.assertDisplays(r2, 'application/x-salvus-help')
+        self.assertIn('def factor(n, proof=None', d['text'])
+        self.assertIn('arith/misc.py', d['text'])
+        self.assertEqual(r3['status'], 'error')
+        self.assertIn('Object `no_such_name_q` not found.', r3['err'])
+        self.assertNotIn('displays', r3)
+        [d] = self.assertDisplays(r4, 'application/x-salvus-help')
+        self.assertEqual(d['name'], 'ZZ.random_element')
+        self.assertIn('random_element(x=None', d['text'])
+        self.assertOk(r5, '1\n')  # a comment, not a question
+
+
+class ModesTest(SageTestCase):
+
+    def test_gp(self):
+        def body(s):
+            import threading
+            results = [s.run(c) for c in ('%gp\nfactor(2^64+1)', '%gp 2 + 3', '%gp\n1/0')]
+            timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            results.append(s.run('%gp\nwhile(1, 1)'))
+            timer.join()
+            results.append(s.run('%gp\na = 6;\na^2'))
+            return results
+        r1, r2, r3, r4, r5 = in_worker(body)
+        # gp's own output (its matrix layout), as in a gp session
+        self.assertOk(r1, '[        274177 1]\n\n[67280421310721 1]\n')
+        self.assertOk(r2, '5\n')
+        self.assertEqual(r3['status'], 'error')
+        self.assertIn('impossible inverse', r3['err'])
+        self.assertEqual(r4['status'], 'interrupted')
+        self.assertIn('KeyboardInterrupt', r4['err'])
+        self.assertNotIn('expect.py', r4['err'])  # not Sage's pexpect plumbing
+        self.assertOk(r5, '36\n')  # gp still works
+
+    def test_sh(self):
+        def body(s):
+            import threading
+            results = [s.run('%sh\necho hello; echo oops >&2\npwd'),
+                       s.run('%sh exit 3'),
+                       s.run('%sh\nsleep 30 &\necho $!'),  # does not wait for it
+                       s.run('%%sh\nprintf "\\xff\\xfeok"')]
+            os.kill(int(results[2]['out']), signal.SIGKILL)  # left running: ours to end
+            timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            results.append(s.run('%sh\necho start; sleep 30; echo never'))
+            timer.join()
+            results.append(s.run('%sh echo still here'))
+            return results
+
+        w = Worker(body)
+        home = w.home
+        r1, r2, r3, r4, r5, r6 = w.result()
+        self.assertEqual(r1, {'status': 'ok', 'out': 'hello\n%s\n' % home, 'err': 'oops\n'})
+        self.assertEqual(r2, {'status': 'error', 'out': '', 'err': '(exit code 3)\n'})
+        self.assertEqual((r3['status'], r3['err']), ('ok', ''))
+        self.assertOk(r4, '\ufffd\ufffdok')
+        self.assertEqual(r5['status'], 'interrupted')
+        self.assertEqual(r5['out'], 'start\n')
+        self.assertIn('KeyboardInterrupt', r5['err'])
+        self.assertOk(r6, 'still here\n')
+
+    def test_display_modes(self):
+        r1, r2, r3, r4 = run_cells('%md\n# Title\n\n*x*\n', '%html <b>x</b> $y$',
+                                   '%latex\n\\frac{1}{2}', '%%md\nok')
+        self.assertEqual(self.assertDisplays(r1, 'text/markdown')[0]['text'], '# Title\n\n*x*')
+        self.assertEqual(self.assertDisplays(r2, 'text/html')[0]['text'], '<b>x</b> $y$')
+        self.assertEqual(self.assertDisplays(r3, 'text/latex')[0]['text'], '\\frac{1}{2}')
+        self.assertEqual(self.assertDisplays(r4, 'text/markdown')[0]['text'], 'ok')
+        for r in (r1, r2, r3, r4):
+            self.assertEqual((r['status'], r['out'], r['err']), ('ok', '', ''))
+
+    def test_unknown_mode(self):
+        r, ok = run_cells('%fortran\nprint *, 1', '1+1')
+        self.assertEqual(r['status'], 'error')
+        self.assertEqual(r['out'], '')
+        self.assertIn('Unknown mode %fortran', r['err'])
+        for mode in ('%gp', '%sh', '%python', '%md', '%html', '%gap', '%maxima'):
+            self.assertIn(mode, r['err'])
+        self.assertOk(ok, '2\n')
+
+    def test_python_mode(self):
+        r1, r2, r3 = run_cells('%python\n2^3', '%python\na = 1\nundefined_w\n', '2^3')
+        self.assertOk(r1, '1\n')  # no preparsing: xor
+        self.assertEqual(r2['status'], 'error')
+        self.assertIn('File "<cell-2>", line 3, in <module>\n    undefined_w\n', r2['err'])
+        self.assertOk(r3, '8\n')
+
+
+def interact_message(display):
+    """The JSON of an interact display, checked against its name."""
+    assert display['mime'] == 'application/x-salvus-interact', display
+    message = json.loads(display['text'])
+    assert message['id'] == display['name'], display
+    return message
+
+
+ALL_CONTROLS = '''@interact
+def demo(a=(1, 10), b=(0.0, 1.0, 0.25), c=slider([2, 3, 5, 7], default=5),
+         d=range_slider(0, 100, 10, default=(20, 60)), e=x^2, f=input_box('1/2', type=QQ),
+         g=input_box('hi', type=str), h='text', i=True, j=['one', 'two', 'three'],
+         k=selector([(1, 'first'), (2, 'second')], buttons=True), l=Color('red'),
+         m=matrix(ZZ, [[1, 2], [3, 4]]), n=input_grid(1, 2, default=[5, 6]),
+         o=button('Go'), p=text_control('<b>note</b>')):
+    print(repr((a, b, c, d, e, f, g, h, i, j, k, l, m.list(), n, o, p)))
+    print([type(v).__name__ for v in (a, b, c, d[0], f, l, m)])
+'''
+
+
+class InteractTest(SageTestCase):
+
+    def test_slider_interact(self):
+        def body(s):
+            r = s.run('@interact\ndef f(n=(1, 10)):\n    print("n =", n, type(n).__name__)')
+            iid = interact_message(r['displays'][0])['id']
+            return [r, s.update(iid, {'n': 8}), s.update(iid, {'n': 3.4}), s.update(iid, {}),
+                    s.run('f(2)')]
+        r, u1, u2, u3, call = in_worker(body)
+        [d] = self.assertDisplays(r, 'application/x-salvus-interact')
+        message = interact_message(d)
+        self.assertEqual(message['controls'], [
+            {'name': 'n', 'type': 'slider', 'label': 'n', 'min': 1, 'max': 10, 'step': 1,
+             'default': 5, 'display_value': True}])
+        self.assertEqual(message['auto_update'], True)
+        self.assertEqual(d['at'], 0)  # the controls come before the output
+        self.assertEqual((r['status'], r['out'], r['err']), ('ok', 'n = 5 Integer\n', ''))
+        self.assertOk(u1, 'n = 8 Integer\n')
+        self.assertOk(u2, 'n = 3 Integer\n')  # snapped to the steps
+        self.assertOk(u3, 'n = 3 Integer\n')
+        self.assertOk(call, 'n = 2 Integer\n')  # interact returns the function
+
+    def test_unknown_interact(self):
+        [r] = in_worker(lambda s: [s.update('0' * 32, {'n': 1})])
+        self.assertEqual(r['status'], 'error')
+        self.assertIn('interact_update: there is no interact "%s"' % ('0' * 32), r['err'])
+
+    def test_bad_values_keep_previous_values(self):
+        def body(s):
+            r = s.run('@interact\ndef f(n=(1, 10), s="a"):\n    print(n, s)')
+            iid = interact_message(r['displays'][0])['id']
+            return [s.update(iid, {'n': 3}),
+                    s.update(iid, {'s': 'b', 'n': 'oops'}),  # nothing is set
+                    s.update(iid, {'nn': 1}),
+                    s.update(iid, 'not json'),
+                    s.update(iid, '[1, 2]'),
+                    s.update(iid, {})]
+        ok, bad, unknown, not_json, not_object, after = in_worker(body)
+        self.assertOk(ok, '3 a\n')
+        self.assertEqual(bad['status'], 'error')
+        self.assertEqual(bad['out'], '')
+        self.assertIn('interact_update: bad value for "n" (slider): the value must be a number',
+                      bad['err'])
+        self.assertEqual(unknown['status'], 'error')
+        self.assertIn('has no control "nn" (its controls: n, s)', unknown['err'])
+        self.assertEqual(not_json['status'], 'error')
+        self.assertIn('not JSON', not_json['err'])
+        self.assertEqual(not_object['status'], 'error')
+        self.assertOk(after, '3 a\n')
+
+    def test_nested_interacts(self):
+        def body(s):
+            r = s.run('@interact\ndef outer(k=(1, 3)):\n    print("outer", k)\n'
+                      '    @interact\n    def inner(j=(1, k)):\n        print("inner", j, k)')
+            outer, inner = (interact_message(d)['id'] for d in r['displays'])
+            u1 = s.update(inner, {'j': 2})
+            u2 = s.update(outer, {'k': 3})
+            inner2 = interact_message(u2['displays'][0])
+            return [r, u1, u2, inner2, s.update(inner, {'j': 1}),
+                    s.update(inner2['id'], {'j': 3})]
+        r, u1, u2, inner2, stale, u3 = in_worker(body)
+        d1, d2 = self.assertDisplays(r, 'application/x-salvus-interact',
+                                     'application/x-salvus-interact')
+        self.assertEqual((d1['at'], d2['at']), (0, len('outer 2\n')))
+        self.assertEqual(r['out'], 'outer 2\ninner 1 2\n')
+        self.assertEqual(interact_message(d2)['controls'][0]['max'], 2)
+        self.assertOk(u1, 'inner 2 2\n')
+        self.assertEqual(u2['out'], 'outer 3\ninner 2 3\n')
+        self.assertEqual(inner2['controls'][0]['max'], 3)
+        self.assertEqual(stale['status'], 'error')  # the old inner interact is gone
+        self.assertOk(u3, 'inner 3 3\n')
+
+    def test_two_interacts_in_one_cell(self):
+        def body(s):
+            r = s.run('@interact\ndef a(n=(1, 3)):\n    print("a", n)\n\n'
+                      "@interact\ndef b(m=['x', 'y']):\n    print('b', m)")
+            ia, ib = (interact_message(d)['id'] for d in r['displays'])
+            return [r, s.update(ib, {'m': 1}), s.update(ia, {'n': 1}), s.update(ib, {'m': 'x'})]
+        r, u1, u2, u3 = in_worker(body)
+        self.assertEqual(len(r['displays']), 2)
+        self.assertEqual(r['out'], 'a 2\nb x\n')
+        self.assertOk(u1, 'b y\n')
+        self.assertOk(u2, 'a 1\n')
+        self.assertOk(u3, 'b x\n')
+
+    def test_every_control(self):
+        updated = {'a': 7.6, 'b': 0.3, 'c': 0, 'd': [94, 12], 'e': 'x^3 + 1', 'f': '2/3',
+                   'g': 'abc', 'h': 'z', 'i': False, 'j': 2, 'k': 'second', 'l': '#00ff00',
+                   'm': [['5', '6'], ['7', '8']], 'n': [['1+1', 3]], 'o': True, 'p': 'ignored'}
+        bad = [('a', 'x'), ('b', None), ('c', 9), ('d', [1]), ('e', '1 +'), ('f', 'x'),
+               ('g', 3), ('i', 1), ('j', 'four'), ('k', -1), ('l', 'red'), ('m', [['1']]),
+               ('n', [['a_undefined', '1']]), ('o', 'yes')]
+
+        def body(s):
+            r = s.run(ALL_CONTROLS)
+            iid = interact_message(r['displays'][0])['id']
+            return [r, s.update(iid, updated), [s.update(iid, {k: v}) for k, v in bad],
+                    s.update(iid, {})]
+        r, u, errors, after = in_worker(body)
+        [d] = self.assertDisplays(r, 'application/x-salvus-interact')
+        controls = {c['name']: c for c in interact_message(d)['controls']}
+        self.assertEqual(list(controls), list('abcdefghijklmnop'))
+        expected = {
+            'a': {'type': 'slider', 'min': 1, 'max': 10, 'step': 1, 'default': 5,
+                  'display_value': True},
+            'b': {'type': 'slider', 'min': 0.0, 'max': 1.0, 'step': 0.25, 'default': 0.5,
+                  'display_value': True},
+            'c': {'type': 'slider', 'values': [2, 3, 5, 7], 'default_index': 2,
+                  'display_value': True},
+            'd': {'type': 'range_slider', 'min': 0, 'max': 100, 'step': 10,
+                  'default': [20, 60], 'display_value': True},
+            'e': {'type': 'input_box', 'default': 'x^2', 'kind': 'expression', 'width': 80,
+                  'height': 1},
+            'f': {'type': 'input_box', 'default': '1/2', 'kind': 'number', 'width': 80,
+                  'height': 1},
+            'g': {'type': 'input_box', 'default': 'hi', 'kind': 'string', 'width': 80,
+                  'height': 1},
+            'h': {'type': 'input_box', 'default': 'text', 'kind': 'string', 'width': 80,
+                  'height': 1},
+            'i': {'type': 'checkbox', 'default': True},
+            'j': {'type': 'selector', 'values': ['one', 'two', 'three'], 'default_index': 0,
+                  'buttons': False, 'nrows': None, 'ncols': None},
+            'k': {'type': 'selector', 'values': ['first', 'second'], 'default_index': 0,
+                  'buttons': True, 'nrows': None, 'ncols': None},
+            'l': {'type': 'color', 'default': '#ff0000', 'hide_box': False},
+            'm': {'type': 'input_grid', 'rows': 2, 'cols': 2, 'width': 4,
+                  'default': [['1', '2'], ['3', '4']]},
+            'n': {'type': 'input_grid', 'rows': 1, 'cols': 2, 'width': 4,
+                  'default': [['5', '6']]},
+            'o': {'type': 'button', 'text': 'Go', 'width': None},
+            'p': {'type': 'text_control', 'text': '<b>note</b>'},
+        }
+        for name, fields in expected.items():
+            label = '' if name in 'op' else name
+            self.assertEqual(controls[name], dict(name=name, label=label, **fields))
+        types_line = ("['Integer', 'RealNumber', 'Integer', 'Integer', 'Rational', 'Color', "
+                      "'Matrix_integer_dense']\n")
+        self.assertEqual(r['status'], 'ok', r)
+        self.assertEqual(r['out'], "(5, 0.500000000000000, 5, (20, 60), x^2, 1/2, 'hi', 'text', "
+                         "True, 'one', 1, RGB color (1.0, 0.0, 0.0), [1, 2, 3, 4], [[5, 6]], "
+                         "False, '<b>note</b>')\n" + types_line)
+        new_values = ("(8, 0.250000000000000, 2, (10, 90), x^3 + 1, 2/3, 'abc', 'z', False, "
+                      "'three', 2, RGB color (0.0, 1.0, 0.0), [5, 6, 7, 8], [[2, 3]], %s, "
+                      "'<b>note</b>')\n")
+        self.assertOk(u, new_values % 'True' + types_line)
+        for (name, value), e in zip(bad, errors):
+            self.assertEqual(e['status'], 'error', (name, value, e))
+            self.assertEqual(e['out'], '', (name, value))
+            self.assertTrue(e['err'].startswith('interact_update: bad value for "%s"' % name), e)
+        self.assertIn("cannot evaluate '1 +': SyntaxError", errors[4]['err'])
+        self.assertOk(after, new_values % 'False' + types_line)  # a click lasts one run
+
+    def test_interact_forms(self):
+        def body(s):
+            r1 = s.run("@interact(auto_update=False, layout={'top': [['n']]})\n"
+                       "def f(n=('Number', 5), w=(3, [1, 3, 5]), c=color_selector('green')):\n"
+                       "    print(n, w, c.html_color())")
+            r2 = s.run('def g(a, auto_update=False):\n    print(a)\ng2 = interact(g, a=(0, 4, 2))')
+            r3 = s.run('@interact\ndef h(q=(1/2, 2)):\n    print(q, parent(q))')
+            return [r1, r2, r3]
+        r1, r2, r3 = in_worker(body)
+        m = interact_message(r1['displays'][0])
+        self.assertEqual((m['auto_update'], m['layout']), (False, {'top': [['n']]}))
+        n, w, c = m['controls']
+        self.assertEqual((n['type'], n['label'], n['default']), ('input_box', 'Number', '5'))
+        self.assertEqual((w['type'], w['values'], w['default_index']),
+                         ('selector', ['1', '3', '5'], 1))
+        self.assertEqual(c['default'], '#008000')
+        self.assertOkIgnoringDisplays(r1, '5 3 #008000\n')
+        m = interact_message(r2['displays'][0])
+        self.assertEqual(m['auto_update'], False)
+        self.assertEqual([(c['name'], c['min'], c['max'], c['step'], c['default'])
+                          for c in m['controls']], [('a', 0, 4, 2, 2)])
+        self.assertOkIgnoringDisplays(r2, '2\n')
+        m = interact_message(r3['displays'][0])  # rationals: a slider over their values
+        self.assertEqual((m['controls'][0]['values'], m['controls'][0]['default_index']),
+                         (['1/2', '3/2'], 1))  # the one closest to the middle
+        self.assertOkIgnoringDisplays(r3, '3/2 Rational Field\n')
+
+    def assertOkIgnoringDisplays(self, r, out):
+        r = dict(r)
+        r.pop('displays', None)
+        self.assertOk(r, out)
+
+    def test_errors_in_the_function(self):
+        def body(s):
+            r = s.run('@interact\ndef f(n=(0, 2)):\n    print(1/(n-1))\nprint("cell goes on")')
+            iid = interact_message(r['displays'][0])['id']
+            return [r, s.update(iid, {'n': 2}), s.update(iid, {'n': 1})]
+        r, ok, error = in_worker(body)
+        self.assertEqual(r['status'], 'ok')
+        self.assertEqual(r['out'], 'cell goes on\n')
+        self.assertIn('ZeroDivisionError', r['err'])
+        self.assertIn('File "<cell-1>", line 3, in f', r['err'])
+        self.assertOk(ok, '1\n')
+        self.assertEqual(error['status'], 'error')
+        self.assertIn('ZeroDivisionError', error['err'])
+        self.assertNotIn('salvus_worker', error['err'])
+
+    def test_registry_is_bounded(self):
+        def body(s):
+            r = s.run('for i in range(1005):\n    _ = interact(lambda n=(1, 2): None)')
+            first = interact_message(r['displays'][0])['id']
+            last = interact_message(r['displays'][-1])['id']
+            return [len(r['displays']), len(salvus_worker._interacts),
+                    s.update(first, {})['status'], s.update(last, {})['status']]
+        self.assertEqual(in_worker(body), [1005, 1000, 'error', 'ok'])
 
 
 PYTHON_KERNEL_CHILD = '--python-kernel-child'
@@ -404,22 +956,62 @@ def python_kernel_child():
     salvus_worker.init_zygote('python')
 
     def body(s):
-        return {'cells': [s.run(c) for c in (
+        cells = [s.run(c) for c in (
             '2**10', '2^10', 'x = 5', 'x + 1', '1+1\n2+2', '3;', '_',
             'a = 1\nb = 2\nc = undefined_name\n', '1/0', 'def', 'raise SystemExit',
-            "import sys\n'sage' in sys.modules")]}
+            "import sys\n'sage' in sys.modules")]
+        rich = [s.run(c) for c in (
+            'import matplotlib.pyplot as plt\n_ = plt.plot([1, 2])\nplt.show()',
+            'len(plt.get_fignums())',
+            "salvus.graphics_format = 'svg'\nfig = plt.figure()\n"
+            "_ = fig.add_subplot().plot([1])\nfig",
+            "salvus.html('<b>h</b>')",
+            'class H:\n    def _repr_html_(self):\n        return "<i>h</i>"\nH()',
+            'len?', 'no_such_q?', '%sh echo hi', '%python\n2**3', '%gp 1')]
+        r = s.run('def f(n=(1, 5), x=(0.0, 1.0), c=salvus.color_selector()):\n'
+                  '    print(n, x, c)\nsalvus.interact(f);')
+        iid = json.loads(r['displays'][0]['text'])['id']
+        interact = [r, s.update(iid, {'n': 4.6, 'x': 0.37, 'c': '#00FF00'})]
+        return {'cells': cells, 'rich': rich, 'interact': interact,
+                'complete': salvus_worker.complete('x = pri', 7),
+                'sage_loaded': 'sage' in sys.modules}
 
     result = Worker(body).result()
     os.write(1, json.dumps(result).encode())
 
 
 class PythonKernelTest(unittest.TestCase):
+    _result = None
+
+    def test_module_loads_without_salvus(self):
+        # Without the C++ module (an old binary), rich output becomes text.
+        with tempfile.TemporaryDirectory() as home:
+            with open(os.path.join(home, 'f.txt'), 'w') as f:
+                f.write('hello')
+            script = ('import sys; sys.path.insert(0, %r)\n'
+                      'import salvus_worker as w\n'
+                      'assert "_salvus" not in sys.modules\n'
+                      'w.init_zygote("python"); w.init_worker(".", 1)\n'
+                      'w.execute("salvus.html(\'<b>x</b>\')")\n'
+                      'w.execute("salvus.file(\'f.txt\')")\n'
+                      % os.path.dirname(os.path.abspath(__file__)))
+            proc = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                                  timeout=60, cwd=home)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout, b'<b>x</b>\n[application/x-salvus-file f.txt 5 bytes]\n')
+
+    @classmethod
+    def result(cls):
+        """What python_kernel_child reports (it runs once for both tests)."""
+        if cls._result is None:
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__),
+                                   PYTHON_KERNEL_CHILD], capture_output=True, timeout=90)
+            assert proc.returncode == 0, proc.stderr
+            cls._result = json.loads(proc.stdout)
+        return cls._result
 
     def test_python_kernel(self):
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), PYTHON_KERNEL_CHILD],
-                              capture_output=True, timeout=60)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        cells = json.loads(proc.stdout)['cells']
+        cells = self.result()['cells']
         (power, xor, assign, use, two, quiet, under, name_error, zero, syntax, exit_,
          no_sage) = cells
         self.assertEqual(power, {'status': 'ok', 'out': '1024\n', 'err': ''})
@@ -436,6 +1028,36 @@ class PythonKernelTest(unittest.TestCase):
         self.assertIn('SyntaxError', syntax['err'])
         self.assertEqual(exit_['status'], 'error')
         self.assertEqual(no_sage, {'status': 'ok', 'out': 'False\n', 'err': ''})
+
+    def test_python_kernel_rich_output(self):
+        result = self.result()
+        (show, figs, svg_value, html, repr_html, help_, no_help, sh, python, gp) = result['rich']
+        [d] = show['displays']
+        self.assertEqual(d['mime'], 'image/png')
+        self.assertEqual(png_size(data_of(d)), (d['width'], d['height']))
+        self.assertEqual(figs['out'], '0\n')
+        self.assertEqual([d['mime'] for d in svg_value['displays']], ['image/svg+xml'])
+        self.assertEqual(html['displays'][0]['text'], '<b>h</b>')
+        self.assertEqual(repr_html['displays'][0]['text'], '<i>h</i>')
+        [d] = help_['displays']
+        self.assertEqual((d['mime'], d['name']), ('application/x-salvus-help', 'len'))
+        self.assertIn('Return the number of items in a container.', d['text'])
+        self.assertIn('Object `no_such_q` not found.', no_help['err'])
+        self.assertEqual(sh['out'], 'hi\n')
+        self.assertEqual(python['out'], '8\n')
+        self.assertEqual(gp['status'], 'error')
+        self.assertIn('Mode %gp needs the sage kernel', gp['err'])
+        r, u = result['interact']
+        controls = json.loads(r['displays'][0]['text'])['controls']
+        self.assertEqual([(c['type'], c['default']) for c in controls],
+                         [('slider', 3), ('slider', 0.5), ('color', '#0000ff')])
+        self.assertEqual(controls[1]['step'], 0.01)
+        self.assertEqual(r['out'], '3 0.5 #0000ff\n')
+        self.assertEqual(u, {'status': 'ok', 'out': '5 0.37 #00ff00\n', 'err': ''})
+        matches, start, end = result['complete']
+        self.assertIn('print', matches)
+        self.assertEqual((start, end), (4, 7))
+        self.assertFalse(result['sage_loaded'])
 
 
 # ---------------------------------------------------------------------------

@@ -291,12 +291,17 @@ void ComputeServer::OnHubFrame(const std::shared_ptr<Hub>& hub, std::string_view
     case proto::Message::kStartSession:
       HandleStart(hub, id, m.start_session());
       return;
-    case proto::Message::kExecute: {
-      Session* s = FindOwned(*hub, id, m.execute().session());
+    case proto::Message::kExecute:
+    case proto::Message::kComplete:
+    case proto::Message::kInteractUpdate: {
+      // Requests the session's worker answers (outputs, then one done), in order.
+      const std::string& session = m.has_execute()    ? m.execute().session()
+                                   : m.has_complete() ? m.complete().session()
+                                                      : m.interact_update().session();
+      Session* s = FindOwned(*hub, id, session);
       if (s == nullptr) return;
-      proto::Message fwd;
+      proto::Message fwd = std::move(m);
       fwd.set_id(id);
-      fwd.mutable_execute()->set_code(std::move(*m.mutable_execute()->mutable_code()));
       if (s->wid == 0) {
         s->queued.push_back(Frame(fwd));
       } else {

@@ -107,10 +107,28 @@ int RunWorker(const WorkerConfig& cfg) {
     core::ReadStatus rs = core::ReadFrame(cfg.sock, &body);
     if (rs != core::ReadStatus::kOk) break;
     proto::Message req;
-    if (!req.ParseFromString(body) || !req.has_execute()) continue;  // the server sends only these
+    if (!req.ParseFromString(body)) continue;
     channel.BeginRequest(req.id(), session, cap);
     ClearPendingInterrupt();
-    ExecStatus st = Execute(req.execute().code());
+    ExecStatus st = ExecStatus::kOk;
+    if (req.has_execute()) {
+      st = Execute(req.execute().code());
+    } else if (req.has_interact_update()) {
+      st = InteractUpdate(req.interact_update().interact(), req.interact_update().values());
+    } else if (req.has_complete()) {
+      CompletionResult c = Complete(req.complete().code(), req.complete().cursor());
+      proto::Message r;
+      r.set_id(req.id());
+      auto* cs = r.mutable_completions();
+      cs->set_session(session);
+      for (auto& m : c.matches) cs->add_matches(std::move(m));
+      cs->set_start(c.start);
+      cs->set_end(c.end);
+      channel.SendFrame(r);
+    } else {
+      channel.Write(proto::Output::STDERR, "unknown request\n");
+      st = ExecStatus::kError;
+    }
     // A process user code forked returns here too: only the worker answers.
     if (OutputChannel::InForkedChild()) _exit(st == ExecStatus::kOk ? 0 : 1);
     ClearPendingInterrupt();

@@ -10,7 +10,24 @@ namespace salvus::hub {
 
 namespace pbu = google::protobuf::util;
 
-Router::Router(size_t links, size_t max_code) : max_code_(max_code), link_up_(links, false) {}
+Router::Router(size_t links, size_t max_code, size_t max_share, std::chrono::milliseconds grace,
+               size_t max_buffer)
+    : max_code_(max_code),
+      max_share_(max_share),
+      grace_(grace),
+      max_buffer_(max_buffer),
+      link_up_(links, false) {}
+
+std::string Router::SessionOf(const proto::Message& m) {
+  switch (m.body_case()) {
+    case proto::Message::kExecute: return m.execute().session();
+    case proto::Message::kComplete: return m.complete().session();
+    case proto::Message::kInteractUpdate: return m.interact_update().session();
+    case proto::Message::kInterrupt: return m.interrupt().session();
+    case proto::Message::kTerminate: return m.terminate().session();
+    default: return {};
+  }
+}
 
 void Router::SetLinkUp(size_t link, bool up) {
   if (link < link_up_.size()) link_up_[link] = up;
@@ -34,6 +51,63 @@ std::string Router::ErrorJson(uint64_t id, proto::Error::Code code, const std::s
 
 void Router::Reply(uint64_t conn, const std::string& text, std::vector<Out>* out) {
   out->push_back({Out::kToBrowser, conn, 0, text, {}});
+}
+
+std::string Router::GoneJson(uint64_t id, const std::string& session) const {
+  return ErrorJson(id, proto::Error::NOT_FOUND,
+                   "the session is gone: " + session + " ended, or its page was away longer than "
+                   "the " + std::to_string(grace_.count() / 1000) + " s reconnect grace period");
+}
+
+bool Router::Busy(uint64_t conn) const {
+  if (auto it = sessions_of_.find(conn); it != sessions_of_.end() && !it->second.empty()) {
+    return true;
+  }
+  for (auto& [id, p] : pending_) {
+    if (p.conn == conn) return true;
+  }
+  return false;
+}
+
+void Router::Terminate(const std::string& session, size_t link, uint64_t conn,
+                       std::vector<Out>* out) {
+  proto::Message t;
+  t.set_id(next_id_++);  // nobody waits for the ack
+  t.mutable_terminate()->set_session(session);
+  Out x{Out::kToCompute, conn, link, {}, {}};
+  x.msg = std::move(t);
+  out->push_back(std::move(x));
+}
+
+std::string Router::LostNotice(const std::string& session, uint64_t bid, size_t bytes) {
+  proto::Message n;
+  n.set_id(bid);
+  n.mutable_output()->set_session(session);
+  n.mutable_output()->set_stream(proto::Output::STDERR);
+  n.mutable_output()->set_text("[" + std::to_string(bytes) +
+                               " bytes of output were lost while disconnected]\n");
+  return ToJson(n);
+}
+
+void Router::Buffer(Session& s, const std::string& session, const proto::Message& m) {
+  std::string text = ToJson(m);
+  if (m.has_output() || m.has_display()) {
+    // Past the cap a request's output is dropped (from then on, so what is
+    // kept stays in order) and one notice stands for it.
+    auto l = s.lost.find(m.id());
+    if (l != s.lost.end() || s.buffered + text.size() > max_buffer_) {
+      s.lost[m.id()] += m.has_output() ? m.output().text().size() : text.size();
+      return;
+    }
+  } else if (auto l = s.lost.find(m.id()); l != s.lost.end()) {
+    // The request ends: its notice goes before its done.
+    std::string notice = LostNotice(session, l->first, l->second);
+    s.buffered += notice.size();
+    s.buffer.push_back(std::move(notice));
+    s.lost.erase(l);
+  }
+  s.buffered += text.size();
+  s.buffer.push_back(std::move(text));
 }
 
 void Router::Forward(uint64_t conn, uint64_t browser_id, size_t link, const std::string& session,
@@ -109,22 +183,43 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
       return;
     }
     case proto::Message::kExecute:
-      if (m.execute().code().size() > max_code_) {
+    case proto::Message::kComplete:
+    case proto::Message::kInteractUpdate:
+    case proto::Message::kInterrupt:
+    case proto::Message::kTerminate: {
+      const size_t size = m.has_execute()           ? m.execute().code().size()
+                          : m.has_complete()        ? m.complete().code().size()
+                          : m.has_interact_update() ? m.interact_update().values().size()
+                                                    : 0;
+      if (size > max_code_) {
         Reply(conn,
               ErrorJson(bid, proto::Error::BAD_REQUEST,
                         "code too large (limit " + std::to_string(max_code_) + " bytes)"),
               out);
         return;
       }
-      [[fallthrough]];
-    case proto::Message::kInterrupt:
-    case proto::Message::kTerminate: {
-      const std::string session = m.has_execute()     ? m.execute().session()
-                                  : m.has_interrupt() ? m.interrupt().session()
-                                                      : m.terminate().session();
+      const std::string session = SessionOf(m);
       const Session* s = owned(session);
       if (!s) return;
       Forward(conn, bid, s->link, session, std::move(m), out);
+      return;
+    }
+    case proto::Message::kResume:
+      Resume(conn, bid, std::move(m), out);
+      return;
+    case proto::Message::kShare:
+      if (m.share().code().size() + m.share().interact_state().size() > max_share_) {
+        Reply(conn,
+              ErrorJson(bid, proto::Error::BAD_REQUEST,
+                        "too large to share (limit " + std::to_string(max_share_) + " bytes)"),
+              out);
+        return;
+      }
+      [[fallthrough]];
+    case proto::Message::kGetShared: {
+      Out o{Out::kToStore, conn, 0, {}, {}};
+      o.msg = std::move(m);
+      out->push_back(std::move(o));
       return;
     }
     case proto::Message::BODY_NOT_SET:
@@ -133,10 +228,54 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
     default:
       Reply(conn,
             ErrorJson(bid, proto::Error::BAD_REQUEST,
-                      "a browser may send startSession, execute, interrupt or terminate"),
+                      "a browser may send startSession, resume, execute, complete, "
+                      "interactUpdate, interrupt, terminate, share or getShared"),
             out);
       return;
   }
+}
+
+void Router::Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector<Out>* out) {
+  const std::string session = m.resume().session();
+  auto it = owner_.find(session);
+  if (session.empty() || it == owner_.end()) {
+    // Not here: the shard looks for it on the others.
+    Out o{Out::kResumeElsewhere, conn, 0, {}, {}};
+    o.msg = std::move(m);
+    out->push_back(std::move(o));
+    return;
+  }
+  Session& s = it->second;
+  proto::Message ok;
+  ok.set_id(bid);
+  ok.mutable_session_started()->set_session(session);
+  *ok.mutable_session_started()->mutable_limits() = s.limits;
+  if (s.conn == conn) {  // already ours
+    Reply(conn, ToJson(ok), out);
+    return;
+  }
+  if (s.conn != 0) {
+    Reply(conn,
+          ErrorJson(bid, proto::Error::NOT_FOUND,
+                    "the session " + session + " is attached to another connection"),
+          out);
+    return;
+  }
+  s.conn = conn;
+  --detached_;
+  sessions_of_[conn].insert(session);
+  for (auto& [id, p] : pending_) {
+    if (p.session == session) p.conn = conn;
+  }
+  Reply(conn, ToJson(ok), out);
+  // What came meanwhile, in order; then notices for requests still running
+  // whose output was cut.
+  for (std::string& text : s.buffer) Reply(conn, std::move(text), out);
+  for (auto& [id, bytes] : s.lost) Reply(conn, LostNotice(session, id, bytes), out);
+  s.buffer.clear();
+  s.buffered = 0;
+  s.lost.clear();
+  out->push_back({Out::kUndetached, conn, s.link, session, {}});
 }
 
 void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector<Out>* out) {
@@ -150,30 +289,72 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
   proto::Message m = in;
   m.set_id(p.browser_id);
   bool finished = true;
-  if (m.has_output()) {
+  if (m.has_blob()) {  // kept by the hub, fetched by browsers at /blobs/<sha1>
+    Out o{Out::kBlob, p.conn, link, {}, {}};
+    o.msg = std::move(m);
+    out->push_back(std::move(o));
+    return;
+  }
+  if (m.has_output() || m.has_display() || m.has_completions()) {
     finished = false;
   } else if (m.has_session_started()) {
     const std::string& s = m.session_started().session();
-    owner_[s] = {p.conn, link};
+    if (p.conn == 0) {  // its browser left before it started: nobody can use it
+      pending_.erase(it);
+      Terminate(s, link, 0, out);
+      return;
+    }
+    Session& sess = owner_[s];
+    sess.conn = p.conn;
+    sess.link = link;
+    sess.limits = m.session_started().limits();
     sessions_of_[p.conn].insert(s);
   } else if (m.has_ack() && p.kind == proto::Message::kTerminate) {
-    owner_.erase(p.session);
-    sessions_of_[p.conn].erase(p.session);
+    if (auto o = owner_.find(p.session); o != owner_.end()) {
+      if (o->second.conn == 0) {  // its page asked, then left
+        --detached_;
+        Out u{Out::kUndetached, 0, link, p.session, {}};
+        u.msg.mutable_session_ended()->set_session(p.session);
+        u.msg.mutable_session_ended()->set_reason("terminated");
+        out->push_back(std::move(u));
+      } else {
+        sessions_of_[o->second.conn].erase(p.session);
+      }
+      owner_.erase(o);
+    }
   }
   if (finished) pending_.erase(it);
-  Reply(p.conn, ToJson(m), out);
+  if (p.conn != 0) {
+    Reply(p.conn, ToJson(m), out);
+  } else if (auto o = owner_.find(p.session); o != owner_.end() && o->second.conn == 0) {
+    Buffer(o->second, p.session, m);
+  }
 }
 
 void Router::EndSession(const std::string& session, const std::string& why, std::vector<Out>* out) {
   auto it = owner_.find(session);
   if (it == owner_.end()) return;
   const uint64_t conn = it->second.conn;
+  if (conn == 0) {  // detached: nobody to tell; a resume will find it gone
+    for (auto p = pending_.begin(); p != pending_.end();) {
+      p = p->second.session == session ? pending_.erase(p) : std::next(p);
+    }
+    Out o{Out::kUndetached, 0, it->second.link, session, {}};
+    o.msg.mutable_session_ended()->set_session(session);
+    o.msg.mutable_session_ended()->set_reason(why);
+    out->push_back(std::move(o));
+    --detached_;
+    owner_.erase(it);
+    return;
+  }
   // Requests still waiting in that session end now, each with its done.
   for (auto p = pending_.begin(); p != pending_.end();) {
     if (p->second.session == session) {
       proto::Message d;
       d.set_id(p->second.browser_id);
-      if (p->second.kind == proto::Message::kExecute) {
+      if (p->second.kind == proto::Message::kExecute ||
+          p->second.kind == proto::Message::kComplete ||
+          p->second.kind == proto::Message::kInteractUpdate) {
         d.mutable_done()->set_session(session);
         d.mutable_done()->set_status(proto::Done::DIED);
         d.mutable_done()->set_text(why);
@@ -205,7 +386,9 @@ void Router::OnComputeLost(size_t link, const std::string& why, std::vector<Out>
   // Starts that were on their way there.
   for (auto p = pending_.begin(); p != pending_.end();) {
     if (p->second.link == link) {
-      Reply(p->second.conn, ErrorJson(p->second.browser_id, proto::Error::UNAVAILABLE, why), out);
+      if (p->second.conn != 0) {
+        Reply(p->second.conn, ErrorJson(p->second.browser_id, proto::Error::UNAVAILABLE, why), out);
+      }
       p = pending_.erase(p);
     } else {
       ++p;
@@ -213,24 +396,55 @@ void Router::OnComputeLost(size_t link, const std::string& why, std::vector<Out>
   }
 }
 
-void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out) {
-  auto it = sessions_of_.find(conn);
-  if (it != sessions_of_.end()) {
+void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_point now) {
+  std::set<std::string> kept;
+  if (auto it = sessions_of_.find(conn); it != sessions_of_.end()) {
     for (const std::string& s : it->second) {
       auto o = owner_.find(s);
       if (o == owner_.end()) continue;
-      proto::Message t;
-      t.set_id(next_id_++);  // nobody waits for the ack
-      t.mutable_terminate()->set_session(s);
-      Out x{Out::kToCompute, conn, o->second.link, {}, {}};
-      x.msg = std::move(t);
-      out->push_back(std::move(x));
-      owner_.erase(o);
+      if (grace_.count() <= 0) {
+        Terminate(s, o->second.link, conn, out);
+        owner_.erase(o);
+        continue;
+      }
+      o->second.conn = 0;
+      o->second.deadline = now + grace_;
+      ++detached_;
+      kept.insert(s);
+      out->push_back({Out::kDetached, conn, o->second.link, s, {}});
     }
     sessions_of_.erase(it);
   }
   for (auto p = pending_.begin(); p != pending_.end();) {
-    p = p->second.conn == conn ? pending_.erase(p) : std::next(p);
+    if (p->second.conn != conn) {
+      ++p;
+    } else if (kept.count(p->second.session) || p->second.kind == proto::Message::kStartSession) {
+      p->second.conn = 0;  // replies are buffered; a session started now is ended
+      ++p;
+    } else {
+      p = pending_.erase(p);
+    }
+  }
+}
+
+void Router::ExpireDetached(Clock::time_point now, std::vector<Out>* out) {
+  if (detached_ == 0) return;
+  std::vector<std::string> expired;
+  for (auto& [s, sess] : owner_) {
+    if (sess.conn == 0 && sess.deadline <= now) expired.push_back(s);
+  }
+  for (const std::string& s : expired) {
+    auto it = owner_.find(s);
+    for (auto p = pending_.begin(); p != pending_.end();) {
+      p = p->second.session == s ? pending_.erase(p) : std::next(p);
+    }
+    Terminate(s, it->second.link, 0, out);
+    Out o{Out::kUndetached, 0, it->second.link, s, {}};
+    o.msg.mutable_session_ended()->set_session(s);
+    o.msg.mutable_session_ended()->set_reason("its page did not come back within the reconnect grace period");
+    out->push_back(std::move(o));
+    --detached_;
+    owner_.erase(it);
   }
 }
 

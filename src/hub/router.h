@@ -5,10 +5,17 @@
 // session, and routes every reply back to the browser that asked, under the
 // browser's own id.
 //
+// A browser connection that closes leaves its sessions detached for a grace
+// period: their replies are buffered, and a `resume` from a new connection
+// takes them back with what was produced meanwhile. ExpireDetached ends
+// those whose grace period passed.
+//
 // Not thread-safe: one Router per hub shard (event loop thread).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -22,20 +29,44 @@ namespace salvus::hub {
 
 // Something the caller must do after a Router call.
 struct Out {
-  enum Kind { kToBrowser, kToCompute } kind;
-  uint64_t conn = 0;   // browser connection (kToBrowser)
+  enum Kind {
+    kToBrowser,  // send `text` to browser `conn`
+    kToCompute,  // send `msg` to compute link `link`
+    kToStore,    // `msg` (share, getShared) from `conn` needs the database;
+                 // answer with Shared or an error under msg.id()
+    kBlob,       // keep `msg.blob()` for /blobs/<sha1>
+    kResumeElsewhere,  // `msg` (resume from `conn`) names a session this Router
+                       // does not hold: another shard may (else: NOT_FOUND)
+    kDetached,   // session `text` is now detached here (resumable)
+    kUndetached, // session `text` is no longer detached here: resumed, or
+                 // ended (then `msg` is a SessionEnded saying why)
+  } kind;
+  uint64_t conn = 0;   // browser connection
   size_t link = 0;     // compute link index (kToCompute)
   std::string text;    // JSON text for the browser
-  proto::Message msg;  // message for the compute server
+  proto::Message msg;
 };
 
 class Router {
  public:
-  // `links`: number of compute servers; `max_code`: largest code accepted.
-  Router(size_t links, size_t max_code);
+  using Clock = std::chrono::steady_clock;
+
+  // `links`: number of compute servers; `max_code`: largest code accepted;
+  // `max_share`: largest code (+ interact state) a permalink may hold;
+  // `grace`: how long a closed browser's sessions wait for a resume (0: they
+  // end at once); `max_buffer`: output kept per detached session.
+  Router(size_t links, size_t max_code, size_t max_share = 64 * 1024,
+         std::chrono::milliseconds grace = std::chrono::seconds(120),
+         size_t max_buffer = 1 << 20);
+
+  // The session a session-scoped request names ("" for others).
+  static std::string SessionOf(const proto::Message& m);
 
   void OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out>* out);
-  void OnBrowserClosed(uint64_t conn, std::vector<Out>* out);
+  // Detaches the connection's sessions until now + grace.
+  void OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_point now = Clock::now());
+  // Ends the detached sessions whose grace period is over at `now`.
+  void ExpireDetached(Clock::time_point now, std::vector<Out>* out);
   void OnComputeMessage(size_t link, const proto::Message& m, std::vector<Out>* out);
   // The link is down (or came up): sessions on it are gone.
   void OnComputeLost(size_t link, const std::string& why, std::vector<Out>* out);
@@ -43,6 +74,12 @@ class Router {
 
   size_t sessions() const { return owner_.size(); }
   size_t pending() const { return pending_.size(); }
+  size_t detached() const { return detached_; }
+  // Whether `conn` has sessions or requests in flight here.
+  bool Busy(uint64_t conn) const;
+
+  // The answer to a resume whose session nobody holds.
+  std::string GoneJson(uint64_t id, const std::string& session) const;
 
   // JSON for a message to a browser (proto3 JSON mapping).
   static std::string ToJson(const proto::Message& m);
@@ -50,22 +87,37 @@ class Router {
 
  private:
   struct Pending {
-    uint64_t conn;
+    uint64_t conn;  // 0: its browser left (detached session, or an orphaned start)
     uint64_t browser_id;
     size_t link;
     proto::Message::BodyCase kind;
     std::string session;
   };
   struct Session {
-    uint64_t conn;
+    uint64_t conn;  // 0: detached
     size_t link;
+    proto::Limits limits;  // from SessionStarted, repeated to a resume
+    // While detached:
+    Clock::time_point deadline{};
+    std::deque<std::string> buffer;  // JSON replies in order
+    size_t buffered = 0;             // bytes in `buffer`
+    std::map<uint64_t, size_t> lost;  // browser id -> output bytes dropped
   };
   void Reply(uint64_t conn, const std::string& text, std::vector<Out>* out);
   void Forward(uint64_t conn, uint64_t browser_id, size_t link, const std::string& session,
                proto::Message&& m, std::vector<Out>* out);
   void EndSession(const std::string& session, const std::string& why, std::vector<Out>* out);
+  void Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector<Out>* out);
+  // Keeps a reply for a detached session (dropping output past max_buffer_).
+  void Buffer(Session& s, const std::string& session, const proto::Message& m);
+  static std::string LostNotice(const std::string& session, uint64_t bid, size_t bytes);
+  void Terminate(const std::string& session, size_t link, uint64_t conn, std::vector<Out>* out);
 
   size_t max_code_;
+  size_t max_share_;
+  std::chrono::milliseconds grace_;
+  size_t max_buffer_;
+  size_t detached_ = 0;
   uint64_t next_id_ = 1;
   std::vector<bool> link_up_;
   std::unordered_map<uint64_t, Pending> pending_;         // hub id -> who asked

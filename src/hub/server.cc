@@ -7,13 +7,16 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
+#include "core/sha1.h"
 #include "core/tls.h"
 #include "hub/router.h"
 #include "hub/static_files.h"
+#include "store/store.h"
 
 namespace salvus::hub {
 
@@ -24,6 +27,101 @@ using asio::ip::tcp;
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
+namespace {
+
+// Awaits a Store call `op(callback)` from a coroutine on the store's executor.
+template <class T, class Op>
+asio::awaitable<store::Result<T>> AwaitStore(Op op) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(store::Result<T>)>(
+      [op = std::move(op)](auto handler) mutable {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        op([h](store::Result<T> r) { (*h)(std::move(r)); });
+      },
+      asio::use_awaitable);
+}
+
+http::response<http::string_body> TextResponse(const http::request<http::string_body>& req,
+                                               http::status st, std::string text) {
+  http::response<http::string_body> res{st, req.version()};
+  res.set(http::field::server, "salvus");
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(text) + "\n";
+  res.prepare_payload();
+  return res;
+}
+
+// "name" from a query string, reduced to characters safe in a header.
+std::string DownloadName(std::string_view target) {
+  std::string name;
+  if (auto q = target.find("?name="); q != std::string_view::npos) {
+    for (char c : target.substr(q + 6)) {
+      if (c == '&') break;
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') {
+        name.push_back(c);
+      }
+      if (name.size() >= 100) break;
+    }
+  }
+  return name.empty() ? "download" : name;
+}
+
+bool ValidPermalinkId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+// A page may open /ws when it comes from the hub itself, from an allowed
+// origin, or is no page at all (no Origin header: command-line clients).
+bool OriginAllowed(const http::request<http::string_body>& req,
+                   const std::vector<std::string>& allowed) {
+  auto it = req.find(http::field::origin);
+  if (it == req.end()) return true;
+  const std::string_view origin(it->value().data(), it->value().size());
+  for (const auto& a : allowed) {
+    if (a == "*" || a == origin) return true;
+  }
+  auto h = req.find(http::field::host);
+  if (h == req.end()) return false;
+  const std::string_view host(h->value().data(), h->value().size());
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.substr(0, scheme.size()) == scheme && origin.substr(scheme.size()) == host) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+// Where each detached session is: the shard whose Router holds it. Shared by
+// the shards of a hub; used only when a session detaches, resumes or ends
+// detached, so the mutex is no bottleneck.
+class SessionDirectory {
+ public:
+  void Put(const std::string& session, unsigned shard) {
+    std::lock_guard lock(mu_);
+    where_[session] = shard;
+  }
+  void Erase(const std::string& session, unsigned shard) {
+    std::lock_guard lock(mu_);
+    if (auto it = where_.find(session); it != where_.end() && it->second == shard) where_.erase(it);
+  }
+  std::optional<unsigned> Find(const std::string& session) {
+    std::lock_guard lock(mu_);
+    auto it = where_.find(session);
+    if (it == where_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, unsigned> where_;
+};
+
 // What the shard needs of a browser connection, whatever its transport.
 class Browser {
  public:
@@ -31,6 +129,10 @@ class Browser {
   virtual void Send(std::string text) = 0;
   virtual void Close() = 0;
   virtual void Abort() = 0;  // closes the socket now
+  virtual bool Local() const { return true; }
+  // A local WebSocket handed over to another shard (to resume a session held
+  // there): its messages go to that shard's Router. -1: not handed over.
+  int handed_to = -1;
 };
 
 // One browser's WebSocket: a read loop feeding the shard's Router, and one
@@ -89,12 +191,24 @@ class Hub::Shard {
  public:
   // `tls`: shared by every shard (an SSL_CTX is safe to use from several
   // threads once set up); null for plain http.
-  Shard(const HubOptions& opt, unsigned index, asio::ssl::context* tls)
+  Shard(const HubOptions& opt, Hub* hub, unsigned index, unsigned shards, asio::ssl::context* tls,
+        BlobStore* blobs, SessionDirectory* directory)
       : opt_(opt),
+        hub_(hub),
         index_(index),
+        nshards_(shards),
         acceptor_(io_),
-        router_(opt.compute.size(), opt.max_code),
-        tls_(tls) {
+        router_(opt.compute.size(), opt.max_code, 64 * 1024, opt.reconnect_grace),
+        tls_(tls),
+        blobs_(blobs),
+        directory_(directory) {
+    if (!opt.db.empty()) {
+      store::Options so;
+      so.prune_interval_s = index == 0 ? 60 : 0;  // one shard prunes the capped tables
+      auto st = store::OpenStore(opt.db, io_.get_executor(), so);
+      if (!st) throw std::runtime_error("cannot open the database: " + st.error());
+      store_ = std::move(*st);
+    }
     for (size_t i = 0; i < opt.compute.size(); ++i) {
       LinkOptions lo{opt.compute[i], opt.token, opt.compute_tls, opt.compute_tls_ca};
       links_.push_back(std::make_unique<ComputeLink>(
@@ -128,6 +242,7 @@ class Hub::Shard {
   void Run() {
     for (auto& l : links_) l->Start();
     asio::co_spawn(io_, AcceptLoop(), asio::detached);
+    if (opt_.reconnect_grace.count() > 0) asio::co_spawn(io_, ExpireLoop(), asio::detached);
     thread_ = std::thread([this] { io_.run(); });
   }
 
@@ -147,12 +262,224 @@ class Hub::Shard {
     for (Out& o : outs) {
       if (o.kind == Out::kToBrowser) {
         if (auto it = conns_.find(o.conn); it != conns_.end()) it->second->Send(std::move(o.text));
+      } else if (o.kind == Out::kBlob) {
+        KeepBlob(std::move(*o.msg.mutable_blob()));
+      } else if (o.kind == Out::kToStore) {
+        HandleStore(o.conn, std::move(o.msg));
+      } else if (o.kind == Out::kDetached) {
+        directory_->Put(o.text, index_);
+        spdlog::info("session {} detached: its page has {} s to reconnect", o.text,
+                     opt_.reconnect_grace.count() / 1000);
+      } else if (o.kind == Out::kUndetached) {
+        directory_->Erase(o.text, index_);
+        if (o.msg.has_session_ended()) {
+          spdlog::info("detached session {} ended: {}", o.text, o.msg.session_ended().reason());
+        } else {
+          spdlog::info("session {} resumed by browser {}", o.text, o.conn);
+        }
+      } else if (o.kind == Out::kResumeElsewhere) {
+        ResumeElsewhere(o.conn, o.msg);
       } else {
         // The Router only routes to links that are up; a link that goes
         // down tells the Router (OnComputeLost), which answers what waits.
         links_[o.link]->Send(o.msg);
       }
     }
+  }
+
+  void SendTo(uint64_t conn, std::string text) {
+    if (auto it = conns_.find(conn); it != conns_.end()) it->second->Send(std::move(text));
+  }
+
+  // Connection ids are unique in the hub: a handed-over connection keeps its
+  // id on the shard it was handed to.
+  uint64_t NewConnId() { return next_conn_++ * nshards_ + index_; }
+
+  // A browser connection that lives on another shard (`home`, which owns the
+  // WebSocket): replies are posted there.
+  class RemoteBrowser : public Browser {
+   public:
+    RemoteBrowser(Shard* home, uint64_t id) : home_(home), id_(id) {}
+    void Send(std::string text) override {
+      asio::post(home_->io_, [h = home_, id = id_, t = std::move(text)]() mutable {
+        h->SendTo(id, std::move(t));
+      });
+    }
+    void Close() override {}
+    void Abort() override {}
+    bool Local() const override { return false; }
+
+   private:
+    Shard* home_;
+    uint64_t id_;
+  };
+
+  // A resume for a session this shard's Router does not hold.
+  void ResumeElsewhere(uint64_t conn, const proto::Message& m) {
+    auto it = conns_.find(conn);
+    if (it == conns_.end()) return;
+    Browser& b = *it->second;
+    const std::string& session = m.resume().session();
+    const auto where = session.empty() ? std::nullopt : directory_->Find(session);
+    if (!where || *where == index_ || *where >= hub_->shards_.size()) {
+      b.Send(router_.GoneJson(m.id(), session));
+      return;
+    }
+    if (!b.Local() || router_.Busy(conn)) {  // its sessions live here (or on a third shard)
+      b.Send(Router::ErrorJson(m.id(), proto::Error::BAD_REQUEST,
+                               "resume that session first thing on a new connection (this one "
+                               "already has other sessions)"));
+      return;
+    }
+    // From now on this WebSocket speaks to the session's shard.
+    Shard* there = hub_->shards_[*where].get();
+    b.handed_to = static_cast<int>(*where);
+    spdlog::info("browser {} handed over to shard {} to resume session {}", conn, *where, session);
+    asio::post(there->io_, [there, home = this, conn, text = Router::ToJson(m)] {
+      there->conns_[conn] = std::make_shared<RemoteBrowser>(home, conn);
+      there->FromRemote(conn, text);
+    });
+  }
+
+  // A message of a WebSocket handed over to this shard.
+  void FromRemote(uint64_t conn, const std::string& text) {
+    if (!conns_.count(conn)) return;
+    std::vector<Out> outs;
+    router_.OnBrowserText(conn, text, &outs);
+    Dispatch(outs);
+  }
+
+  void BrowserClosed(uint64_t conn) {
+    std::vector<Out> outs;
+    router_.OnBrowserClosed(conn, &outs);
+    Dispatch(outs);
+    conns_.erase(conn);
+  }
+
+  asio::awaitable<void> ExpireLoop() {
+    asio::steady_timer tick(io_);
+    std::vector<Out> outs;
+    for (;;) {
+      tick.expires_after(std::chrono::milliseconds(250));
+      boost::system::error_code ec;
+      co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      outs.clear();
+      router_.ExpireDetached(Router::Clock::now(), &outs);
+      Dispatch(outs);
+    }
+  }
+
+  void KeepBlob(proto::Blob&& b) {
+    if (store_) {
+      store::Blob row{b.sha1(), b.mime(), b.data()};
+      store_->PutBlob(std::move(row), [sha1 = b.sha1()](store::Result<void> r) {
+        if (!r) spdlog::warn("blob {} not saved in the database: {}", sha1, r.error());
+      });
+    }
+    if (!blobs_->Put(std::move(*b.mutable_sha1()), std::move(*b.mutable_mime()),
+                     std::move(*b.mutable_data()))) {
+      spdlog::warn("a compute server sent a blob whose name is not its SHA-1; dropped");
+    }
+  }
+
+  // share and getShared: permalinks in the database.
+  void HandleStore(uint64_t conn, proto::Message m) {
+    const uint64_t bid = m.id();
+    if (!store_) {
+      SendTo(conn, Router::ErrorJson(bid, proto::Error::UNAVAILABLE,
+                                     "sharing needs a database: start the hub with --db"));
+      return;
+    }
+    if (m.has_share()) {
+      proto::Share& sh = *m.mutable_share();
+      std::string lang = sh.language().empty() ? "sage" : sh.language();
+      store_->CreatePermalink(
+          std::move(*sh.mutable_code()), std::move(lang), std::move(*sh.mutable_interact_state()),
+          [this, conn, bid](store::Result<std::string> r) {
+            if (!r) {
+              spdlog::error("share failed: {}", r.error());
+              SendTo(conn, Router::ErrorJson(bid, proto::Error::INTERNAL,
+                                             "could not store the shared cell: " + r.error()));
+              return;
+            }
+            proto::Message a;
+            a.set_id(bid);
+            a.mutable_shared()->set_id(*r);
+            SendTo(conn, Router::ToJson(a));
+          });
+      return;
+    }
+    const std::string id = m.get_shared().id();
+    if (!ValidPermalinkId(id)) {
+      SendTo(conn, Router::ErrorJson(bid, proto::Error::BAD_REQUEST, "malformed shared id"));
+      return;
+    }
+    store_->GetPermalink(id, [this, conn, bid, id](store::Result<std::optional<store::Permalink>> r) {
+      if (!r) {
+        SendTo(conn, Router::ErrorJson(bid, proto::Error::INTERNAL,
+                                       "could not read the shared cell: " + r.error()));
+        return;
+      }
+      if (!*r) {
+        SendTo(conn, Router::ErrorJson(bid, proto::Error::NOT_FOUND, "no shared cell '" + id + "'"));
+        return;
+      }
+      proto::Message a;
+      a.set_id(bid);
+      auto* sh = a.mutable_shared();
+      sh->set_id((*r)->id);
+      sh->set_code((*r)->code);
+      sh->set_language((*r)->language);
+      sh->set_interact_state((*r)->interact_state);
+      SendTo(conn, Router::ToJson(a));
+    });
+  }
+
+  // GET /blobs/<sha1>[?name=file.ext]
+  asio::awaitable<http::response<http::string_body>> ServeBlob(
+      const http::request<http::string_body>& req) {
+    const std::string_view target(req.target().data(), req.target().size());
+    std::string name(target.substr(7, target.find('?') == std::string_view::npos
+                                          ? std::string_view::npos
+                                          : target.find('?') - 7));
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      co_return TextResponse(req, http::status::method_not_allowed, "only GET and HEAD");
+    }
+    if (!core::IsSha1Hex(name)) {
+      co_return TextResponse(req, http::status::bad_request,
+                             "malformed blob name: expected 40 lowercase hex digits (a SHA-1)");
+    }
+    auto blob = blobs_->Get(name);
+    if (!blob && store_) {
+      auto r = co_await AwaitStore<std::optional<store::Blob>>(
+          [&](auto cb) { store_->GetBlob(name, std::move(cb)); });
+      if (r && *r) {
+        blobs_->Put((*r)->sha1, (*r)->mime, (*r)->data);
+        blob = std::make_shared<const BlobStore::Blob>(
+            BlobStore::Blob{(*r)->sha1, (*r)->mime, std::move((*r)->data)});
+      } else if (!r) {
+        spdlog::warn("blob {}: database lookup failed: {}", name, r.error());
+      }
+    }
+    if (!blob) co_return TextResponse(req, http::status::not_found, "no such blob");
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "salvus");
+    const std::string type = BlobContentType(blob->mime);
+    res.set(http::field::content_type, type);
+    res.set(http::field::cache_control, "public, max-age=31536000, immutable");
+    res.set(http::field::etag, "\"" + blob->sha1 + "\"");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+    res.set("Cross-Origin-Resource-Policy", "cross-origin");
+    if (type == "application/octet-stream") {
+      res.set(http::field::content_disposition,
+              "attachment; filename=\"" + DownloadName(target) + "\"");
+    }
+    res.keep_alive(req.keep_alive());
+    if (req.method() == http::verb::get) res.body() = blob->data;
+    res.prepare_payload();
+    co_return res;
   }
 
   asio::awaitable<void> AcceptLoop() {
@@ -195,6 +522,15 @@ class Hub::Shard {
       auto req = parser.release();
       if (websocket::is_upgrade(req)) {
         if (req.target() != "/ws") co_return;
+        if (!OriginAllowed(req, opt_.allow_origins)) {
+          auto origin = req[http::field::origin];
+          spdlog::warn("refused a WebSocket from origin {}", std::string(origin));
+          auto res = TextResponse(req, http::status::forbidden,
+                                  "this hub does not accept pages from " + std::string(origin));
+          res.keep_alive(false);
+          co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+          co_return;
+        }
         beast::get_lowest_layer(stream).expires_never();
         co_await WebSocketSession(websocket::stream<Stream>(std::move(stream)), std::move(req));
         co_return;
@@ -207,6 +543,8 @@ class Hub::Shard {
         res.body() = "ok\n";
         res.keep_alive(req.keep_alive());
         res.prepare_payload();
+      } else if (req.target().starts_with("/blobs/")) {
+        res = co_await ServeBlob(req);
       } else {
         res = ServeStatic(opt_.web_root, req);
       }
@@ -227,7 +565,7 @@ class Hub::Shard {
     boost::system::error_code ec;
     co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    auto conn = std::make_shared<WsConn<Stream>>(std::move(ws), next_conn_++);
+    auto conn = std::make_shared<WsConn<Stream>>(std::move(ws), NewConnId());
     conns_[conn->id()] = conn;
     asio::co_spawn(io_, conn->WriteLoop(), asio::detached);
     beast::flat_buffer buffer;
@@ -243,28 +581,44 @@ class Hub::Shard {
         continue;
       }
       const auto data = buffer.cdata();
-      router_.OnBrowserText(
-          conn->id(), std::string_view(static_cast<const char*>(data.data()), data.size()), &outs);
+      const std::string_view text(static_cast<const char*>(data.data()), data.size());
+      if (conn->handed_to >= 0) {
+        Shard* there = hub_->shards_[conn->handed_to].get();
+        asio::post(there->io_, [there, id = conn->id(), t = std::string(text)] {
+          there->FromRemote(id, t);
+        });
+        continue;
+      }
+      router_.OnBrowserText(conn->id(), text, &outs);
       Dispatch(outs);
     }
     if (ec == websocket::error::message_too_big) {
       spdlog::warn("browser {}: message over {} bytes; closed", conn->id(), opt_.max_message);
     }
-    outs.clear();
-    router_.OnBrowserClosed(conn->id(), &outs);
-    Dispatch(outs);
-    conn->Close();
-    conns_.erase(conn->id());
+    if (conn->handed_to >= 0) {
+      Shard* there = hub_->shards_[conn->handed_to].get();
+      asio::post(there->io_, [there, id = conn->id()] { there->BrowserClosed(id); });
+      conn->Close();
+      conns_.erase(conn->id());
+    } else {
+      conn->Close();
+      BrowserClosed(conn->id());
+    }
   }
 
   const HubOptions& opt_;
+  Hub* hub_;
   unsigned index_;
+  unsigned nshards_;
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
   Router router_;
   std::vector<std::unique_ptr<ComputeLink>> links_;
   std::unordered_map<uint64_t, std::shared_ptr<Browser>> conns_;
   asio::ssl::context* tls_;
+  BlobStore* blobs_;
+  SessionDirectory* directory_;
+  std::unique_ptr<store::Store> store_;  // null without --db
   uint64_t next_conn_ = 1;
   std::thread thread_;
 };
@@ -275,10 +629,26 @@ Hub::~Hub() { Stop(); }
 
 uint16_t Hub::Start() {
   if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
+  blobs_ = std::make_unique<BlobStore>(opt_.blob_cache_bytes);
+  directory_ = std::make_unique<SessionDirectory>();
+  if (!opt_.db.empty()) {
+    // Migrate once, before any shard opens its own connection.
+    asio::io_context io;
+    store::Options so;
+    so.prune_interval_s = 0;
+    auto st = store::OpenStore(opt_.db, io.get_executor(), so);
+    if (!st) throw std::runtime_error("cannot open the database " + opt_.db + ": " + st.error());
+    store::Result<int> version = std::unexpected("no answer");
+    (*st)->Migrate([&](store::Result<int> r) { version = std::move(r); });
+    io.run();
+    if (!version) throw std::runtime_error("cannot migrate the database: " + version.error());
+    spdlog::info("database {} ({}), schema version {}", opt_.db, (*st)->backend(), *version);
+  }
   unsigned n = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
   uint16_t port = opt_.listen.port;
   for (unsigned i = 0; i < n; ++i) {
-    auto shard = std::make_unique<Shard>(opt_, i, tls_ ? &*tls_ : nullptr);
+    auto shard = std::make_unique<Shard>(opt_, this, i, n, tls_ ? &*tls_ : nullptr, blobs_.get(),
+                                         directory_.get());
     port = shard->Bind(port);
     shards_.push_back(std::move(shard));
   }

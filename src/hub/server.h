@@ -4,17 +4,23 @@
 // One shard per core: each has its own event loop thread, its own listening
 // socket on the same port (SO_REUSEPORT, so the kernel spreads connections),
 // its own Router and its own connection to every compute server. Shards
-// share nothing, so there are no locks on the message path.
+// share nothing on the message path. A page that reconnects to resume its
+// session may land on another shard than the one holding it: the shards
+// share a directory of detached sessions (under a mutex, touched only when a
+// session detaches, resumes or expires), and the new shard hands the whole
+// WebSocket over to the session's shard, posting its messages there.
 #pragma once
 
 #include <boost/asio/ssl.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/address.h"
+#include "hub/blob_store.h"
 #include "hub/compute_link.h"
 
 namespace salvus::hub {
@@ -31,7 +37,17 @@ struct HubOptions {
   size_t max_code = 1 << 20;      // largest cell accepted
   size_t max_message = 4 << 20;   // WebSocket messages above this close the socket (1009)
   std::string port_file;
+  std::string db;                       // Store URL (sqlite:PATH, postgresql://...); empty: none
+  size_t blob_cache_bytes = 256 << 20;  // blobs kept in memory
+  // Origins (scheme://host[:port]) whose pages may open /ws besides the hub's
+  // own, e.g. sites embedding cells with /embed.js; "*" allows any.
+  std::vector<std::string> allow_origins;
+  // How long the sessions of a page whose connection dropped wait for it to
+  // reconnect and resume them (0: they end with the connection).
+  std::chrono::milliseconds reconnect_grace = std::chrono::seconds(120);
 };
+
+class SessionDirectory;
 
 class Hub {
  public:
@@ -46,6 +62,8 @@ class Hub {
   class Shard;
   HubOptions opt_;
   std::optional<boost::asio::ssl::context> tls_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<SessionDirectory> directory_;
   std::vector<std::unique_ptr<Shard>> shards_;
 };
 

@@ -24,6 +24,16 @@ std::string MimeType(const std::string& path) {
   return "application/octet-stream";
 }
 
+// /s/<id>: a shared cell, shown by the page itself.
+bool IsSharedPath(const std::string& path) {
+  if (path.rfind("/s/", 0) != 0 || path.size() == 3 || path.size() > 3 + 64) return false;
+  for (size_t i = 3; i < path.size(); ++i) {
+    const char c = path[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
 http::response<http::string_body> ServeStatic(const std::string& root,
                                               const http::request<http::string_body>& req) {
   http::response<http::string_body> res;
@@ -46,7 +56,7 @@ http::response<http::string_body> ServeStatic(const std::string& root,
       path.find("/.") != std::string::npos || path.find('\0') != std::string::npos) {
     return fail(http::status::not_found, "not found");
   }
-  if (path == "/") path = "/index.html";
+  if (path == "/" || IsSharedPath(path)) path = "/index.html";
   std::error_code ec;
   if (!std::filesystem::is_regular_file(root + path, ec)) return fail(http::status::not_found, "not found");
   std::ifstream in(root + path, std::ios::binary);

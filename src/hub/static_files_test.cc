@@ -29,6 +29,11 @@ TEST(StaticFiles, ServesFilesAndRefusesEscapes) {
   EXPECT_EQ(get("/.secret").result(), http::status::not_found);
   EXPECT_EQ(get("/assets").result(), http::status::not_found);
   EXPECT_EQ(get("/missing.html").result(), http::status::not_found);
+  // A shared cell's page is the page itself; only well-formed ids.
+  EXPECT_EQ(get("/s/Ab3_x-9?autoeval=1").body(), "<html>hi</html>");
+  EXPECT_EQ(get("/s/").result(), http::status::not_found);
+  EXPECT_EQ(get("/s/a/b").result(), http::status::not_found);
+  EXPECT_EQ(get("/s/" + std::string(65, 'a')).result(), http::status::not_found);
   http::request<http::string_body> post{http::verb::post, "/", 11};
   EXPECT_EQ(ServeStatic(root, post).result(), http::status::method_not_allowed);
   std::filesystem::remove_all(root);

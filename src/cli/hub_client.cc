@@ -1,0 +1,414 @@
+#include "cli/hub_client.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <variant>
+
+#include "core/signal_pump.h"
+
+namespace salvus::cli {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace pbu = google::protobuf::util;
+using asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+using PlainWs = websocket::stream<beast::tcp_stream>;
+using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+// ---- URLs and displays ----
+
+std::string HubUrl::HttpBase() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return std::string(tls ? "https://" : "http://") + (v6 ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
+
+std::expected<HubUrl, std::string> ParseHubUrl(const std::string& url) {
+  HubUrl u;
+  std::string_view rest = url;
+  if (rest.starts_with("ws://")) {
+    rest.remove_prefix(5);
+  } else if (rest.starts_with("wss://")) {
+    u.tls = true;
+    rest.remove_prefix(6);
+  } else {
+    return std::unexpected("not a WebSocket URL (want ws://HOST:PORT/ws or wss://...): " + url);
+  }
+  const size_t slash = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    u.target = std::string(rest.substr(slash));
+    if (u.target.front() == '?') u.target = "/" + u.target;
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return std::unexpected("user names in hub URLs are not supported: " + url);
+  }
+  std::string_view port;
+  if (authority.starts_with("[")) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::unexpected("unclosed [ in " + url);
+    u.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::unexpected("bad host in " + url);
+      port = after.substr(1);
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    u.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (u.host.empty()) return std::unexpected("no host in " + url);
+  if (port.empty()) {
+    u.port = u.tls ? 443 : 80;
+  } else {
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) {
+      return std::unexpected("bad port in " + url);
+    }
+    u.port = static_cast<uint16_t>(p);
+  }
+  return u;
+}
+
+std::string DisplayText(const proto::Display& d, const std::string& http_base) {
+  auto chomp = [](std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  };
+  const std::string& mime = d.mime();
+  if (mime == "text/html" || mime == "text/latex" || mime == "text/markdown" ||
+      mime == "text/plain" || mime == "application/x-salvus-help") {
+    return chomp(d.text());
+  }
+  std::string s = "[" + (mime.empty() ? std::string("display") : mime);
+  if (!d.name().empty()) s += " " + d.name();
+  if (d.width() && d.height()) s += " " + std::to_string(d.width()) + "x" + std::to_string(d.height());
+  if (!d.blob().empty()) {
+    s += ": " + http_base + "/blobs/" + d.blob();
+  } else if (mime == "application/x-salvus-interact") {
+    s += ": open the worksheet in a browser to use it";
+  } else if (!d.text().empty()) {
+    return s + "]\n" + chomp(d.text());
+  }
+  return s + "]";
+}
+
+// ---- the connection ----
+
+struct HubClient::Impl {
+  asio::io_context io{1};
+  std::optional<asio::ssl::context> ssl;
+  std::variant<std::monostate, std::unique_ptr<PlainWs>, std::unique_ptr<TlsWs>> ws;
+  beast::flat_buffer rbuf;
+  core::SignalPump pump{io};
+  bool broken = false;  // an operation was cut off, or the connection ended
+
+  template <class F>
+  auto With(F&& f) {
+    if (auto* p = std::get_if<std::unique_ptr<PlainWs>>(&ws)) return f(**p);
+    return f(*std::get<std::unique_ptr<TlsWs>>(ws));
+  }
+  void Abort() {
+    broken = true;
+    With([](auto& w) {
+      error_code ec;
+      beast::get_lowest_layer(w).socket().close(ec);
+      return 0;
+    });
+  }
+  void Drain(const bool& done) { pump.Drain(done); }
+  bool RunUntil(const bool& done) { return pump.RunUntil(done); }
+};
+
+HubClient::HubClient() : impl_(std::make_unique<Impl>()) {}
+HubClient::~HubClient() = default;
+
+void HubClient::HandleSignals(std::initializer_list<int> signals,
+                              std::function<bool(int)> on_signal) {
+  impl_->pump.Handle(signals, std::move(on_signal));
+}
+
+std::expected<std::unique_ptr<HubClient>, std::string> HubClient::Connect(
+    const HubClientOptions& o) {
+  auto url = ParseHubUrl(o.url);
+  if (!url) return std::unexpected(url.error());
+  if (o.tls || !o.tls_ca.empty()) url->tls = true;
+  std::unique_ptr<HubClient> c(new HubClient());
+  c->url_ = *url;
+  Impl& im = *c->impl_;
+  const std::string where = url->host + ":" + std::to_string(url->port);
+  const auto timeout = std::chrono::seconds(o.connect_timeout_s);
+
+  tcp::resolver resolver(im.io);
+  bool done = false;
+  error_code ec;
+  tcp::resolver::results_type eps;
+  resolver.async_resolve(url->host, std::to_string(url->port),
+                         [&](const error_code& e, tcp::resolver::results_type r) {
+                           ec = e;
+                           eps = std::move(r);
+                           done = true;
+                         });
+  im.Drain(done);
+  if (ec) return std::unexpected("cannot resolve " + url->host + ": " + ec.message());
+
+  beast::tcp_stream tcp_stream(im.io);
+  tcp_stream.expires_after(timeout);
+  done = false;
+  tcp_stream.async_connect(eps, [&](const error_code& e, const tcp::endpoint&) {
+    ec = e;
+    done = true;
+  });
+  im.Drain(done);
+  if (ec) {
+    return std::unexpected("cannot connect to " + where + ": " +
+                           (ec == beast::error::timeout ? "timed out" : ec.message()));
+  }
+  tcp_stream.socket().set_option(tcp::no_delay(true), ec);
+
+  http::response<http::string_body> res;
+  auto handshake = [&](auto& ws) -> std::expected<void, std::string> {
+    beast::get_lowest_layer(ws).expires_never();  // the WebSocket has its own timeouts
+    auto t = websocket::stream_base::timeout::suggested(beast::role_type::client);
+    t.handshake_timeout = timeout;
+    ws.set_option(t);
+    ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+      req.set(http::field::user_agent, "salvus-exec");
+    }));
+    done = false;
+    ws.async_handshake(res, where, url->target, [&](const error_code& e) {
+      ec = e;
+      done = true;
+    });
+    im.Drain(done);
+    if (ec == websocket::error::upgrade_declined) {
+      std::string body = res.body().substr(0, 200);
+      while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
+      return std::unexpected("no WebSocket at " + o.url + ": the server answered HTTP " +
+                             std::to_string(res.result_int()) + " " + std::string(res.reason()) +
+                             (body.empty() ? "" : " (" + body + ")"));
+    }
+    if (ec) {
+      return std::unexpected("WebSocket handshake with " + o.url + " failed: " +
+                             (ec == beast::error::timeout ? "timed out" : ec.message()) +
+                             (url->tls ? " (is it a Salvus hub's /ws?)"
+                                       : " (is it a Salvus hub's /ws? a hub with TLS needs wss://)"));
+    }
+    ws.text(true);
+    return {};
+  };
+
+  if (url->tls) {
+    im.ssl.emplace(asio::ssl::context::tls_client);
+    im.ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+    if (!o.tls_ca.empty()) {
+      im.ssl->load_verify_file(o.tls_ca, ec);
+      if (ec) return std::unexpected("cannot read CA file " + o.tls_ca + ": " + ec.message());
+      im.ssl->set_verify_mode(asio::ssl::verify_peer);
+      im.ssl->set_verify_callback(asio::ssl::host_name_verification(url->host));
+    }
+    auto ws = std::make_unique<TlsWs>(std::move(tcp_stream), *im.ssl);
+    // SNI, for hubs behind a proxy that serves several names.
+    SSL_set_tlsext_host_name(ws->next_layer().native_handle(), url->host.c_str());
+    done = false;
+    beast::get_lowest_layer(*ws).expires_after(timeout);
+    ws->next_layer().async_handshake(asio::ssl::stream_base::client, [&](const error_code& e) {
+      ec = e;
+      done = true;
+    });
+    im.Drain(done);
+    if (ec) {
+      return std::unexpected("TLS handshake with " + where + " failed: " +
+                             (ec == beast::error::timeout ? "timed out" : ec.message()));
+    }
+    if (auto r = handshake(*ws); !r) return std::unexpected(r.error());
+    im.ws = std::move(ws);
+  } else {
+    auto ws = std::make_unique<PlainWs>(std::move(tcp_stream));
+    if (auto r = handshake(*ws); !r) return std::unexpected(r.error());
+    im.ws = std::move(ws);
+  }
+  return c;
+}
+
+std::expected<void, std::string> HubClient::Send(const proto::Message& m) {
+  if (impl_->broken) return std::unexpected("the connection to the hub is closed");
+  std::string text;
+  pbu::JsonPrintOptions po;
+  (void)pbu::MessageToJsonString(m, &text, po);
+  bool done = false;
+  error_code ec;
+  impl_->With([&](auto& ws) {
+    ws.async_write(asio::buffer(text), [&](const error_code& e, size_t) {
+      ec = e;
+      done = true;
+    });
+    return 0;
+  });
+  if (!impl_->RunUntil(done)) {
+    impl_->Abort();
+    impl_->Drain(done);
+    return std::unexpected(kInterruptedBySignal);
+  }
+  if (ec) {
+    impl_->broken = true;
+    return std::unexpected("cannot send to the hub: " + ec.message());
+  }
+  return {};
+}
+
+uint64_t HubClient::Request(proto::Message m) {
+  const uint64_t id = next_id_++;
+  m.set_id(id);
+  return Send(m) ? id : 0;
+}
+
+std::expected<proto::Message, std::string> HubClient::Receive() {
+  if (impl_->broken) return std::unexpected("the connection to the hub is closed");
+  bool done = false;
+  error_code ec;
+  impl_->rbuf.clear();
+  impl_->With([&](auto& ws) {
+    ws.async_read(impl_->rbuf, [&](const error_code& e, size_t) {
+      ec = e;
+      done = true;
+    });
+    return 0;
+  });
+  if (!impl_->RunUntil(done)) {
+    impl_->Abort();
+    impl_->Drain(done);
+    return std::unexpected(kInterruptedBySignal);
+  }
+  if (ec) {
+    impl_->broken = true;
+    if (ec == websocket::error::closed) {
+      const auto reason = impl_->With([](auto& ws) { return ws.reason(); });
+      std::string why = "the hub closed the connection";
+      if (reason.code != websocket::close_code::none) {
+        why += " (code " + std::to_string(reason.code);
+        if (!reason.reason.empty()) why += ": " + std::string(reason.reason.data(), reason.reason.size());
+        why += ")";
+      }
+      return std::unexpected(why);
+    }
+    return std::unexpected("lost the connection to the hub: " + ec.message());
+  }
+  if (!impl_->With([](auto& ws) { return ws.got_text(); })) {
+    return std::unexpected("the hub sent a binary message; the protocol is JSON text");
+  }
+  proto::Message m;
+  pbu::JsonParseOptions po;
+  po.ignore_unknown_fields = true;  // newer hubs may send fields and messages we do not know
+  auto st = pbu::JsonStringToMessage(beast::buffers_to_string(impl_->rbuf.data()), &m, po);
+  if (!st.ok()) {
+    return std::unexpected("malformed message from the hub: " +
+                           std::string(st.message().data(), st.message().size()));
+  }
+  return m;
+}
+
+namespace {
+std::string ErrorText(const proto::Error& e) {
+  return e.text() + " (" + proto::Error::Code_Name(e.code()) + ")";
+}
+}  // namespace
+
+std::expected<std::string, std::string> HubClient::StartSession(const std::string& kernel) {
+  proto::Message m;
+  m.mutable_start_session()->set_kernel(kernel);
+  const uint64_t id = Request(m);
+  if (id == 0) return std::unexpected(impl_->broken ? "lost the connection to the hub" : "cannot send");
+  for (;;) {
+    auto r = Receive();
+    if (!r) return std::unexpected(r.error());
+    if (r->id() == 0 && r->has_error()) return std::unexpected(ErrorText(r->error()));
+    if (r->id() != id) continue;
+    if (r->has_error()) return std::unexpected(ErrorText(r->error()));
+    if (r->has_session_started()) return r->session_started().session();
+    return std::unexpected("unexpected reply to startSession");
+  }
+}
+
+std::expected<HubClient::Result, std::string> HubClient::Execute(
+    const std::string& session, const std::string& code,
+    const std::function<void(const proto::Message&)>& on_message) {
+  proto::Message m;
+  m.mutable_execute()->set_session(session);
+  m.mutable_execute()->set_code(code);
+  const uint64_t id = next_id_++;
+  m.set_id(id);
+  if (auto s = Send(m); !s) return std::unexpected(s.error());
+  Result res;
+  for (;;) {
+    auto r = Receive();
+    if (!r) return std::unexpected(r.error());
+    // With one request in flight, an error without an id is about it (e.g.
+    // a message too large to read its id).
+    if (r->id() == 0 && r->has_error()) return std::unexpected(ErrorText(r->error()));
+    if (r->id() != id) continue;  // session events, replies to interrupts
+    if (r->has_error()) return std::unexpected(ErrorText(r->error()));
+    if (r->has_output()) {
+      (r->output().stream() == proto::Output::STDERR ? res.err : res.out) += r->output().text();
+      if (on_message) on_message(*r);
+    } else if (r->has_done()) {
+      res.status = r->done().status();
+      res.text = r->done().text();
+      return res;
+    } else if (on_message) {
+      on_message(*r);  // display and whatever newer hubs send
+    }
+  }
+}
+
+uint64_t HubClient::Interrupt(const std::string& session) {
+  proto::Message m;
+  m.mutable_interrupt()->set_session(session);
+  return Request(m);
+}
+
+uint64_t HubClient::Terminate(const std::string& session) {
+  proto::Message m;
+  m.mutable_terminate()->set_session(session);
+  return Request(m);
+}
+
+void HubClient::Close() {
+  if (impl_->broken || std::holds_alternative<std::monostate>(impl_->ws)) return;
+  bool done = false;
+  asio::steady_timer timer(impl_->io);
+  timer.expires_after(std::chrono::seconds(2));
+  timer.async_wait([this](const error_code& e) {
+    if (!e) impl_->Abort();
+  });
+  impl_->With([&](auto& ws) {
+    ws.async_close(websocket::close_code::normal, [&](const error_code&) { done = true; });
+    return 0;
+  });
+  impl_->Drain(done);
+  timer.cancel();
+  bool timer_done = false;
+  asio::post(impl_->io, [&] { timer_done = true; });
+  impl_->Drain(timer_done);
+  impl_->broken = true;
+}
+
+}  // namespace salvus::cli

@@ -1,0 +1,118 @@
+// `salvus status`: the running services and their newest status, from
+// memcached when it has them, else from the database (then cached).
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "monitor/await_store.h"
+#include "monitor/cache.h"
+#include "monitor/report.h"
+#include "store/store.h"
+
+namespace salvus::cli {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct StatusFlags {
+  std::string db;
+  std::string memcached;
+  std::string type;
+  bool verbose = false;
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::expected<std::vector<store::ServiceStatus>, std::string> FromDatabase(const std::string& url) {
+  asio::io_context io(1);
+  auto store = store::OpenStore(url, io.get_executor());
+  if (!store) return std::unexpected(store.error());
+  std::expected<std::vector<store::ServiceStatus>, std::string> out =
+      std::unexpected("no answer from the database");
+  auto query = [&]() -> asio::awaitable<void> {
+    // A fresh database has no tables yet; creating them is harmless.
+    auto version =
+        co_await monitor::AwaitStore<int>([&](auto cb) { (*store)->Migrate(std::move(cb)); });
+    if (!version) {
+      out = std::unexpected(version.error());
+      co_return;
+    }
+    auto r = co_await monitor::AwaitStore<std::vector<store::ServiceStatus>>(
+        [&](auto cb) { (*store)->RunningServices("", std::move(cb)); });
+    if (r) {
+      out = std::move(*r);
+    } else {
+      out = std::unexpected(r.error());
+    }
+  };
+  asio::co_spawn(io, query(), [&](std::exception_ptr e) {
+    if (e) out = std::unexpected("database query failed");
+    io.stop();  // the store may keep timers (background pruning)
+  });
+  io.run();
+  return out;
+}
+
+int RunStatus(const StatusFlags& f) {
+  // Warnings (memcached down) on stderr; the table on stdout.
+  core::InitLogging("status", f.verbose ? "info" : "error");
+  std::string db = f.db;
+  if (db.empty()) {
+    if (const char* env = std::getenv("SALVUS_DB")) db = env;
+  }
+  auto cache = monitor::OpenCache(f.memcached);
+  if (!cache) {
+    std::cerr << "salvus status: " << cache.error() << "\n";
+    return 2;
+  }
+  auto services = monitor::CachedRunningServices(**cache);
+  const char* source = "memcached";
+  if (!services) {
+    if (db.empty()) {
+      std::cerr << "salvus status: no --db (or SALVUS_DB) given"
+                << ((*cache)->enabled() ? ", and memcached has no service list\n" : "\n");
+      return 2;
+    }
+    auto loaded = FromDatabase(db);
+    if (!loaded) {
+      std::cerr << "salvus status: database " << db << ": " << loaded.error() << "\n";
+      return 1;
+    }
+    monitor::CacheRunningServices(**cache, *loaded);
+    services = std::move(*loaded);
+    source = "database";
+  }
+  if (!f.type.empty()) {
+    std::erase_if(*services, [&](const auto& s) { return s.service.type != f.type; });
+  }
+  std::cout << monitor::FormatStatusTable(std::move(*services), NowMs());
+  if (f.verbose) std::cerr << "(from the " << source << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+Command AddStatusCommand(CLI::App& app) {
+  auto f = std::make_shared<StatusFlags>();
+  CLI::App* c = app.add_subcommand(
+      "status",
+      "Print the running services with their newest status (memcached first, then the "
+      "database)");
+  c->add_option("--db", f->db, "database: sqlite:PATH or postgresql://... (default: $SALVUS_DB)");
+  c->add_option("--memcached", f->memcached, "HOST:PORT[,HOST:PORT...] of memcached (optional)");
+  c->add_option("--type", f->type, "only services of this type");
+  c->add_flag("-v,--verbose", f->verbose, "say where the answer came from; show warnings");
+  return {c, [f] { return RunStatus(*f); }};
+}
+
+}  // namespace salvus::cli

@@ -1,0 +1,146 @@
+#include "monitor/cache.h"
+
+#include <libmemcached/memcached.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "core/address.h"
+
+namespace salvus::monitor {
+namespace {
+
+class NullCache : public Cache {
+ public:
+  bool enabled() const override { return false; }
+  std::optional<std::string> Get(std::string_view) override { return std::nullopt; }
+  bool Set(std::string_view, std::string_view, std::chrono::seconds) override { return false; }
+  bool Delete(std::string_view) override { return false; }
+};
+
+class MemcachedCache : public Cache {
+ public:
+  explicit MemcachedCache(memcached_st* mc) : mc_(mc) {}
+  ~MemcachedCache() override { memcached_free(mc_); }
+
+  bool enabled() const override { return true; }
+
+  std::optional<std::string> Get(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    size_t len = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc;
+    char* v = memcached_get(mc_, key.data(), key.size(), &len, &flags, &rc);
+    if (!v) {
+      if (rc != MEMCACHED_NOTFOUND) Failed("get", rc);
+      return std::nullopt;
+    }
+    std::string out(v, len);
+    free(v);
+    return out;
+  }
+
+  bool Set(std::string_view key, std::string_view value, std::chrono::seconds ttl) override {
+    std::lock_guard lock(mu_);
+    memcached_return_t rc = memcached_set(mc_, key.data(), key.size(), value.data(), value.size(),
+                                          static_cast<time_t>(ttl.count()), 0);
+    if (!memcached_success(rc)) Failed("set", rc);
+    return memcached_success(rc);
+  }
+
+  bool Delete(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    memcached_return_t rc = memcached_delete(mc_, key.data(), key.size(), 0);
+    if (rc == MEMCACHED_NOTFOUND) return true;
+    if (!memcached_success(rc)) Failed("delete", rc);
+    return memcached_success(rc);
+  }
+
+ private:
+  // One warning per outage, not one per call.
+  void Failed(const char* op, memcached_return_t rc) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_warning_ < std::chrono::seconds(60)) return;
+    last_warning_ = now;
+    spdlog::warn("memcached {} failed: {} (continuing without the cache)", op,
+                 memcached_strerror(mc_, rc));
+  }
+
+  std::mutex mu_;
+  memcached_st* mc_;  // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point last_warning_{};
+};
+
+}  // namespace
+
+std::string StatusKey(int64_t service_id) { return "status:" + std::to_string(service_id); }
+
+std::expected<std::unique_ptr<Cache>, std::string> OpenCache(const std::string& servers,
+                                                             const MemcachedOptions& opt) {
+  if (servers.empty()) return std::make_unique<NullCache>();
+  memcached_st* mc = memcached_create(nullptr);
+  if (!mc) return std::unexpected("memcached: out of memory");
+  auto fail = [mc](std::string why) -> std::expected<std::unique_ptr<Cache>, std::string> {
+    memcached_free(mc);
+    return std::unexpected(std::move(why));
+  };
+  size_t start = 0;
+  while (start <= servers.size()) {
+    size_t comma = servers.find(',', start);
+    if (comma == std::string::npos) comma = servers.size();
+    const std::string one = servers.substr(start, comma - start);
+    auto hp = core::ParseHostPort(one);
+    if (!hp || hp->port == 0) {
+      return fail("memcached: bad server '" + one + "' (want HOST:PORT)");
+    }
+    if (memcached_server_add(mc, hp->host.c_str(), hp->port) != MEMCACHED_SUCCESS) {
+      return fail("memcached: cannot add server '" + one + "'");
+    }
+    start = comma + 1;
+  }
+  const auto ms = [](auto d) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
+  // Non-blocking sockets: the only way connect honours CONNECT_TIMEOUT.
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NO_BLOCK, 1);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, ms(opt.connect_timeout));
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, ms(opt.io_timeout));
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, ms(opt.io_timeout) * 1000);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, ms(opt.io_timeout) * 1000);
+  memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
+                         static_cast<uint64_t>(opt.retry_after.count()));
+  const std::string ns(kNamespace);
+  if (memcached_callback_set(mc, MEMCACHED_CALLBACK_NAMESPACE, ns.c_str()) != MEMCACHED_SUCCESS) {
+    return fail("memcached: cannot set the key namespace");
+  }
+  return std::make_unique<MemcachedCache>(mc);
+}
+
+std::optional<std::string> MemoryCache::Get(std::string_view key) {
+  std::lock_guard lock(mu_);
+  auto it = items_.find(key);
+  if (it == items_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MemoryCache::Set(std::string_view key, std::string_view value, std::chrono::seconds) {
+  std::lock_guard lock(mu_);
+  items_.insert_or_assign(std::string(key), std::string(value));
+  return true;
+}
+
+bool MemoryCache::Delete(std::string_view key) {
+  std::lock_guard lock(mu_);
+  auto it = items_.find(key);
+  if (it != items_.end()) items_.erase(it);
+  return true;
+}
+
+size_t MemoryCache::size() const {
+  std::lock_guard lock(mu_);
+  return items_.size();
+}
+
+}  // namespace salvus::monitor

@@ -1,0 +1,125 @@
+// An in-memory Store for unit tests of code that uses one (the monitor):
+// only the service/status/log calls do anything; callbacks are posted to
+// the executor, as the real backends do. Thread-safe, so a test thread may
+// inspect it while the store's executor runs elsewhere.
+#pragma once
+
+#include <boost/asio/post.hpp>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "store/store.h"
+
+namespace salvus::monitor::testing {
+
+class FakeStore : public store::Store {
+ public:
+  explicit FakeStore(boost::asio::any_io_executor ex) : ex_(ex) {}
+
+  std::string backend() const override { return "fake"; }
+  void Migrate(store::Callback<int> cb) override { Post(cb, store::Result<int>(1)); }
+  void CreatePermalink(std::string, std::string, std::string,
+                       store::Callback<std::string> cb) override {
+    Post(cb, store::Result<std::string>(std::unexpected("not in the fake")));
+  }
+  void GetPermalink(std::string, store::Callback<std::optional<store::Permalink>> cb) override {
+    Post(cb, store::Result<std::optional<store::Permalink>>(std::nullopt));
+  }
+  void PutBlob(store::Blob, store::Done cb) override { Post(cb, store::Result<void>()); }
+  void GetBlob(std::string, store::Callback<std::optional<store::Blob>> cb) override {
+    Post(cb, store::Result<std::optional<store::Blob>>(std::nullopt));
+  }
+
+  void RegisterService(store::Service s, store::Callback<int64_t> cb) override {
+    std::lock_guard lock(mu);
+    if (fail_register > 0) {
+      --fail_register;
+      return Post(cb, store::Result<int64_t>(std::unexpected("register: injected failure")));
+    }
+    auto key = std::tie(s.type, s.name, s.site, s.address, s.port);
+    for (auto& [id, old] : services) {
+      if (std::tie(old.type, old.name, old.site, old.address, old.port) == key) {
+        s.id = id;
+        old = s;
+        ++registrations;
+        return Post(cb, store::Result<int64_t>(id));
+      }
+    }
+    s.id = static_cast<int64_t>(services.size()) + 1;
+    services[s.id] = s;
+    ++registrations;
+    Post(cb, store::Result<int64_t>(s.id));
+  }
+  void MarkServiceStopped(int64_t id, int64_t stop_ms, store::Done cb) override {
+    std::lock_guard lock(mu);
+    services[id].running = false;
+    services[id].stop_ms = stop_ms;
+    Post(cb, store::Result<void>());
+  }
+  void AddStatus(store::Status s, store::Done cb) override {
+    std::lock_guard lock(mu);
+    statuses.push_back(s);
+    Post(cb, store::Result<void>());
+  }
+  void AddLogLines(int64_t id, std::vector<store::LogLine> lines, store::LogCursor cursor,
+                   store::Done cb) override {
+    std::lock_guard lock(mu);
+    if (fail_log > 0) {
+      --fail_log;
+      return Post(cb, store::Result<void>(std::unexpected("log: injected failure")));
+    }
+    for (auto& l : lines) log.push_back(l);
+    cursors[id] = cursor;
+    ++log_batches;
+    Post(cb, store::Result<void>());
+  }
+  void GetLogCursor(int64_t id, store::Callback<store::LogCursor> cb) override {
+    std::lock_guard lock(mu);
+    Post(cb, store::Result<store::LogCursor>(cursors[id]));
+  }
+  void RunningServices(std::string type,
+                       store::Callback<std::vector<store::ServiceStatus>> cb) override {
+    std::lock_guard lock(mu);
+    std::vector<store::ServiceStatus> out;
+    for (auto& [id, s] : services) {
+      if (!s.running || (!type.empty() && s.type != type)) continue;
+      store::ServiceStatus ss{s, std::nullopt};
+      for (auto& st : statuses) {
+        if (st.service_id == id) ss.latest = st;
+      }
+      out.push_back(ss);
+    }
+    Post(cb, store::Result<std::vector<store::ServiceStatus>>(out));
+  }
+  void RecentLog(int64_t, size_t, store::Callback<std::vector<store::LogLine>> cb) override {
+    Post(cb, store::Result<std::vector<store::LogLine>>(std::vector<store::LogLine>{}));
+  }
+  void CapTables(size_t, size_t, store::Done cb) override { Post(cb, store::Result<void>()); }
+  void RegisterHub(std::string, std::string, int, store::Done cb) override {
+    Post(cb, store::Result<void>());
+  }
+  void SetBrowser(std::string, std::string, bool, store::Done cb) override {
+    Post(cb, store::Result<void>());
+  }
+  void SetSession(std::string, std::string, std::string, bool, store::Done cb) override {
+    Post(cb, store::Result<void>());
+  }
+
+  std::mutex mu;
+  std::map<int64_t, store::Service> services;   // GUARDED_BY(mu)
+  std::vector<store::Status> statuses;          // GUARDED_BY(mu)
+  std::vector<store::LogLine> log;              // GUARDED_BY(mu)
+  std::map<int64_t, store::LogCursor> cursors;  // GUARDED_BY(mu)
+  int registrations = 0, log_batches = 0;       // GUARDED_BY(mu)
+  int fail_register = 0, fail_log = 0;          // GUARDED_BY(mu): injected failures
+
+ private:
+  template <class Cb, class R>
+  void Post(Cb cb, R r) {
+    boost::asio::post(ex_, [cb = std::move(cb), r = std::move(r)]() mutable { cb(std::move(r)); });
+  }
+  boost::asio::any_io_executor ex_;
+};
+
+}  // namespace salvus::monitor::testing

@@ -1,0 +1,159 @@
+// The Store: everything Salvus keeps in a database, behind one interface
+// with two backends (DESIGN.md, "Data"):
+//   sqlite:PATH             the embedded default (a file; queries run on the
+//                           store's own thread, never on the caller's loop)
+//   postgresql://...        production (asynchronous libpq driven by the
+//                           caller's event loop; a slow query blocks nobody)
+//
+// Every call returns at once; its callback runs later, on the executor the
+// store was opened with, never inline. Results are std::expected: a database
+// error is a value with a clear message, never an exception or a crash.
+// Not thread-safe: use a store from its executor only (one per hub shard).
+// Destroying a store drops the callbacks of operations still pending: they
+// never run (an operation already executing may or may not have committed).
+// Destroy stores before the io_context they were opened with.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+namespace salvus::store {
+
+template <class T>
+using Result = std::expected<T, std::string>;
+template <class T>
+using Callback = std::function<void(Result<T>)>;
+using Done = Callback<void>;
+
+struct Permalink {
+  std::string id;  // short, random, URL-safe
+  std::string code;
+  std::string language;        // "sage", "python", ...
+  std::string interact_state;  // JSON or empty
+  int64_t created_ms = 0;      // unix ms
+};
+
+struct Blob {
+  std::string sha1;  // lowercase hex of data
+  std::string mime;
+  std::string data;
+};
+
+// A service the monitor watches (hub, compute, memcached, ...). Identity:
+// (type, name, site, address, port); registering the same identity again
+// reuses its id.
+struct Service {
+  int64_t id = 0;
+  std::string type;  // "hub", "compute", ...
+  std::string name;
+  std::string site;
+  std::string address;
+  int port = 0;
+  std::string user;
+  int pid = 0;
+  int monitor_pid = 0;
+  int64_t start_ms = 0;
+  int64_t stop_ms = 0;  // 0 while running
+  bool running = false;
+};
+
+struct Status {
+  int64_t service_id = 0;
+  int64_t time_ms = 0;
+  double load1 = 0, load5 = 0, load15 = 0;
+  double pcpu = 0;  // % of one core since the previous status
+  double pmem = 0;  // % of the machine's memory
+  double cputime_s = 0;
+  double walltime_s = 0;
+  uint64_t vsize_kb = 0;
+  uint64_t rss_kb = 0;
+  std::string extra;  // JSON, e.g. a compute server's {"sessions":3,"max":100}
+};
+
+struct LogLine {
+  int64_t service_id = 0;
+  int64_t time_ms = 0;  // the timestamp the line starts with
+  std::string text;     // valid UTF-8 (invalid bytes replaced)
+};
+
+// Where the monitor stopped reading a service's log file.
+struct LogCursor {
+  uint64_t inode = 0;
+  uint64_t offset = 0;
+};
+
+struct ServiceStatus {
+  Service service;
+  std::optional<Status> latest;
+};
+
+struct Options {
+  size_t status_rows = 100000;  // cap_table: newest rows kept
+  size_t log_rows = 100000;
+  int prune_interval_s = 60;    // background pruning; 0 disables it
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // "sqlite" or "postgresql".
+  virtual std::string backend() const = 0;
+
+  // Creates or upgrades the schema (versioned migrations, the same for both
+  // backends). Running it again is a no-op. Returns the schema version.
+  virtual void Migrate(Callback<int> cb) = 0;
+
+  // --- permalinks ---
+  // Stores code under a fresh random id (collisions retried) and returns the
+  // id; the same (code, language, interact_state) again returns its old id.
+  virtual void CreatePermalink(std::string code, std::string language,
+                               std::string interact_state, Callback<std::string> cb) = 0;
+  virtual void GetPermalink(std::string id, Callback<std::optional<Permalink>> cb) = 0;
+
+  // --- blobs ---
+  virtual void PutBlob(Blob blob, Done cb) = 0;  // existing sha1: no-op
+  virtual void GetBlob(std::string sha1, Callback<std::optional<Blob>> cb) = 0;
+
+  // --- services, status, log (the monitor) ---
+  // Registers (or re-registers) a service: running, with the given pid,
+  // monitor pid and start time. Returns its id.
+  virtual void RegisterService(Service s, Callback<int64_t> cb) = 0;
+  virtual void MarkServiceStopped(int64_t service_id, int64_t stop_ms, Done cb) = 0;
+  virtual void AddStatus(Status s, Done cb) = 0;
+  // Appends lines and moves the service's log cursor, in one transaction:
+  // a monitor restarted after a crash neither loses nor repeats lines.
+  virtual void AddLogLines(int64_t service_id, std::vector<LogLine> lines, LogCursor cursor,
+                           Done cb) = 0;
+  virtual void GetLogCursor(int64_t service_id, Callback<LogCursor> cb) = 0;
+  // Running services (of `type`, or all when empty) with their newest status.
+  virtual void RunningServices(std::string type, Callback<std::vector<ServiceStatus>> cb) = 0;
+  // Newest `limit` log lines of a service, oldest first.
+  virtual void RecentLog(int64_t service_id, size_t limit, Callback<std::vector<LogLine>> cb) = 0;
+  // cap_table: keeps the newest `status_rows` status rows and `log_rows` log
+  // rows (also run in the background every Options::prune_interval_s).
+  virtual void CapTables(size_t status_rows, size_t log_rows, Done cb) = 0;
+
+  // --- hubs, browsers, sessions ---
+  virtual void RegisterHub(std::string name, std::string address, int port, Done cb) = 0;
+  // Which hub a browser connection is on; connected=false removes it.
+  virtual void SetBrowser(std::string browser, std::string hub, bool connected, Done cb) = 0;
+  // A session started (ended=false) or ended on a compute server.
+  virtual void SetSession(std::string session, std::string hub, std::string compute,
+                          bool ended, Done cb) = 0;
+};
+
+// Opens "sqlite:PATH" or "postgresql://..." (any libpq URI). Connects, but
+// does not migrate: call Migrate first.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                         boost::asio::any_io_executor ex,
+                                         const Options& opt = {});
+
+}  // namespace salvus::store

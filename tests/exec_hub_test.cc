@@ -1,0 +1,603 @@
+// `salvus exec --hub` end to end: the real binary against `salvus up` (a hub
+// and a compute server with real Sage), speaking the browser protocol.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "cli/hub_client.h"
+#include "util/compute_process.h"
+
+extern char** environ;
+
+namespace salvus {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A block of 1000 session uids (what `salvus up` uses as root) that no other
+// test process holds: ctest runs tests in parallel, and two compute servers
+// on the same uids refuse to start. 250000..259999 is used by no other test
+// (compute tests: 300000+, web e2e: 200000 and 210000).
+uid_t ClaimUpUidBlock() {
+  static uid_t claimed = [] {
+    for (unsigned n = 0; n < 10; ++n) {
+      const std::string path = "/tmp/salvus-exec-hub-test-uids-" + std::to_string(n) + ".lock";
+      int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) continue;
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) return static_cast<uid_t>(250000 + n * 1000);
+      close(fd);
+    }
+    return static_cast<uid_t>(250000);
+  }();
+  return claimed;
+}
+
+uint16_t ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);  // bound, never listened: connecting is refused
+  return ntohs(a.sin_port);
+}
+
+// `salvus up --port 0` in a fresh data folder; stopped with SIGTERM.
+class UpProcess {
+ public:
+  explicit UpProcess(std::vector<std::string> extra = {}) {
+    char tmpl[] = "/tmp/salvus-exec-hub-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    chmod(dir_.c_str(), 0711);  // session uids pass through to their homes
+    // The test speaks only to /ws; a stub page keeps it independent of the web build.
+    fs::create_directories(dir_ + "/web");
+    std::ofstream(dir_ + "/web/index.html") << "<!doctype html><title>stub</title>\n";
+    std::vector<std::string> args = {SALVUS_BINARY, "up",       "--port",     "0",
+                                     "--data",      data(),     "--web",      dir_ + "/web",
+                                     "--uid-base",  std::to_string(ClaimUpUidBlock())};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/up.out").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    const int rc = posix_spawn(&pid_, SALVUS_BINARY, &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+      pid_ = -1;
+      return;
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(180);
+    while (Clock::now() < deadline) {
+      std::ifstream in(data() + "/hub.port");
+      unsigned p = 0;
+      if (in >> p && p != 0) {
+        if (WaitForSessions(static_cast<uint16_t>(p), extra)) port_ = static_cast<uint16_t>(p);
+        return;
+      }
+      int status;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  // hub.port appears once the hub listens; its event loops connect to the
+  // compute server just after (until then a session cannot start). Ready
+  // when sessions start on several fresh connections in a row (they land
+  // on different event loops).
+  static bool WaitForSessions(uint16_t port, const std::vector<std::string>& extra) {
+    cli::HubClientOptions o;
+    const bool tls = std::find(extra.begin(), extra.end(), "--tls-cert") != extra.end();
+    o.url = std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(port) + "/ws";
+    auto kernel = std::find(extra.begin(), extra.end(), "--kernel");
+    const std::string k = kernel != extra.end() && kernel + 1 != extra.end() ? kernel[1] : "";
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    for (int ok = 0; ok < 8;) {
+      if (Clock::now() > deadline) return false;
+      auto c = cli::HubClient::Connect(o);
+      auto s = c ? (*c)->StartSession(k) : std::unexpected(c.error());
+      if (s) {
+        ++ok;
+        (*c)->Terminate(*s);
+        (*c)->Close();
+      } else {
+        ok = 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    return true;
+  }
+
+  // SIGTERM, a bounded wait, then what is left behind ("" when nothing).
+  std::string Stop() {
+    std::string problems;
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      const auto deadline = Clock::now() + std::chrono::seconds(30);
+      int status = 0;
+      bool exited = false;
+      while (Clock::now() < deadline) {
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          exited = true;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (!exited) {
+        problems += "salvus up did not exit within 30 s of SIGTERM; ";
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+      } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        problems += "salvus up exited with status " + std::to_string(status) + "; ";
+      }
+      pid_ = -1;
+    }
+    // Its compute server, zygote and workers name the data folder or run
+    // with its uids; give the kernel a moment to reap them.
+    for (int i = 0; i < 50; ++i) {
+      if (Leftovers().empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    for (pid_t p : Leftovers()) {
+      problems += "left behind: pid " + std::to_string(p) + " " +
+                  ReadFile("/proc/" + std::to_string(p) + "/cmdline") + "; ";
+      kill(p, SIGKILL);
+    }
+    return problems;
+  }
+
+  ~UpProcess() {
+    Stop();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  bool ok() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
+  std::string data() const { return dir_ + "/data"; }
+  const std::string& dir() const { return dir_; }
+  std::string log() const { return ReadFile(dir_ + "/up.out") + ReadFile(data() + "/compute.log"); }
+
+ private:
+  std::vector<pid_t> Leftovers() const {
+    std::vector<pid_t> left = testing::ProcessesMatching(data());
+    if (geteuid() == 0) {
+      for (pid_t p : testing::ProcessesWithUids(ClaimUpUidBlock(), 1000)) left.push_back(p);
+    }
+    std::erase(left, getpid());
+    return left;
+  }
+
+  std::string dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+struct Ran {
+  int code = -1;  // exit status; 128 + signal when killed
+  std::string out, err;
+};
+
+// Runs `salvus ARGS...` with `input` on stdin. `during(pid, out_path)` (if
+// given) runs while it does. Killed after `timeout`.
+Ran Salvus(std::vector<std::string> args, const std::string& input = "",
+           const std::function<void(pid_t, const std::string&)>& during = nullptr,
+           std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  char tmpl[] = "/tmp/salvus-exec-run-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  std::ofstream(dir + "/in") << input;
+  args.insert(args.begin(), SALVUS_BINARY);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, (dir + "/in").c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, (dir + "/out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, (dir + "/err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // The child gets default signal handling whatever the test runner set.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid;
+  Ran r;
+  const int rc = posix_spawn(&pid, SALVUS_BINARY, &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc == 0) {
+    if (during) during(pid, dir + "/out");
+    const auto deadline = Clock::now() + timeout;
+    int status = 0;
+    for (;;) {
+      if (waitpid(pid, &status, WNOHANG) == pid) break;
+      if (Clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        r.err = "[test: killed after the timeout]\n";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  r.out = ReadFile(dir + "/out");
+  r.err += ReadFile(dir + "/err");
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return r;
+}
+
+// Waits until the file at `path` holds `text` (up to 60 s).
+bool WaitForText(const std::string& path, const std::string& text) {
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < deadline) {
+    if (ReadFile(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// ---- against a running `salvus up` ----
+
+class ExecHubTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { up_ = new UpProcess(); }
+  static void TearDownTestSuite() {
+    const std::string left = up_->Stop();
+    EXPECT_EQ(left, "") << "salvus up must stop cleanly and leave nothing behind";
+    delete up_;
+    up_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(up_->ok()) << up_->log(); }
+
+  static Ran Exec(const std::string& code, const std::string& input = "") {
+    return Salvus({"exec", "--hub", up_->url(), code}, input);
+  }
+  static Ran ExecCompute(const std::string& code) {
+    const std::string port = ReadFile(up_->data() + "/compute.port");
+    return Salvus({"exec", "--compute", "127.0.0.1:" + port.substr(0, port.find('\n')),
+                   "--token-file", up_->data() + "/token", code});
+  }
+  static UpProcess* up_;
+};
+UpProcess* ExecHubTest::up_ = nullptr;
+
+TEST_F(ExecHubTest, FactorPrintsTheAnswerAndExitsZero) {
+  Ran r = Exec("factor(2^64+1)");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "274177 * 67280421310721\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(ExecHubTest, RaisingCodeExitsOneWithTheTracebackOnStderr) {
+  Ran r = Exec("print('before')\n1/0\nprint('after')");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(r.out, "before\n");
+  EXPECT_NE(r.err.find("ZeroDivisionError"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
+}
+
+TEST_F(ExecHubTest, StreamsOutputOfALoop) {
+  Ran r = Exec("for i in range(3): print(i); sleep(0.3r)");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n1\n2\n");
+}
+
+TEST_F(ExecHubTest, ReadsCodeFromStdinWithDash) {
+  Ran r = Exec("-", "x = 6\nfor i in range(3):\n    print(i)\nx * 7\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n1\n2\n42\n");
+}
+
+TEST_F(ExecHubTest, SameOutputAndExitCodesAsCompute) {
+  for (const std::string code :
+       {"factor(2^64+1)", "import sys\nprint('out')\nprint('err', file=sys.stderr)\n2^10",
+        "undefined_name", "print('x', end='')"}) {
+    SCOPED_TRACE(code);
+    Ran hub = Exec(code);
+    Ran compute = ExecCompute(code);
+    EXPECT_EQ(hub.code, compute.code) << hub.err << compute.err;
+    EXPECT_EQ(hub.out, compute.out);
+    EXPECT_EQ(hub.err, compute.err);
+  }
+}
+
+TEST_F(ExecHubTest, EachRunHasAFreshSession) {
+  ASSERT_EQ(Exec("secret = 1").code, 0);
+  Ran r = Exec("secret");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("NameError"), std::string::npos) << r.err;
+}
+
+TEST_F(ExecHubTest, WrongPathIsAConnectionError) {
+  Ran r = Salvus({"exec", "--hub", "ws://127.0.0.1:" + std::to_string(up_->port()) + "/nope", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("salvus exec: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/nope"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+// Ctrl-C: the first interrupts the cell (which then ends as interrupted,
+// exit 1); the second ends the session and quits at once with 130.
+void CtrlCInterruptsThenQuits(std::vector<std::string> args, const std::string& mode) {
+  {
+    SCOPED_TRACE("one Ctrl-C");
+    auto a = args;
+    a.push_back("print('started', flush=True)\nwhile True: pass");
+    Ran r = Salvus(a, "", [](pid_t pid, const std::string& out) {
+      ASSERT_TRUE(WaitForText(out, "started"));
+      kill(pid, SIGINT);
+    });
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("interrupting"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("KeyboardInterrupt"), std::string::npos) << r.err;
+  }
+  {
+    SCOPED_TRACE("two Ctrl-C, the code ignores the first");
+    // The cell keeps writing the time to a file: once the session is
+    // ended, the file is deleted (root: the session's /tmp files go) or
+    // stops changing.
+    const std::string alive =
+        "/tmp/salvus-exec-hub-alive-" + std::to_string(getpid()) + "-" + mode;
+    auto a = args;
+    a.push_back(
+        "import time\nprint('started', flush=True)\nwhile True:\n"
+        "    try:\n        open('" + alive + "', 'w').write(repr(time.time()))\n"
+        "        time.sleep(0.05r)\n    except KeyboardInterrupt:\n"
+        "        print('caught', flush=True)\n");
+    Ran r = Salvus(a, "", [](pid_t pid, const std::string& out) {
+      ASSERT_TRUE(WaitForText(out, "started"));
+      kill(pid, SIGINT);
+      ASSERT_TRUE(WaitForText(out, "caught"));
+      kill(pid, SIGINT);
+    });
+    EXPECT_EQ(r.code, 130) << r.err;
+    bool stopped = false;
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (!stopped && Clock::now() < deadline) {
+      const std::string before = ReadFile(alive);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      stopped = !fs::exists(alive) || (!before.empty() && ReadFile(alive) == before);
+    }
+    EXPECT_TRUE(stopped) << "the session still runs after salvus exec quit";
+    std::error_code ec;
+    fs::remove(alive, ec);
+  }
+}
+
+TEST_F(ExecHubTest, CtrlCInterruptsThenQuitsViaHub) {
+  CtrlCInterruptsThenQuits({"exec", "--hub", up_->url()}, "hub");
+}
+
+TEST_F(ExecHubTest, CtrlCInterruptsThenQuitsViaCompute) {
+  const std::string port = ReadFile(up_->data() + "/compute.port");
+  CtrlCInterruptsThenQuits({"exec", "--compute", "127.0.0.1:" + port.substr(0, port.find('\n')),
+                            "--token-file", up_->data() + "/token"},
+                           "compute");
+}
+
+// A HubClient in-process: the protocol as docs/protocol.md describes it.
+TEST_F(ExecHubTest, ClientSpeaksTheDocumentedProtocol) {
+  cli::HubClientOptions o;
+  o.url = up_->url();
+  auto c = cli::HubClient::Connect(o);
+  ASSERT_TRUE(c) << c.error();
+  auto s = (*c)->StartSession("sage");
+  ASSERT_TRUE(s) << s.error();
+  std::vector<std::string> seen;
+  auto r = (*c)->Execute(*s, "print(1)\nprint(2)", [&](const proto::Message& m) {
+    seen.push_back(m.output().text());
+  });
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->status, proto::Done::OK);
+  EXPECT_EQ(r->out, "1\n2\n");
+  // Execute in a session that is not ours: an error naming the request.
+  proto::Message m;
+  m.mutable_execute()->set_session("no-such-session");
+  m.mutable_execute()->set_code("1");
+  const uint64_t id = (*c)->Request(m);
+  auto reply = (*c)->Receive();
+  ASSERT_TRUE(reply) << reply.error();
+  EXPECT_EQ(reply->id(), id);
+  ASSERT_TRUE(reply->has_error());
+  EXPECT_EQ(reply->error().code(), proto::Error::NOT_FOUND);
+  (*c)->Terminate(*s);
+  auto ack = (*c)->Receive();
+  ASSERT_TRUE(ack) << ack.error();
+  EXPECT_TRUE(ack->has_ack());
+  (*c)->Close();
+}
+
+// ---- over TLS: wss:// ----
+
+TEST(ExecHubTls, WssWithAndWithoutVerification) {
+  char tmpl[] = "/tmp/salvus-exec-tls-XXXXXX";
+  const std::string certs = mkdtemp(tmpl);
+  auto make_cert = [&](const std::string& name) {
+    const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                            "-addext subjectAltName=IP:127.0.0.1 -keyout " + certs + "/" + name +
+                            ".key -out " + certs + "/" + name + ".pem 2>/dev/null";
+    return std::system(cmd.c_str()) == 0;
+  };
+  ASSERT_TRUE(make_cert("hub"));
+  ASSERT_TRUE(make_cert("other"));
+  UpProcess up({"--kernel", "python", "--tls-cert", certs + "/hub.pem", "--tls-key",
+                certs + "/hub.key"});
+  ASSERT_TRUE(up.ok()) << up.log();
+  const std::string port = std::to_string(up.port());
+  const std::string wss = "wss://127.0.0.1:" + port + "/ws";
+
+  Ran r = Salvus({"exec", "--hub", wss, "--kernel", "python", "--tls-ca", certs + "/hub.pem",
+                  "print(6*7)"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "42\n");
+  // Without a CA the certificate is not checked (like --compute).
+  r = Salvus({"exec", "--hub", wss, "--kernel", "python", "print(6*7)"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "42\n");
+  // --tls turns a ws:// URL into TLS.
+  r = Salvus({"exec", "--hub", "ws://127.0.0.1:" + port + "/ws", "--tls", "--kernel", "python",
+              "print(6*7)"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "42\n");
+  // A certificate the CA did not sign.
+  r = Salvus({"exec", "--hub", wss, "--kernel", "python", "--tls-ca", certs + "/other.pem", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("TLS handshake with 127.0.0.1:" + port + " failed"), std::string::npos)
+      << r.err;
+  // The right CA, but the certificate does not name "localhost".
+  r = Salvus({"exec", "--hub", "wss://localhost:" + port + "/ws", "--kernel", "python",
+              "--tls-ca", certs + "/hub.pem", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("TLS handshake"), std::string::npos) << r.err;
+  // Plain WebSocket to the TLS port.
+  r = Salvus({"exec", "--hub", "ws://127.0.0.1:" + port + "/ws", "--kernel", "python", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("salvus exec: "), std::string::npos) << r.err;
+
+  EXPECT_EQ(up.Stop(), "");
+  std::error_code ec;
+  fs::remove_all(certs, ec);
+}
+
+// ---- errors before any hub answers ----
+
+TEST(ExecHubErrors, ClosedPortExitsTwoWithAClearMessage) {
+  const uint16_t port = ClosedPort();
+  Ran r = Salvus({"exec", "--hub", "ws://127.0.0.1:" + std::to_string(port) + "/ws", "1+1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("salvus exec: cannot connect to 127.0.0.1:" + std::to_string(port) +
+                       ": Connection refused"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(ExecHubErrors, BadUrlsExitTwo) {
+  for (const std::string url : {"http://127.0.0.1:8080/ws", "127.0.0.1:8080", "ws://:80/ws",
+                                "ws://127.0.0.1:99999/ws", "ws://127.0.0.1:x/ws"}) {
+    SCOPED_TRACE(url);
+    Ran r = Salvus({"exec", "--hub", url, "1+1"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("salvus exec: "), std::string::npos) << r.err;
+  }
+  Ran r = Salvus({"exec", "--hub", "ws://no-such-host.invalid:8080/ws", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("cannot resolve no-such-host.invalid"), std::string::npos) << r.err;
+}
+
+TEST(ExecHubErrors, ComputeAndHubAreExclusiveAndOneIsNeeded) {
+  Ran both = Salvus({"exec", "--hub", "ws://127.0.0.1:1/ws", "--compute", "127.0.0.1:1",
+                     "--token-file", "/dev/null", "1"});
+  EXPECT_EQ(both.code, 2);
+  EXPECT_NE(both.err.find("excludes"), std::string::npos) << both.err;
+  Ran none = Salvus({"exec", "1"});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("--compute"), std::string::npos) << none.err;
+  Ran no_token = Salvus({"exec", "--compute", "127.0.0.1:1", "1"});
+  EXPECT_EQ(no_token.code, 2);
+  EXPECT_NE(no_token.err.find("--token-file"), std::string::npos) << no_token.err;
+}
+
+// ---- the client's pure parts ----
+
+TEST(HubUrl, ParsesWsAndWss) {
+  auto u = cli::ParseHubUrl("ws://127.0.0.1:8080/ws");
+  ASSERT_TRUE(u) << u.error();
+  EXPECT_FALSE(u->tls);
+  EXPECT_EQ(u->host, "127.0.0.1");
+  EXPECT_EQ(u->port, 8080);
+  EXPECT_EQ(u->target, "/ws");
+  EXPECT_EQ(u->HttpBase(), "http://127.0.0.1:8080");
+  u = cli::ParseHubUrl("wss://example.org");
+  ASSERT_TRUE(u) << u.error();
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->port, 443);
+  EXPECT_EQ(u->target, "/ws");
+  EXPECT_EQ(u->HttpBase(), "https://example.org:443");
+  u = cli::ParseHubUrl("ws://[::1]:9/x?y=1");
+  ASSERT_TRUE(u) << u.error();
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->port, 9);
+  EXPECT_EQ(u->target, "/x?y=1");
+  EXPECT_EQ(u->HttpBase(), "http://[::1]:9");
+  EXPECT_FALSE(cli::ParseHubUrl("http://h:1/ws"));
+  EXPECT_FALSE(cli::ParseHubUrl("ws://h:0/ws"));
+  EXPECT_FALSE(cli::ParseHubUrl("ws://h:70000/ws"));
+  EXPECT_FALSE(cli::ParseHubUrl("ws:///ws"));
+}
+
+TEST(HubDisplay, OneLineForBlobsTextForText) {
+  proto::Display d;
+  d.set_mime("image/png");
+  d.set_blob("0123456789abcdef0123456789abcdef01234567");
+  d.set_width(640);
+  d.set_height(480);
+  EXPECT_EQ(cli::DisplayText(d, "http://h:1"),
+            "[image/png 640x480: http://h:1/blobs/0123456789abcdef0123456789abcdef01234567]");
+  d.clear_width();
+  d.clear_height();
+  d.set_mime("application/x-salvus-file");
+  d.set_name("data.csv");
+  EXPECT_EQ(cli::DisplayText(d, "http://h:1"),
+            "[application/x-salvus-file data.csv: "
+            "http://h:1/blobs/0123456789abcdef0123456789abcdef01234567]");
+  proto::Display t;
+  t.set_mime("text/html");
+  t.set_text("<b>hi</b>\n");
+  EXPECT_EQ(cli::DisplayText(t, "http://h:1"), "<b>hi</b>");
+  t.set_mime("text/latex");
+  t.set_text("\\frac{1}{2}");
+  EXPECT_EQ(cli::DisplayText(t, "http://h:1"), "\\frac{1}{2}");
+  t.set_mime("text/markdown");
+  t.set_text("# Title");
+  EXPECT_EQ(cli::DisplayText(t, "http://h:1"), "# Title");
+  proto::Display i;
+  i.set_mime("application/x-salvus-interact");
+  i.set_name("i1");
+  i.set_text("{}");
+  EXPECT_EQ(cli::DisplayText(i, "http://h:1"),
+            "[application/x-salvus-interact i1: open the worksheet in a browser to use it]");
+}
+
+}  // namespace
+}  // namespace salvus

@@ -1,0 +1,37 @@
+// Test helper: a real memcached on a free loopback port, killed afterwards.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace salvus::testing {
+
+class MemcachedProcess {
+ public:
+  // Starts `memcached` (as `-u nobody` when root) and waits, up to 10 s,
+  // until it accepts connections.
+  MemcachedProcess();
+  ~MemcachedProcess();
+  MemcachedProcess(const MemcachedProcess&) = delete;
+  MemcachedProcess& operator=(const MemcachedProcess&) = delete;
+
+  bool ok() const { return pid_ > 0; }
+  uint16_t port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+  // SIGKILL, and wait for it.
+  void Kill();
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A port nothing listens on right now (bind to 0, read it, close).
+uint16_t FreeLoopbackPort();
+// True if something accepts TCP connections on 127.0.0.1:port.
+bool Accepts(uint16_t port);
+
+}  // namespace salvus::testing

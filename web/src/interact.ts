@@ -1,0 +1,282 @@
+// An interact: controls built from the worker's JSON description
+// (application/x-salvus-interact) and an output area that each change of a
+// control replaces with the rerun function's output.
+import type { Kernel } from './kernel';
+import type { Msg } from './protocol';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export interface ControlSpec {
+  name: string;
+  type: string;
+  label?: string;
+  [key: string]: any;
+}
+
+export interface InteractSpec {
+  id: string;
+  controls: ControlSpec[];
+  auto_update?: boolean;
+}
+
+interface Control {
+  name: string;
+  el: HTMLElement;
+  value: () => unknown;
+  set?: (v: unknown) => void;
+}
+
+// Renders replies of one request into an output area (see render.ts).
+export type ReplySink = { clear(): void; route(r: Msg): void };
+
+const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
+
+function labelled(spec: ControlSpec, input: HTMLElement, extra?: HTMLElement): HTMLElement {
+  const row = document.createElement('label');
+  row.className = `control control-${spec.type}`;
+  const name = document.createElement('span');
+  name.className = 'control-label';
+  name.textContent = spec.label ?? spec.name;
+  row.append(name, input);
+  if (extra) row.append(extra);
+  return row;
+}
+
+function build(spec: ControlSpec, changed: (immediate: boolean) => void): Control {
+  const t = spec.type;
+  if (t === 'slider' && Array.isArray(spec.values)) {
+    // A slider over a list of values: it moves over their indices.
+    const input = document.createElement('input');
+    input.type = 'range';
+    input.min = '0';
+    input.max = String(spec.values.length - 1);
+    input.step = '1';
+    input.value = String(spec.default_index ?? 0);
+    const shown = document.createElement('span');
+    shown.className = 'control-value';
+    const show = () => (shown.textContent = String(spec.values[Number(input.value)]));
+    show();
+    input.addEventListener('input', () => (show(), changed(false)));
+    return { name: spec.name, el: labelled(spec, input, shown), value: () => Number(input.value) };
+  }
+  if (t === 'slider') {
+    const input = document.createElement('input');
+    input.type = 'range';
+    input.min = String(spec.min ?? 0);
+    input.max = String(spec.max ?? 100);
+    input.step = String(spec.step ?? 1);
+    input.value = String(spec.default ?? spec.min ?? 0);
+    const shown = document.createElement('span');
+    shown.className = 'control-value';
+    const show = () => (shown.textContent = input.value);
+    show();
+    input.addEventListener('input', () => (show(), changed(false)));
+    return {
+      name: spec.name,
+      el: labelled(spec, input, shown),
+      value: () => Number(input.value),
+      set: (v) => ((input.value = String(v)), show()),
+    };
+  }
+  if (t === 'range_slider') {
+    const box = document.createElement('span');
+    box.className = 'range-pair';
+    const [d0, d1] = Array.isArray(spec.default) ? spec.default : [spec.min ?? 0, spec.max ?? 100];
+    const mk = (v: number) => {
+      const i = document.createElement('input');
+      i.type = 'range';
+      i.min = String(spec.min ?? 0);
+      i.max = String(spec.max ?? 100);
+      i.step = String(spec.step ?? 1);
+      i.value = String(v);
+      return i;
+    };
+    const lo = mk(d0), hi = mk(d1);
+    const shown = document.createElement('span');
+    shown.className = 'control-value';
+    const show = () => (shown.textContent = `${lo.value} – ${hi.value}`);
+    show();
+    for (const i of [lo, hi]) i.addEventListener('input', () => (show(), changed(false)));
+    box.append(lo, hi);
+    return {
+      name: spec.name,
+      el: labelled(spec, box, shown),
+      value: () => {
+        const a = Number(lo.value), b = Number(hi.value);
+        return [Math.min(a, b), Math.max(a, b)];
+      },
+    };
+  }
+  if (t === 'checkbox') {
+    const input = document.createElement('input');
+    input.type = 'checkbox';
+    input.checked = !!spec.default;
+    input.addEventListener('change', () => changed(true));
+    return { name: spec.name, el: labelled(spec, input), value: () => input.checked, set: (v) => (input.checked = !!v) };
+  }
+  if (t === 'selector') {
+    const values: unknown[] = spec.values ?? [];
+    let index = clamp(spec.default_index ?? 0, 0, Math.max(0, values.length - 1));
+    if (spec.buttons) {
+      const box = document.createElement('span');
+      box.className = 'buttons';
+      const buttons = values.map((v, i) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = String(v);
+        b.classList.toggle('selected', i === index);
+        b.addEventListener('click', () => {
+          index = i;
+          buttons.forEach((x, j) => x.classList.toggle('selected', j === i));
+          changed(true);
+        });
+        return b;
+      });
+      box.append(...buttons);
+      return { name: spec.name, el: labelled(spec, box), value: () => index };
+    }
+    const select = document.createElement('select');
+    values.forEach((v, i) => {
+      const o = document.createElement('option');
+      o.value = String(i);
+      o.textContent = String(v);
+      select.appendChild(o);
+    });
+    select.value = String(index);
+    select.addEventListener('change', () => changed(true));
+    return { name: spec.name, el: labelled(spec, select), value: () => Number(select.value) };
+  }
+  if (t === 'color' || t === 'color_selector') {
+    const input = document.createElement('input');
+    input.type = 'color';
+    input.value = String(spec.default ?? '#0000ff');
+    input.addEventListener('input', () => changed(false));
+    return { name: spec.name, el: labelled(spec, input), value: () => input.value };
+  }
+  if (t === 'input_grid') {
+    const table = document.createElement('table');
+    table.className = 'grid';
+    const rows: HTMLInputElement[][] = [];
+    for (let r = 0; r < (spec.rows ?? 1); r++) {
+      const tr = document.createElement('tr');
+      const row: HTMLInputElement[] = [];
+      for (let c = 0; c < (spec.cols ?? 1); c++) {
+        const td = document.createElement('td');
+        const i = document.createElement('input');
+        i.value = String(spec.default?.[r]?.[c] ?? '0');
+        i.size = spec.width ?? 4;
+        i.addEventListener('change', () => changed(true));
+        td.appendChild(i);
+        tr.appendChild(td);
+        row.push(i);
+      }
+      table.appendChild(tr);
+      rows.push(row);
+    }
+    return { name: spec.name, el: labelled(spec, table), value: () => rows.map((r) => r.map((i) => i.value)) };
+  }
+  if (t === 'button') {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = spec.text ?? spec.label ?? spec.name;
+    let clicked = false;
+    b.addEventListener('click', () => {
+      clicked = true;
+      changed(true);
+      clicked = false;
+    });
+    const row = document.createElement('span');
+    row.className = 'control control-button';
+    row.appendChild(b);
+    return { name: spec.name, el: row, value: () => clicked };
+  }
+  if (t === 'text_control') {
+    const div = document.createElement('div');
+    div.className = 'control control-text';
+    div.textContent = spec.text ?? '';
+    return { name: spec.name, el: div, value: () => undefined };
+  }
+  // input_box (and anything unknown): a text field, sent on Enter or blur.
+  const input = document.createElement(spec.height && spec.height > 1 ? 'textarea' : 'input') as
+    | HTMLInputElement
+    | HTMLTextAreaElement;
+  input.value = String(spec.default ?? '');
+  if (input instanceof HTMLInputElement) input.size = Math.min(60, spec.width ?? 20);
+  input.addEventListener('change', () => changed(true));
+  return { name: spec.name, el: labelled(spec, input), value: () => input.value };
+}
+
+export class InteractView {
+  readonly root: HTMLElement;
+  private controls: Control[] = [];
+  private inFlight = false;
+  private again = false;
+
+  constructor(
+    readonly spec: InteractSpec,
+    private kernel: Kernel,
+    private output: ReplySink,
+    controlsHost: HTMLElement,
+  ) {
+    this.root = controlsHost;
+    controlsHost.classList.add('interact-controls');
+    controlsHost.dataset.interact = spec.id;
+    const changed = () => {
+      if (spec.auto_update !== false) this.update();
+    };
+    for (const c of spec.controls ?? []) {
+      const control = build(c, changed);
+      this.controls.push(control);
+      controlsHost.appendChild(control.el);
+    }
+    if (spec.auto_update === false) {
+      const run = document.createElement('button');
+      run.type = 'button';
+      run.textContent = 'Update';
+      run.addEventListener('click', () => this.update());
+      controlsHost.appendChild(run);
+    }
+  }
+
+  values(): Record<string, unknown> {
+    const v: Record<string, unknown> = {};
+    for (const c of this.controls) {
+      const x = c.value();
+      if (x !== undefined) v[c.name] = x;
+    }
+    return v;
+  }
+
+  // Sets controls from saved values (a shared cell's state) and reruns.
+  restore(values: Record<string, unknown>): void {
+    for (const c of this.controls) {
+      if (c.name in values) c.set?.(values[c.name]);
+    }
+    this.update(values);
+  }
+
+  // Reruns the function with the current values. While one update runs,
+  // changes coalesce into a single next one (a dragged slider never queues
+  // a backlog).
+  update(values?: Record<string, unknown>): void {
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    this.inFlight = true;
+    let first = true;
+    void this.kernel.interactUpdate(this.spec.id, { ...this.values(), ...values }, (r) => {
+      if (first) {
+        this.output.clear();
+        first = false;
+      }
+      this.output.route(r);
+      if (r.done || r.error) {
+        this.inFlight = false;
+        if (this.again) {
+          this.again = false;
+          this.update();
+        }
+      }
+    });
+  }
+}
