@@ -22,7 +22,7 @@
 #include <sstream>
 #include <thread>
 
-#include "monitor/await_store.h"
+#include "store/await_store.h"
 #include "monitor/logtail.h"
 #include "monitor/procstat.h"
 #include "store/store.h"
@@ -156,7 +156,7 @@ class Db {
     asio::co_spawn(
         io_,
         [&]() -> asio::awaitable<void> {
-          out = co_await monitor::AwaitStore<T>(start);
+          out = co_await store::AwaitStore<T>(start);
           done = true;
         },
         asio::detached);

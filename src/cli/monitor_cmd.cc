@@ -10,7 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
-#include "monitor/await_store.h"
+#include "store/await_store.h"
 #include "monitor/cache.h"
 #include "monitor/monitor.h"
 #include "store/store.h"
@@ -81,7 +81,7 @@ int RunMonitor(const MonitorFlags& f) {
   int exit_code = 1;
   auto main = [&]() -> asio::awaitable<int> {
     auto version =
-        co_await monitor::AwaitStore<int>([&](auto cb) { (*store)->Migrate(std::move(cb)); });
+        co_await store::AwaitStore<int>([&](auto cb) { (*store)->Migrate(std::move(cb)); });
     if (!version) {
       spdlog::error("database {}: {}", f.db, version.error());
       co_return 1;

@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
-#include "monitor/await_store.h"
+#include "store/await_store.h"
 #include "monitor/cache.h"
 #include "monitor/report.h"
 #include "store/store.h"
@@ -42,12 +42,12 @@ std::expected<std::vector<store::ServiceStatus>, std::string> FromDatabase(const
   auto query = [&]() -> asio::awaitable<void> {
     // A fresh database has no tables yet; creating them is harmless.
     auto version =
-        co_await monitor::AwaitStore<int>([&](auto cb) { (*store)->Migrate(std::move(cb)); });
+        co_await store::AwaitStore<int>([&](auto cb) { (*store)->Migrate(std::move(cb)); });
     if (!version) {
       out = std::unexpected(version.error());
       co_return;
     }
-    auto r = co_await monitor::AwaitStore<std::vector<store::ServiceStatus>>(
+    auto r = co_await store::AwaitStore<std::vector<store::ServiceStatus>>(
         [&](auto cb) { (*store)->RunningServices("", std::move(cb)); });
     if (r) {
       out = std::move(*r);

@@ -16,6 +16,7 @@
 #include "core/tls.h"
 #include "hub/router.h"
 #include "hub/static_files.h"
+#include "store/await_store.h"
 #include "store/store.h"
 
 namespace salvus::hub {
@@ -28,17 +29,6 @@ using asio::ip::tcp;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
-
-// Awaits a Store call `op(callback)` from a coroutine on the store's executor.
-template <class T, class Op>
-asio::awaitable<store::Result<T>> AwaitStore(Op op) {
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(store::Result<T>)>(
-      [op = std::move(op)](auto handler) mutable {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        op([h](store::Result<T> r) { (*h)(std::move(r)); });
-      },
-      asio::use_awaitable);
-}
 
 http::response<http::string_body> TextResponse(const http::request<http::string_body>& req,
                                                http::status st, std::string text) {
@@ -452,7 +442,7 @@ class Hub::Shard {
     }
     auto blob = blobs_->Get(name);
     if (!blob && store_) {
-      auto r = co_await AwaitStore<std::optional<store::Blob>>(
+      auto r = co_await store::AwaitStore<std::optional<store::Blob>>(
           [&](auto cb) { store_->GetBlob(name, std::move(cb)); });
       if (r && *r) {
         blobs_->Put((*r)->sha1, (*r)->mime, (*r)->data);

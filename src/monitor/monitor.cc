@@ -11,7 +11,7 @@
 #include <charconv>
 
 #include "core/utf8.h"
-#include "monitor/await_store.h"
+#include "store/await_store.h"
 #include "monitor/report.h"
 
 namespace salvus::monitor {
@@ -98,10 +98,10 @@ asio::awaitable<bool> Monitor::Register(const Process& p) {
   // process lives.
   for (auto backoff = 100ms;; backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s)) {
     auto id =
-        co_await AwaitStore<int64_t>([&](auto cb) { store_.RegisterService(s, std::move(cb)); });
+        co_await store::AwaitStore<int64_t>([&](auto cb) { store_.RegisterService(s, std::move(cb)); });
     if (id) {
       service_id_ = *id;
-      auto cursor = co_await AwaitStore<store::LogCursor>(
+      auto cursor = co_await store::AwaitStore<store::LogCursor>(
           [&](auto cb) { store_.GetLogCursor(*id, std::move(cb)); });
       if (cursor) {
         saved_ = *cursor;
@@ -170,7 +170,7 @@ asio::awaitable<void> Monitor::WriteStatus(const Sample& s) {
     }
   }
   prev_ = s;
-  auto r = co_await AwaitStore<void>([&](auto cb) { store_.AddStatus(st, std::move(cb)); });
+  auto r = co_await store::AwaitStore<void>([&](auto cb) { store_.AddStatus(st, std::move(cb)); });
   if (!r) spdlog::warn("status of service {}: {}", service_id_, r.error());
   // Several intervals, so a status outlives one missed tick but not a dead monitor.
   const auto ttl = std::max<std::chrono::seconds>(
@@ -192,7 +192,7 @@ asio::awaitable<Monitor::Tail> Monitor::TailLog(bool final, size_t max_batches) 
     std::vector<store::LogLine> lines;
     lines.reserve(pending_->lines.size());
     for (auto& l : pending_->lines) lines.push_back({service_id_, l.time_ms, l.text});
-    auto r = co_await AwaitStore<void>([&](auto cb) {
+    auto r = co_await store::AwaitStore<void>([&](auto cb) {
       store_.AddLogLines(service_id_, std::move(lines), pending_->cursor, std::move(cb));
     });
     if (!r) {
@@ -209,7 +209,7 @@ asio::awaitable<Monitor::Tail> Monitor::TailLog(bool final, size_t max_batches) 
 
 asio::awaitable<bool> Monitor::MarkStopped() {
   for (int attempt = 0; attempt < 10; ++attempt) {
-    auto r = co_await AwaitStore<void>(
+    auto r = co_await store::AwaitStore<void>(
         [&](auto cb) { store_.MarkServiceStopped(service_id_, NowMs(), std::move(cb)); });
     if (r) {
       cache_.Delete(kServicesKey);

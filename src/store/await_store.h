@@ -14,7 +14,7 @@
 
 #include "store/store.h"
 
-namespace salvus::monitor {
+namespace salvus::store {
 
 template <class T, class Start>
 boost::asio::awaitable<store::Result<T>> AwaitStore(Start start) {
@@ -28,4 +28,4 @@ boost::asio::awaitable<store::Result<T>> AwaitStore(Start start) {
       asio::use_awaitable);
 }
 
-}  // namespace salvus::monitor
+}  // namespace salvus::store
