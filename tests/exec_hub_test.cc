@@ -22,6 +22,7 @@
 
 #include "cli/hub_client.h"
 #include "util/compute_process.h"
+#include "util/up_process.h"
 
 extern char** environ;
 
@@ -31,30 +32,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A block of 1000 session uids (what `salvus up` uses as root) that no other
-// test process holds: ctest runs tests in parallel, and two compute servers
-// on the same uids refuse to start. 250000..259999 is used by no other test
-// (compute tests: 300000+, web e2e: 200000 and 210000).
-uid_t ClaimUpUidBlock() {
-  static uid_t claimed = [] {
-    for (unsigned n = 0; n < 10; ++n) {
-      const std::string path = "/tmp/salvus-exec-hub-test-uids-" + std::to_string(n) + ".lock";
-      int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0) continue;
-      if (flock(fd, LOCK_EX | LOCK_NB) == 0) return static_cast<uid_t>(250000 + n * 1000);
-      close(fd);
-    }
-    return static_cast<uid_t>(250000);
-  }();
-  return claimed;
-}
+using testing::ReadFile;
+using testing::UpProcess;
 
 uint16_t ClosedPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -69,143 +48,6 @@ uint16_t ClosedPort() {
 }
 
 // `salvus up --port 0` in a fresh data folder; stopped with SIGTERM.
-class UpProcess {
- public:
-  explicit UpProcess(std::vector<std::string> extra = {}) {
-    char tmpl[] = "/tmp/salvus-exec-hub-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    chmod(dir_.c_str(), 0711);  // session uids pass through to their homes
-    // The test speaks only to /ws; a stub page keeps it independent of the web build.
-    fs::create_directories(dir_ + "/web");
-    std::ofstream(dir_ + "/web/index.html") << "<!doctype html><title>stub</title>\n";
-    std::vector<std::string> args = {SALVUS_BINARY, "up",       "--port",     "0",
-                                     "--data",      data(),     "--web",      dir_ + "/web",
-                                     "--uid-base",  std::to_string(ClaimUpUidBlock())};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/up.out").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    const int rc = posix_spawn(&pid_, SALVUS_BINARY, &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      pid_ = -1;
-      return;
-    }
-    const auto deadline = Clock::now() + std::chrono::seconds(180);
-    while (Clock::now() < deadline) {
-      std::ifstream in(data() + "/hub.port");
-      unsigned p = 0;
-      if (in >> p && p != 0) {
-        if (WaitForSessions(static_cast<uint16_t>(p), extra)) port_ = static_cast<uint16_t>(p);
-        return;
-      }
-      int status;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-
-  // hub.port appears once the hub listens; its event loops connect to the
-  // compute server just after (until then a session cannot start). Ready
-  // when sessions start on several fresh connections in a row (they land
-  // on different event loops).
-  static bool WaitForSessions(uint16_t port, const std::vector<std::string>& extra) {
-    cli::HubClientOptions o;
-    const bool tls = std::find(extra.begin(), extra.end(), "--tls-cert") != extra.end();
-    o.url = std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(port) + "/ws";
-    auto kernel = std::find(extra.begin(), extra.end(), "--kernel");
-    const std::string k = kernel != extra.end() && kernel + 1 != extra.end() ? kernel[1] : "";
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    for (int ok = 0; ok < 8;) {
-      if (Clock::now() > deadline) return false;
-      auto c = cli::HubClient::Connect(o);
-      auto s = c ? (*c)->StartSession(k) : std::unexpected(c.error());
-      if (s) {
-        ++ok;
-        (*c)->Terminate(*s);
-        (*c)->Close();
-      } else {
-        ok = 0;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-    return true;
-  }
-
-  // SIGTERM, a bounded wait, then what is left behind ("" when nothing).
-  std::string Stop() {
-    std::string problems;
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      const auto deadline = Clock::now() + std::chrono::seconds(30);
-      int status = 0;
-      bool exited = false;
-      while (Clock::now() < deadline) {
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-          exited = true;
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      if (!exited) {
-        problems += "salvus up did not exit within 30 s of SIGTERM; ";
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-      } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        problems += "salvus up exited with status " + std::to_string(status) + "; ";
-      }
-      pid_ = -1;
-    }
-    // Its compute server, zygote and workers name the data folder or run
-    // with its uids; give the kernel a moment to reap them.
-    for (int i = 0; i < 50; ++i) {
-      if (Leftovers().empty()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    for (pid_t p : Leftovers()) {
-      problems += "left behind: pid " + std::to_string(p) + " " +
-                  ReadFile("/proc/" + std::to_string(p) + "/cmdline") + "; ";
-      kill(p, SIGKILL);
-    }
-    return problems;
-  }
-
-  ~UpProcess() {
-    Stop();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  bool ok() const { return port_ != 0; }
-  uint16_t port() const { return port_; }
-  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
-  std::string data() const { return dir_ + "/data"; }
-  const std::string& dir() const { return dir_; }
-  std::string log() const { return ReadFile(dir_ + "/up.out") + ReadFile(data() + "/compute.log"); }
-
- private:
-  std::vector<pid_t> Leftovers() const {
-    std::vector<pid_t> left = testing::ProcessesMatching(data());
-    if (geteuid() == 0) {
-      for (pid_t p : testing::ProcessesWithUids(ClaimUpUidBlock(), 1000)) left.push_back(p);
-    }
-    std::erase(left, getpid());
-    return left;
-  }
-
-  std::string dir_;
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
 
 struct Ran {
   int code = -1;  // exit status; 128 + signal when killed

@@ -32,5 +32,8 @@ std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& li
                                                            const std::vector<std::string>& compute,
                                                            const std::string& token_file,
                                                            const std::string& web);
+// --reconnect-grace, --max-message-rate, --max-connections into `o`
+// (the seconds of the grace period go through `grace_s`).
+void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s);
 
 }  // namespace salvus::cli

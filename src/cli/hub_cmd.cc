@@ -31,6 +31,7 @@ struct HubFlags {
   std::vector<std::string> allow_origins;
   size_t blob_cache_mb = 256;
   double reconnect_grace_s = 120;
+  hub::HubOptions limits;  // the limits set by AddHubLimitOptions
 };
 
 }  // namespace
@@ -57,6 +58,23 @@ std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& li
   }
   o.web_root = web;
   return o;
+}
+
+void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
+  c->add_option("--reconnect-grace", *grace_s,
+                "seconds a page that lost its connection has to reconnect and get its session "
+                "back (0: sessions end with the connection)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
+  c->add_option("--max-message-rate", o->max_message_rate,
+                "messages per second one connection may send (bursts of a second's worth pass); "
+                "faster senders are slowed down, nothing is dropped (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
+  c->add_option("--max-connections", o->max_connections,
+                "connections held at once; past it new ones get 503")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10000000}));
 }
 
 namespace {
@@ -112,11 +130,7 @@ Command AddHubCommand(CLI::App& app) {
       ->delimiter(',');
   c->add_option("--blob-cache-mb", f->blob_cache_mb, "images and files kept in memory (MB)")
       ->capture_default_str();
-  c->add_option("--reconnect-grace", f->reconnect_grace_s,
-                "seconds a page that lost its connection has to reconnect and get its session "
-                "back (0: sessions end with the connection)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 86400.0));
+  AddHubLimitOptions(c, &f->limits, &f->reconnect_grace_s);
   return {c, [f] {
             core::InitLogging("hub", f->log_level, f->log_file);
             auto o = HubOptionsFrom(f->listen, f->compute, f->token_file, f->web);
@@ -138,6 +152,8 @@ Command AddHubCommand(CLI::App& app) {
             o->blob_cache_bytes = f->blob_cache_mb << 20;
             o->reconnect_grace = std::chrono::milliseconds(
                 static_cast<int64_t>(f->reconnect_grace_s * 1000));
+            o->max_message_rate = f->limits.max_message_rate;
+            o->max_connections = f->limits.max_connections;
             BlockStopSignals();  // before any thread starts, so sigwait gets them
             hub::Hub hub(*o);
             uint16_t port;
@@ -146,6 +162,10 @@ Command AddHubCommand(CLI::App& app) {
             } catch (const std::exception& e) {
               std::cerr << "salvus hub: cannot start on " << f->listen << ": " << e.what() << "\n";
               return 2;
+            }
+            if (!hub.WaitForCompute(std::chrono::seconds(10))) {
+              spdlog::warn("not every compute server is reachable yet; sessions start on those "
+                           "that are, and on the others once they answer");
             }
             spdlog::info("hub listening on {}://{}:{}", o->tls_cert.empty() ? "http" : "https",
                          o->listen.host, port);

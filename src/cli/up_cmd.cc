@@ -43,6 +43,7 @@ struct UpFlags {
   std::string db;
   std::vector<std::string> allow_origins;
   double reconnect_grace_s = 120;
+  hub::HubOptions limits;  // the limits set by AddHubLimitOptions
 };
 
 uint16_t FreePort() {
@@ -207,6 +208,8 @@ int RunUp(const UpFlags& f) {
   o->allow_origins = f.allow_origins;
   o->reconnect_grace =
       std::chrono::milliseconds(static_cast<int64_t>(f.reconnect_grace_s * 1000));
+  o->max_message_rate = f.limits.max_message_rate;
+  o->max_connections = f.limits.max_connections;
   hub::Hub hub(*o);
   uint16_t port;
   try {
@@ -216,6 +219,11 @@ int RunUp(const UpFlags& f) {
               << "\n";
     compute.Stop();
     return 2;
+  }
+  // Sessions can start once the hub is connected to the compute server:
+  // only then tell anyone the port.
+  if (!hub.WaitForCompute(std::chrono::seconds(30))) {
+    spdlog::warn("the hub is not connected to the compute server yet; see {}/compute.log", data);
   }
   std::ofstream(data + "/hub.port") << port << "\n";
   std::cout << "Salvus is running at " << (f.tls_cert.empty() ? "http" : "https") << "://" << f.host << ":" << port << "/  (Ctrl-C stops it)"
@@ -250,11 +258,7 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--allow-origin", f->allow_origins,
                 "another site whose pages may embed cells from this hub; repeatable")
       ->delimiter(',');
-  c->add_option("--reconnect-grace", f->reconnect_grace_s,
-                "seconds a page that lost its connection has to reconnect and get its session "
-                "back (0: sessions end with the connection)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 86400.0));
+  AddHubLimitOptions(c, &f->limits, &f->reconnect_grace_s);
   return {c, [f] { return RunUp(*f); }};
 }
 

@@ -6,6 +6,8 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -14,6 +16,7 @@
 
 #include "core/sha1.h"
 #include "core/tls.h"
+#include "hub/rate_limit.h"
 #include "hub/router.h"
 #include "hub/static_files.h"
 #include "store/await_store.h"
@@ -84,6 +87,20 @@ bool OriginAllowed(const http::request<http::string_body>& req,
   }
   return false;
 }
+
+// Holds one of the hub's connection slots while a connection is open.
+class ConnSlot {
+ public:
+  explicit ConnSlot(std::atomic<size_t>* count) : count_(count) {}
+  ConnSlot(ConnSlot&& o) noexcept : count_(std::exchange(o.count_, nullptr)) {}
+  ConnSlot& operator=(ConnSlot&&) = delete;
+  ~ConnSlot() {
+    if (count_) count_->fetch_sub(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<size_t>* count_;
+};
 
 }  // namespace
 
@@ -204,13 +221,17 @@ class Hub::Shard {
       links_.push_back(std::make_unique<ComputeLink>(
           io_, lo,
           ComputeLink::Handlers{
-              [this, i] { router_.SetLinkUp(i, true); },
+              [this, i] {
+                router_.SetLinkUp(i, true);
+                links_up_.fetch_add(1, std::memory_order_relaxed);
+              },
               [this, i](const proto::Message& m) {
                 std::vector<Out> outs;
                 router_.OnComputeMessage(i, m, &outs);
                 Dispatch(outs);
               },
               [this, i](const std::string& why) {
+                links_up_.fetch_sub(1, std::memory_order_relaxed);
                 std::vector<Out> outs;
                 router_.OnComputeLost(i, why, &outs);
                 Dispatch(outs);
@@ -234,6 +255,11 @@ class Hub::Shard {
     asio::co_spawn(io_, AcceptLoop(), asio::detached);
     if (opt_.reconnect_grace.count() > 0) asio::co_spawn(io_, ExpireLoop(), asio::detached);
     thread_ = std::thread([this] { io_.run(); });
+  }
+
+  // Whether every compute link of this shard is up.
+  bool AllLinksUp() const {
+    return links_up_.load(std::memory_order_relaxed) == static_cast<int>(links_.size());
   }
 
   void Stop() {
@@ -480,27 +506,60 @@ class Hub::Shard {
         if (!acceptor_.is_open()) co_return;
         continue;
       }
+      if (hub_->connections_.fetch_add(1, std::memory_order_relaxed) >= opt_.max_connections) {
+        hub_->connections_.fetch_sub(1, std::memory_order_relaxed);
+        RefuseFull(std::move(sock));
+        continue;
+      }
+      ConnSlot slot(&hub_->connections_);
       sock.set_option(tcp::no_delay(true), ec);
       if (tls_) {
-        asio::co_spawn(io_, TlsSession(beast::tcp_stream(std::move(sock))), asio::detached);
+        asio::co_spawn(io_, TlsSession(beast::tcp_stream(std::move(sock)), std::move(slot)),
+                       asio::detached);
       } else {
-        asio::co_spawn(io_, HttpSession(beast::tcp_stream(std::move(sock))), asio::detached);
+        asio::co_spawn(io_, HttpSession(beast::tcp_stream(std::move(sock)), std::move(slot)),
+                       asio::detached);
       }
     }
   }
 
-  asio::awaitable<void> TlsSession(beast::tcp_stream tcp) {
+  // Past --max-connections: a plain-text 503 (a TLS client just sees the
+  // connection close), sent without waiting; the socket closes at once.
+  void RefuseFull(tcp::socket sock) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_full_warning_ > std::chrono::seconds(1)) {
+      last_full_warning_ = now;
+      spdlog::warn("connection limit ({}) reached: refusing new connections",
+                   opt_.max_connections);
+    }
+    if (!tls_) {
+      const std::string text = "the hub is at its connection limit (" +
+                               std::to_string(opt_.max_connections) + "); try again later\n";
+      const std::string res = "HTTP/1.1 503 Service Unavailable\r\nServer: salvus\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n"
+                              "Connection: close\r\nContent-Length: " +
+                              std::to_string(text.size()) + "\r\n\r\n" + text;
+      boost::system::error_code ec;
+      sock.non_blocking(true, ec);
+      (void)sock.write_some(asio::buffer(res), ec);  // fits a fresh socket's buffer
+      sock.shutdown(tcp::socket::shutdown_both, ec);
+    }
+    boost::system::error_code ec;
+    sock.close(ec);
+  }
+
+  asio::awaitable<void> TlsSession(beast::tcp_stream tcp, ConnSlot slot) {
     TlsStream stream(std::move(tcp), *tls_);
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     boost::system::error_code ec;
     co_await stream.async_handshake(asio::ssl::stream_base::server,
                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    co_await HttpSession(std::move(stream));
+    co_await HttpSession(std::move(stream), std::move(slot));
   }
 
   template <class Stream>
-  asio::awaitable<void> HttpSession(Stream stream) {
+  asio::awaitable<void> HttpSession(Stream stream, ConnSlot slot) {
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -560,11 +619,30 @@ class Hub::Shard {
     asio::co_spawn(io_, conn->WriteLoop(), asio::detached);
     beast::flat_buffer buffer;
     std::vector<Out> outs;
+    const double rate = opt_.max_message_rate;
+    TokenBucket bucket(rate, rate);
+    bool slowed = false;  // told it is over the rate since it last was under
+    asio::steady_timer pause(io_);
     for (;;) {
       buffer.clear();
       co_await conn->ws().async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       outs.clear();
+      if (auto wait = bucket.Take(std::chrono::steady_clock::now()); wait.count() > 0) {
+        if (!slowed) {
+          slowed = true;
+          spdlog::warn("browser {}: over {} messages/s; slowing it down", conn->id(), rate);
+          conn->Send(Router::ErrorJson(
+              0, proto::Error::RATE_LIMITED,
+              fmt::format("too many messages: this connection may send {} per second; the "
+                          "hub now handles them at that pace (none is dropped)",
+                          rate)));
+        }
+        pause.expires_after(wait);
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        slowed = false;
+      }
       if (!conn->ws().got_text()) {
         conn->Send(Router::ErrorJson(0, proto::Error::BAD_REQUEST,
                                      "binary messages are not accepted; send JSON text"));
@@ -605,6 +683,8 @@ class Hub::Shard {
   Router router_;
   std::vector<std::unique_ptr<ComputeLink>> links_;
   std::unordered_map<uint64_t, std::shared_ptr<Browser>> conns_;
+  std::atomic<int> links_up_{0};  // compute links up (read by WaitForCompute)
+  std::chrono::steady_clock::time_point last_full_warning_{};
   asio::ssl::context* tls_;
   BlobStore* blobs_;
   SessionDirectory* directory_;
@@ -618,6 +698,17 @@ Hub::Hub(HubOptions options) : opt_(std::move(options)) {}
 Hub::~Hub() { Stop(); }
 
 uint16_t Hub::Start() {
+  // Every connection is a descriptor: allow as many as the hard limit does.
+  if (rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  if (rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+      nofile.rlim_cur < opt_.max_connections + 256) {
+    spdlog::warn("open files are limited to {}: fewer than --max-connections ({}) connections "
+                 "can be held",
+                 nofile.rlim_cur, opt_.max_connections);
+  }
   if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
   blobs_ = std::make_unique<BlobStore>(opt_.blob_cache_bytes);
   directory_ = std::make_unique<SessionDirectory>();
@@ -644,6 +735,17 @@ uint16_t Hub::Start() {
   }
   for (auto& s : shards_) s->Run();
   return port;
+}
+
+bool Hub::WaitForCompute(std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool all = true;
+    for (auto& s : shards_) all = all && s->AllLinksUp();
+    if (all) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void Hub::Stop() {

@@ -13,6 +13,7 @@
 
 #include <boost/asio/ssl.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -45,6 +46,12 @@ struct HubOptions {
   // How long the sessions of a page whose connection dropped wait for it to
   // reconnect and resume them (0: they end with the connection).
   std::chrono::milliseconds reconnect_grace = std::chrono::seconds(120);
+  // Messages per second one WebSocket may send on average (bursts of one
+  // second's worth pass at once); faster senders are slowed, not cut. 0: no limit.
+  double max_message_rate = 200;
+  // Open TCP connections (browsers, pages loading) the hub holds at once;
+  // past it a new connection gets 503 and is closed.
+  size_t max_connections = 20000;
 };
 
 class SessionDirectory;
@@ -55,6 +62,9 @@ class Hub {
   ~Hub();
   // Binds, starts the shards; returns the bound port.
   uint16_t Start();
+  // Waits until every shard is connected to every --compute server (true),
+  // or `timeout` passes (false). Sessions start once this is true.
+  bool WaitForCompute(std::chrono::milliseconds timeout);
   // Stops accepting, closes everything, joins the threads.
   void Stop();
 
@@ -65,6 +75,7 @@ class Hub {
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<SessionDirectory> directory_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<size_t> connections_{0};  // open TCP connections, all shards
 };
 
 }  // namespace salvus::hub

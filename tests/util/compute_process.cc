@@ -1,5 +1,7 @@
 #include "util/compute_process.h"
 
+#include "util/uid_block.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -20,7 +22,10 @@ namespace salvus::testing {
 
 namespace fs = std::filesystem;
 
-ComputeProcess::ComputeProcess(std::vector<std::string> extra) {
+ComputeProcess::ComputeProcess(std::vector<std::string> extra)
+    // 100 uids of its own among 300000..399999 (web e2e: 200000+, salvus up
+    // tests: 250000+).
+    : uid_base_(ClaimUidBlock(300000, 100, 1000)) {
   char tmpl[] = "/tmp/salvus-test-XXXXXX";
   dir_ = mkdtemp(tmpl);
   chmod(dir_.c_str(), 0711);  // session uids pass through to their homes
@@ -62,26 +67,6 @@ ComputeProcess::ComputeProcess(std::vector<std::string> extra) {
   }
 }
 
-namespace {
-// A block of 100 session uids that no other test server on this machine
-// holds: tests run in parallel, and two servers sharing uids would kill each
-// other's sessions. The lock lives as long as the test process.
-uid_t ClaimUidBlock() {
-  static uid_t claimed = [] {
-    for (unsigned n = 0; n < 1000; ++n) {
-      const std::string path = "/tmp/salvus-test-uids-" + std::to_string(n) + ".lock";
-      int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0) continue;
-      if (flock(fd, LOCK_EX | LOCK_NB) == 0) return static_cast<uid_t>(300000 + n * 100);
-      close(fd);
-    }
-    return static_cast<uid_t>(300000);
-  }();
-  return claimed;
-}
-}  // namespace
-
-uid_t ComputeProcess::uid_base() const { return ClaimUidBlock(); }
 
 ComputeProcess::~ComputeProcess() {
   if (pid_ > 0) {

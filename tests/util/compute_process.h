@@ -23,7 +23,7 @@ class ComputeProcess {
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
   const std::string& token() const { return token_; }
-  uid_t uid_base() const;  // its 100 session uids start here
+  uid_t uid_base() const { return uid_base_; }  // its 100 session uids start here
   std::string state_dir() const { return dir_ + "/state"; }
   std::string log() const;  // everything it logged so far
 
@@ -33,6 +33,7 @@ class ComputeProcess {
   void Kill(int sig);  // and wait for it
   static std::string WriteFile(const std::string& path, const std::string& content);
  private:
+  uid_t uid_base_;
   std::string dir_;
   std::string token_;
   pid_t pid_ = -1;

@@ -1,0 +1,203 @@
+// The hub end to end through `salvus up` (real hub, real compute server,
+// real Sage): its per-connection message rate limit and connection limit,
+// starting sessions right after it says it is ready, and PostgreSQL as its
+// database.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "cli/hub_client.h"
+#include "util/postgres_server.h"
+#include "util/up_process.h"
+
+namespace salvus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using testing::UpProcess;
+
+std::unique_ptr<cli::HubClient> Connect(const UpProcess& up) {
+  cli::HubClientOptions o;
+  o.url = up.url();
+  o.connect_timeout_s = 10;
+  auto c = cli::HubClient::Connect(o);
+  return c ? std::move(*c) : nullptr;
+}
+
+// A plain HTTP/1.1 GET on a fresh TCP connection; the whole answer.
+std::string HttpGet(uint16_t port, const std::string& target) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    (void)!write(fd, req.data(), req.size());
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, n);
+  }
+  close(fd);
+  return answer;
+}
+
+proto::Message ExecuteFor(const std::string& session, const std::string& code) {
+  proto::Message m;
+  m.mutable_execute()->set_session(session);
+  m.mutable_execute()->set_code(code);
+  return m;
+}
+
+TEST(HubLimits, AFloodingConnectionIsSlowedToItsRateLosingNothing) {
+  UpProcess up({"--kernel", "python", "--max-message-rate", "20"});
+  ASSERT_TRUE(up.ok()) << up.log();
+  auto c = Connect(up);
+  ASSERT_NE(c, nullptr);
+  // 60 requests at once, each for a session that does not exist: 20 pass at
+  // once (a second's worth), the other 40 at 20 per second.
+  const int n = 60;
+  const auto t0 = Clock::now();
+  std::set<uint64_t> ids;
+  for (int i = 0; i < n; ++i) ids.insert(c->Request(ExecuteFor("nope", "1")));
+  ASSERT_EQ(ids.size(), static_cast<size_t>(n));
+  int notices = 0;
+  std::set<uint64_t> answered;
+  while (answered.size() < ids.size()) {
+    auto m = c->Receive();
+    ASSERT_TRUE(m) << m.error();
+    ASSERT_TRUE(m->has_error()) << m->DebugString();
+    if (m->id() == 0) {
+      EXPECT_EQ(m->error().code(), proto::Error::RATE_LIMITED);
+      EXPECT_NE(m->error().text().find("20 per second"), std::string::npos) << m->error().text();
+      ++notices;
+      continue;
+    }
+    EXPECT_EQ(m->error().code(), proto::Error::NOT_FOUND) << m->error().text();
+    EXPECT_TRUE(ids.count(m->id())) << m->id();
+    answered.insert(m->id());
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_EQ(notices, 1) << "one notice when the connection goes over its rate";
+  // 40 messages past the burst at 20/s cannot be answered sooner than 2 s
+  // (a lower bound: a slow machine only makes it longer).
+  EXPECT_GE(seconds, 1.9);
+  // The connection lives on and works normally once under the rate.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto s = c->StartSession("python");
+  ASSERT_TRUE(s) << s.error();
+  auto r = c->Execute(*s, "print(6 * 7)");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->out, "42\n");
+  c->Close();
+  EXPECT_EQ(up.Stop(), "");
+}
+
+TEST(HubLimits, PastMaxConnectionsANewConnectionGets503) {
+  UpProcess up({"--kernel", "python", "--max-connections", "3"});
+  ASSERT_TRUE(up.ok()) << up.log();
+  // The readiness check's connections may still be closing on the hub's side.
+  std::vector<std::unique_ptr<cli::HubClient>> held;
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (held.size() < 3 && Clock::now() < deadline) {
+    if (auto c = Connect(up)) {
+      held.push_back(std::move(c));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_EQ(held.size(), 3u);
+  const std::string refused = HttpGet(up.port(), "/healthz");
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 503")) << refused;
+  EXPECT_NE(refused.find("connection limit (3)"), std::string::npos) << refused;
+  EXPECT_EQ(Connect(up), nullptr) << "a WebSocket past the limit is refused too";
+  // The held connections still work.
+  auto s = held[0]->StartSession("python");
+  ASSERT_TRUE(s) << s.error();
+  auto r = held[0]->Execute(*s, "print('still here')");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->out, "still here\n");
+  // One closes: a new connection gets its place.
+  held.back()->Close();
+  held.pop_back();
+  std::string ok;
+  for (int i = 0; i < 100 && !ok.starts_with("HTTP/1.1 200"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ok = HttpGet(up.port(), "/healthz");
+  }
+  EXPECT_TRUE(ok.starts_with("HTTP/1.1 200")) << ok;
+  EXPECT_NE(testing::ReadFile(up.dir() + "/up.out").find("connection limit (3) reached"),
+            std::string::npos);
+  for (auto& c : held) c->Close();
+  EXPECT_EQ(up.Stop(), "");
+}
+
+// `salvus up --db postgresql://...`: cells run end to end and permalinks
+// live in PostgreSQL (no SQLite file appears).
+TEST(HubPostgres, UpWithPostgresqlRunsCellsAndSharesThem) {
+  testing::PostgresServer pg;
+  std::string url;
+  try {
+    url = pg.start();
+  } catch (const std::exception& e) {
+    FAIL() << e.what();
+  }
+  UpProcess up({"--db", url});
+  ASSERT_TRUE(up.ok()) << up.log();
+  auto c = Connect(up);
+  ASSERT_NE(c, nullptr);
+  auto s = c->StartSession();
+  ASSERT_TRUE(s) << s.error();
+  auto r = c->Execute(*s, "factor(2^64+1)");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->out, "274177 * 67280421310721\n");
+
+  proto::Message share;
+  share.mutable_share()->set_code("factor(2^64+1)");
+  const uint64_t sid = c->Request(share);
+  std::string id;
+  for (;;) {
+    auto m = c->Receive();
+    ASSERT_TRUE(m) << m.error();
+    if (m->id() != sid) continue;
+    ASSERT_TRUE(m->has_shared()) << m->DebugString();
+    id = m->shared().id();
+    break;
+  }
+  ASSERT_FALSE(id.empty());
+  c->Close();
+  EXPECT_EQ(up.Stop(), "");
+
+  // A new hub on the same database finds the shared cell.
+  UpProcess again({"--db", url});
+  ASSERT_TRUE(again.ok()) << again.log();
+  auto c2 = Connect(again);
+  ASSERT_NE(c2, nullptr);
+  proto::Message get;
+  get.mutable_get_shared()->set_id(id);
+  const uint64_t gid = c2->Request(get);
+  for (;;) {
+    auto m = c2->Receive();
+    ASSERT_TRUE(m) << m.error();
+    if (m->id() != gid) continue;
+    ASSERT_TRUE(m->has_shared()) << m->DebugString();
+    EXPECT_EQ(m->shared().code(), "factor(2^64+1)");
+    break;
+  }
+  EXPECT_FALSE(std::filesystem::exists(up.data() + "/salvus.db"));
+  EXPECT_FALSE(std::filesystem::exists(again.data() + "/salvus.db"));
+  c2->Close();
+  EXPECT_EQ(again.Stop(), "");
+}
+
+}  // namespace
+}  // namespace salvus

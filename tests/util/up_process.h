@@ -1,0 +1,47 @@
+// Test helper: `salvus up --port 0` (a hub and a compute server with real
+// Sage) in a fresh data folder, with uids of its own; stopped with SIGTERM,
+// checking that nothing is left behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace salvus::testing {
+
+std::string ReadFile(const std::string& path);
+
+class UpProcess {
+ public:
+  // `extra`: more options for `salvus up`. Waits (up to 180 s) until
+  // sessions start through its hub; ok() says whether they do.
+  explicit UpProcess(std::vector<std::string> extra = {});
+  ~UpProcess();
+  UpProcess(const UpProcess&) = delete;
+  UpProcess& operator=(const UpProcess&) = delete;
+
+  // SIGTERM, a bounded wait, then what is left behind ("" when nothing).
+  std::string Stop();
+
+  bool ok() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
+  std::string data() const { return dir_ + "/data"; }
+  const std::string& dir() const { return dir_; }
+  uid_t uid_base() const { return uid_base_; }
+  std::string log() const;  // what salvus up and its compute server logged
+
+ private:
+  static bool WaitForSessions(uint16_t port, const std::vector<std::string>& extra);
+  std::vector<pid_t> Leftovers() const;
+
+  uid_t uid_base_;
+  std::string dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+}  // namespace salvus::testing
