@@ -1,9 +1,12 @@
-// The hub end to end through `salvus up` (real hub, real compute server,
-// real Sage): its per-connection message rate limit and connection limit,
+// The hub end to end: through `salvus up` (real hub, real compute server,
+// real Sage), its per-connection message rate limit and connection limit,
 // starting sessions right after it says it is ready, and PostgreSQL as its
-// database.
+// database; and `salvus hub` learning two compute servers from the Store
+// (their monitors' reports, through memcached) and placing sessions by load.
 #include <gtest/gtest.h>
+#include <google/protobuf/util/json_util.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +17,9 @@
 #include <thread>
 
 #include "cli/hub_client.h"
+#include "util/child_process.h"
+#include "util/compute_process.h"
+#include "util/memcached_process.h"
 #include "util/postgres_server.h"
 #include "util/up_process.h"
 
@@ -197,6 +203,148 @@ TEST(HubPostgres, UpWithPostgresqlRunsCellsAndSharesThem) {
   EXPECT_FALSE(std::filesystem::exists(again.data() + "/salvus.db"));
   c2->Close();
   EXPECT_EQ(again.Stop(), "");
+}
+
+// The sessions a compute server says it holds (its --stats-file).
+int SessionsOf(const std::string& stats_file) {
+  proto::ComputeStats s;
+  const std::string text = testing::ReadFile(stats_file);
+  if (text.empty() || !google::protobuf::util::JsonStringToMessage(text, &s).ok()) return -1;
+  return static_cast<int>(s.sessions());
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Two compute servers (room for 4 and for 16 sessions), each watched by a
+// `salvus monitor` writing to PostgreSQL and memcached; a hub given neither
+// on its command line.
+TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
+  testing::MemcachedProcess mc;
+  ASSERT_TRUE(mc.ok());
+  testing::PostgresServer pg;
+  std::string db;
+  try {
+    db = pg.start();
+  } catch (const std::exception& e) {
+    FAIL() << e.what();
+  }
+  char tmpl[] = "/tmp/salvus-routing-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  testing::ComputeProcess a({"--kernel", "python", "--max-sessions", "4", "--pool", "1",
+                             "--stats-file", dir + "/a.json"});
+  testing::ComputeProcess b({"--kernel", "python", "--max-sessions", "16", "--pool", "1",
+                             "--stats-file", dir + "/b.json"});
+  ASSERT_TRUE(a.ok()) << a.log();
+  ASSERT_TRUE(b.ok()) << b.log();
+  ASSERT_EQ(a.token(), b.token());
+  testing::ComputeProcess::WriteFile(dir + "/a.pid", std::to_string(a.pid()) + "\n");
+  testing::ComputeProcess::WriteFile(dir + "/b.pid", std::to_string(b.pid()) + "\n");
+  auto monitor = [&](const std::string& name, uint16_t port) {
+    return std::make_unique<testing::Child>(
+        std::vector<std::string>{SALVUS_BINARY, "monitor", "--pidfile", dir + "/" + name + ".pid",
+                                 "--type", "compute", "--name", "compute-" + name, "--address",
+                                 "127.0.0.1", "--port", std::to_string(port), "--db", db,
+                                 "--memcached", mc.address(), "--interval", "0.5",
+                                 "--extra-file", dir + "/" + name + ".json"},
+        dir + "/monitor-" + name + ".out", dir + "/monitor-" + name + ".err");
+  };
+  auto monitor_a = monitor("a", a.port());
+  auto monitor_b = monitor("b", b.port());
+  std::filesystem::create_directories(dir + "/web");
+  testing::ComputeProcess::WriteFile(dir + "/web/index.html", "<!doctype html><title>stub</title>\n");
+  const std::string hub_log = dir + "/hub.log";
+  testing::Child hub({SALVUS_BINARY, "hub", "--listen", "127.0.0.1:0", "--db", db, "--memcached",
+                      mc.address(), "--token-file", a.dir() + "/token", "--web", dir + "/web",
+                      "--port-file", dir + "/hub.port", "--threads", "2", "--discover-interval",
+                      "0.2", "--stale-after", "2", "--log-file", hub_log},
+                     dir + "/hub.out", dir + "/hub.err");
+  uint16_t port = 0;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    port = static_cast<uint16_t>(std::atoi(testing::ReadFile(dir + "/hub.port").c_str()));
+    return port != 0;
+  })) << testing::ReadFile(dir + "/hub.err");
+  const std::string at_a = "compute 127.0.0.1:" + std::to_string(a.port());
+  const std::string at_b = "compute 127.0.0.1:" + std::to_string(b.port());
+  // Both learnt and connected on both event loops.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    const std::string log = testing::ReadFile(hub_log);
+    return Count(log, at_a + ": connected") == 2 && Count(log, at_b + ": connected") == 2;
+  })) << testing::ReadFile(hub_log);
+  const std::string log0 = testing::ReadFile(hub_log);
+  EXPECT_NE(log0.find(at_a + ": discovered"), std::string::npos) << log0;
+  EXPECT_NE(log0.find(at_b + ": discovered"), std::string::npos) << log0;
+
+  cli::HubClientOptions o;
+  o.url = "ws://127.0.0.1:" + std::to_string(port) + "/ws";
+  auto client = cli::HubClient::Connect(o);
+  ASSERT_TRUE(client) << client.error();
+  auto& c = **client;
+  auto start = [&](int n, std::vector<std::string>* sessions) {
+    for (int i = 0; i < n; ++i) {
+      auto s = c.StartSession("python");
+      ASSERT_TRUE(s) << "start " << i << ": " << s.error();
+      sessions->push_back(*s);
+    }
+  };
+  auto counts_are = [&](int in_a, int in_b) {
+    return testing::WaitFor([&] { return SessionsOf(dir + "/a.json") == in_a &&
+                                         SessionsOf(dir + "/b.json") == in_b; },
+                            std::chrono::seconds(10));
+  };
+
+  // 1. Ten sessions spread by room (4 vs 16): about 2 and 8, where "fewest
+  //    sessions" would try 5 and 5 (and A has room for 4 only).
+  std::vector<std::string> sessions;
+  start(10, &sessions);
+  ASSERT_TRUE(testing::WaitFor([&] { return SessionsOf(dir + "/a.json") + SessionsOf(dir + "/b.json") == 10; },
+                               std::chrono::seconds(10)));
+  const int in_a = SessionsOf(dir + "/a.json");
+  EXPECT_GE(in_a, 1);
+  EXPECT_LE(in_a, 3);
+  for (const auto& s : sessions) c.Terminate(s);
+  sessions.clear();
+  ASSERT_TRUE(counts_are(0, 0));
+
+  // 2. memcached dies, then A's monitor (no more reports from A): A leaves
+  //    the rotation though it is the emptiest, and every start still works.
+  mc.Kill();
+  monitor_a->Signal(SIGKILL);
+  monitor_a->Wait();
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::ReadFile(hub_log).find(at_a + ": no report for over 2 s; out of rotation") !=
+           std::string::npos;
+  })) << testing::ReadFile(hub_log);
+  // One event loop logs for all; the others got the same news at that instant.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  start(6, &sessions);
+  EXPECT_TRUE(counts_are(0, 6)) << "a: " << SessionsOf(dir + "/a.json")
+                                << ", b: " << SessionsOf(dir + "/b.json");
+  auto r = c.Execute(sessions.back(), "print(sum(range(10)))");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->out, "45\n");
+
+  // 3. A's monitor is back: A is in rotation again and, emptiest (0 of 4
+  //    against 6 of 16), gets the next session.
+  monitor_a = monitor("a", a.port());
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::ReadFile(hub_log).find(at_a + ": reporting again; back in rotation") !=
+           std::string::npos;
+  })) << testing::ReadFile(hub_log);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  start(1, &sessions);
+  EXPECT_TRUE(counts_are(1, 6)) << "a: " << SessionsOf(dir + "/a.json")
+                                << ", b: " << SessionsOf(dir + "/b.json");
+
+  for (const auto& s : sessions) c.Terminate(s);
+  c.Close();
+  hub.Signal(SIGTERM);
+  EXPECT_EQ(hub.Wait(std::chrono::seconds(30)), 0) << testing::ReadFile(dir + "/hub.err");
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace

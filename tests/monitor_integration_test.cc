@@ -27,6 +27,7 @@
 #include "monitor/procstat.h"
 #include "store/store.h"
 #include "util/compute_process.h"
+#include "util/child_process.h"
 #include "util/memcached_process.h"
 #include "util/postgres_server.h"
 
@@ -38,16 +39,6 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-template <class F>
-bool WaitFor(F done, std::chrono::seconds max = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + max;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
 
 uint64_t Inode(const std::string& path) {
   struct stat st {};
@@ -61,40 +52,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// A child process with stdout/stderr in files.
-class Child {
- public:
-  Child(std::vector<std::string> args, const std::string& out, const std::string& err) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  // Waits (bounded) for it to exit; its exit status, or -1.
-  int Wait(std::chrono::seconds max = 60s) {
-    int status = 0;
-    const bool done = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, max);
-    if (!done) return -1;
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-
- private:
-  pid_t pid_ = -1;
-};
+using testing::Child;
+using testing::WaitFor;
 
 struct Output {
   int code = -1;

@@ -6,12 +6,15 @@
 
 #include <filesystem>
 #include <iostream>
+#include <algorithm>
 #include <memory>
+#include <thread>
 
 #include "cli/commands.h"
 #include "compute/limits.h"
 #include "compute/sandbox.h"
 #include "compute/server.h"
+#include "compute/stats_file.h"
 #include "compute/zygote_link.h"
 #include "core/log.h"
 #include "core/token.h"
@@ -35,6 +38,7 @@ struct ComputeFlags {
   unsigned uid_base = 200000;
   unsigned uid_count = 1000;
   std::string port_file;
+  std::string stats_file;
   std::string log_level = "info";
   std::string log_file;
   proto::Limits defaults = compute::DefaultLimits();
@@ -135,6 +139,14 @@ int RunCompute(const ComputeFlags& f) {
   signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   auto server = std::make_unique<compute::ComputeServer>(io, o, std::move(*zygote));
+  compute::StatsFile stats(io, f.stats_file, [&server, max = o.max_sessions] {
+    proto::ComputeStats s;
+    s.set_sessions(static_cast<uint32_t>(server->sessions_in_use()));
+    s.set_max_sessions(max);
+    s.set_cpus(std::max(1u, std::thread::hardware_concurrency()));
+    return s;
+  });
+  if (!f.stats_file.empty()) stats.Start();
   asio::signal_set signals(io, SIGINT, SIGTERM);
   int exit_code = 0;
   signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -188,6 +200,9 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_option("--uid-base", f->uid_base, "first session uid (as root)")->capture_default_str();
   c->add_option("--uid-count", f->uid_count, "number of session uids")->capture_default_str();
   c->add_option("--port-file", f->port_file, "write the listening port here once ready");
+  c->add_option("--stats-file", f->stats_file,
+                "keep the sessions in use, --max-sessions and the cores here as JSON, for "
+                "`salvus monitor --extra-file` (hubs place sessions by it)");
   c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   c->add_option("--log-file", f->log_file, "log here instead of stderr");

@@ -31,6 +31,9 @@ struct HubFlags {
   std::vector<std::string> allow_origins;
   size_t blob_cache_mb = 256;
   double reconnect_grace_s = 120;
+  std::string memcached;
+  double discover_interval_s = 2;
+  double stale_after_s = 20;
   hub::HubOptions limits;  // the limits set by AddHubLimitOptions
 };
 
@@ -49,7 +52,6 @@ std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& li
     if (!a) return std::unexpected(a.error());
     o.compute.push_back(*a);
   }
-  if (o.compute.empty()) return std::unexpected("give at least one --compute HOST:PORT");
   auto t = core::ReadTokenFile(token_file);
   if (!t) return std::unexpected(t.error());
   o.token = *t;
@@ -106,8 +108,9 @@ Command AddHubCommand(CLI::App& app) {
   CLI::App* c = app.add_subcommand("hub", "Serve the web page and route browsers to compute servers");
   c->add_option("--listen", f->listen, "HOST:PORT for browsers (http and WebSocket /ws)")
       ->capture_default_str();
-  c->add_option("--compute", f->compute, "compute servers, HOST:PORT[,HOST:PORT...]")
-      ->required()
+  c->add_option("--compute", f->compute,
+                "compute servers, HOST:PORT[,HOST:PORT...] (with --db, more are learnt from the "
+                "database)")
       ->delimiter(',');
   c->add_option("--token-file", f->token_file, "file holding the cluster token")->required();
   c->add_option("--web", f->web, "folder of the built web client")->capture_default_str();
@@ -131,6 +134,18 @@ Command AddHubCommand(CLI::App& app) {
   c->add_option("--blob-cache-mb", f->blob_cache_mb, "images and files kept in memory (MB)")
       ->capture_default_str();
   AddHubLimitOptions(c, &f->limits, &f->reconnect_grace_s);
+  c->add_option("--memcached", f->memcached,
+                "HOST:PORT[,HOST:PORT...] of memcached, read before the database for the "
+                "compute servers' reports (optional)");
+  c->add_option("--discover-interval", f->discover_interval_s,
+                "seconds between reads of the running compute servers and their load (with --db)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
+  c->add_option("--stale-after", f->stale_after_s,
+                "a compute server whose newest report is older than this many seconds gets no "
+                "new sessions")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
   return {c, [f] {
             core::InitLogging("hub", f->log_level, f->log_file);
             auto o = HubOptionsFrom(f->listen, f->compute, f->token_file, f->web);
@@ -140,6 +155,15 @@ Command AddHubCommand(CLI::App& app) {
             }
             if (f->tls_cert.empty() != f->tls_key.empty()) {
               std::cerr << "salvus hub: --tls-cert and --tls-key go together\n";
+              return 2;
+            }
+            if (f->compute.empty() && f->db.empty()) {
+              std::cerr << "salvus hub: give --compute HOST:PORT, or --db to learn the compute "
+                           "servers from the database\n";
+              return 2;
+            }
+            if (!f->memcached.empty() && f->db.empty()) {
+              std::cerr << "salvus hub: --memcached caches what --db says; give --db too\n";
               return 2;
             }
             o->tls_cert = f->tls_cert;
@@ -152,6 +176,11 @@ Command AddHubCommand(CLI::App& app) {
             o->blob_cache_bytes = f->blob_cache_mb << 20;
             o->reconnect_grace = std::chrono::milliseconds(
                 static_cast<int64_t>(f->reconnect_grace_s * 1000));
+            o->memcached = f->memcached;
+            o->discover_interval = std::chrono::milliseconds(
+                static_cast<int64_t>(f->discover_interval_s * 1000));
+            o->stale_after =
+                std::chrono::milliseconds(static_cast<int64_t>(f->stale_after_s * 1000));
             o->max_message_rate = f->limits.max_message_rate;
             o->max_connections = f->limits.max_connections;
             BlockStopSignals();  // before any thread starts, so sigwait gets them

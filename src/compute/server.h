@@ -59,6 +59,8 @@ class ComputeServer {
   void AfterStop(std::function<void()> done);
   // Kills the zygote (and so every worker) and waits until it is gone.
   void KillZygote();
+  // Sessions started and not ended (from every hub).
+  size_t sessions_in_use() const { return sessions_.size(); }
 
  private:
   struct Worker;

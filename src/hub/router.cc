@@ -16,7 +16,8 @@ Router::Router(size_t links, size_t max_code, size_t max_share, std::chrono::mil
       max_share_(max_share),
       grace_(grace),
       max_buffer_(max_buffer),
-      link_up_(links, false) {}
+      links_(links),
+      full_since_(links) {}
 
 std::string Router::SessionOf(const proto::Message& m) {
   switch (m.body_case()) {
@@ -30,7 +31,63 @@ std::string Router::SessionOf(const proto::Message& m) {
 }
 
 void Router::SetLinkUp(size_t link, bool up) {
-  if (link < link_up_.size()) link_up_[link] = up;
+  if (link < links_.size()) links_[link].up = up;
+}
+
+size_t Router::AddLink() {
+  links_.emplace_back();
+  full_since_.emplace_back();
+  return links_.size() - 1;
+}
+
+void Router::RemoveLink(size_t link) {
+  if (link < links_.size()) links_[link].removed = true;
+}
+
+void Router::SetLinkReport(size_t link, const Report& r) {
+  if (link >= links_.size()) return;
+  LinkLoad& l = links_[link];
+  if (l.reported && l.report_ms == r.time_ms) return;  // seen it
+  l.reported = true;
+  l.report_ms = r.time_ms;
+  l.sessions = r.sessions;
+  l.max_sessions = r.max_sessions;
+  l.cpus = r.cpus;
+  l.load1 = r.load1;
+  // The report counts what was started before it (closely enough: a start
+  // that it missed and that overfills the server is refused there and
+  // tried elsewhere).
+  l.started_since_report = 0;
+  l.full = false;
+}
+
+void Router::SetLinkInRotation(size_t link, bool in) {
+  if (link < links_.size()) links_[link].in_rotation = in;
+}
+
+bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
+                        std::shared_ptr<proto::StartSession> start, std::vector<size_t> tried,
+                        std::vector<Out>* out) {
+  // A refusal says "full" for a while only: sessions end meanwhile.
+  const auto now = Clock::now();
+  for (size_t i = 0; i < links_.size(); ++i) {
+    LinkLoad& l = links_[i];
+    if (l.full && now - full_since_[i] > std::chrono::seconds(5)) l.full = false;
+    l.own_sessions = 0;
+  }
+  for (auto& [s, sess] : owner_) ++links_[sess.link].own_sessions;
+  const auto best = PickLink(links_, tried);
+  if (!best) return false;
+  ++links_[*best].started_since_report;
+  const uint64_t id = next_id_++;
+  tried.push_back(*best);
+  pending_[id] = {conn, browser_id, *best, proto::Message::kStartSession, "", start,
+                  std::move(tried)};
+  Out o{Out::kToCompute, conn, *best, {}, {}};
+  o.msg.set_id(id);
+  *o.msg.mutable_start_session() = *start;
+  out->push_back(std::move(o));
+  return true;
 }
 
 std::string Router::ToJson(const proto::Message& m) {
@@ -113,7 +170,7 @@ void Router::Buffer(Session& s, const std::string& session, const proto::Message
 void Router::Forward(uint64_t conn, uint64_t browser_id, size_t link, const std::string& session,
                      proto::Message&& m, std::vector<Out>* out) {
   const uint64_t id = next_id_++;
-  pending_[id] = {conn, browser_id, link, m.body_case(), session};
+  pending_[id] = {conn, browser_id, link, m.body_case(), session, {}, {}};
   m.set_id(id);
   Out o{Out::kToCompute, conn, link, {}, {}};
   o.msg = std::move(m);
@@ -165,21 +222,12 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
   };
   switch (m.body_case()) {
     case proto::Message::kStartSession: {
-      // The connected compute server with the fewest of this hub's sessions.
-      std::vector<size_t> load(link_up_.size(), 0);
-      for (auto& [s, sess] : owner_) ++load[sess.link];
-      size_t best = std::numeric_limits<size_t>::max();
-      for (size_t i = 0; i < link_up_.size(); ++i) {
-        if (link_up_[i] && (best == std::numeric_limits<size_t>::max() || load[i] < load[best])) {
-          best = i;
-        }
-      }
-      if (best == std::numeric_limits<size_t>::max()) {
+      // The emptiest compute server that is up and in rotation (placement.h).
+      auto start = std::make_shared<proto::StartSession>(std::move(*m.mutable_start_session()));
+      if (!PlaceStart(conn, bid, std::move(start), {}, out)) {
         Reply(conn, ErrorJson(bid, proto::Error::UNAVAILABLE, "no compute server is reachable"),
               out);
-        return;
       }
-      Forward(conn, bid, best, "", std::move(m), out);
       return;
     }
     case proto::Message::kExecute:
@@ -286,6 +334,19 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
   auto it = pending_.find(in.id());
   if (it == pending_.end() || it->second.link != link) return;  // its browser left
   Pending p = it->second;
+  if (in.has_error() && in.error().code() == proto::Error::UNAVAILABLE && p.start &&
+      p.conn != 0) {
+    // Full (or without that kernel): the next emptiest server may take it.
+    links_[link].full = true;
+    full_since_[link] = Clock::now();
+    pending_.erase(it);
+    if (!PlaceStart(p.conn, p.browser_id, p.start, p.tried, out)) {
+      proto::Message m = in;
+      m.set_id(p.browser_id);
+      Reply(p.conn, ToJson(m), out);
+    }
+    return;
+  }
   proto::Message m = in;
   m.set_id(p.browser_id);
   bool finished = true;

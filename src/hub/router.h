@@ -17,12 +17,14 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "hub/placement.h"
 #include "proto/salvus.pb.h"
 
 namespace salvus::hub {
@@ -72,6 +74,22 @@ class Router {
   void OnComputeLost(size_t link, const std::string& why, std::vector<Out>* out);
   void SetLinkUp(size_t link, bool up);
 
+  // Compute links learnt at run time (from the Store) are added here; the
+  // index is the link's for good. A removed link is never used again.
+  size_t AddLink();
+  void RemoveLink(size_t link);
+  size_t links() const { return links_.size(); }
+  const LinkLoad& link(size_t i) const { return links_[i]; }
+  // What the compute server's newest status row says (see placement.h).
+  struct Report {
+    int64_t time_ms = 0;
+    uint32_t sessions = 0, max_sessions = 0, cpus = 0;
+    double load1 = 0;
+  };
+  void SetLinkReport(size_t link, const Report& r);
+  // Whether new sessions may go there.
+  void SetLinkInRotation(size_t link, bool in);
+
   size_t sessions() const { return owner_.size(); }
   size_t pending() const { return pending_.size(); }
   size_t detached() const { return detached_; }
@@ -92,7 +110,13 @@ class Router {
     size_t link;
     proto::Message::BodyCase kind;
     std::string session;
+    // A start, kept to try the next compute server if this one refuses.
+    std::shared_ptr<proto::StartSession> start;
+    std::vector<size_t> tried;
   };
+  // Sends a start to the emptiest link not yet tried (false: none left).
+  bool PlaceStart(uint64_t conn, uint64_t browser_id, std::shared_ptr<proto::StartSession> start,
+                  std::vector<size_t> tried, std::vector<Out>* out);
   struct Session {
     uint64_t conn;  // 0: detached
     size_t link;
@@ -119,7 +143,8 @@ class Router {
   size_t max_buffer_;
   size_t detached_ = 0;
   uint64_t next_id_ = 1;
-  std::vector<bool> link_up_;
+  std::vector<LinkLoad> links_;
+  std::vector<Clock::time_point> full_since_;  // when each link last refused a start as full
   std::unordered_map<uint64_t, Pending> pending_;         // hub id -> who asked
   std::unordered_map<std::string, Session> owner_;        // session -> its browser and link
   std::unordered_map<uint64_t, std::set<std::string>> sessions_of_;  // browser -> sessions

@@ -70,6 +70,57 @@ TEST_F(RouterTest, SessionsSpreadOverComputeServers) {
   EXPECT_NE(links_["a"], links_["b"]);
 }
 
+TEST_F(RouterTest, StartsGoByReportedLoadAndAddedLinksTakeSessions) {
+  // Link 0 reports 7 of 8 in use, link 1 1 of 8; a third link is learnt later.
+  r_.SetLinkReport(0, {1000, 7, 8, 2, 0.0});
+  r_.SetLinkReport(1, {1000, 1, 8, 2, 0.0});
+  std::vector<Out> out;
+  r_.OnBrowserText(1, R"({"id": 1, "startSession": {}})", &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].link, 1u);
+  const size_t third = r_.AddLink();
+  EXPECT_EQ(third, 2u);
+  r_.SetLinkUp(third, true);
+  r_.SetLinkReport(third, {1000, 0, 8, 2, 0.0});
+  out.clear();
+  r_.OnBrowserText(1, R"({"id": 2, "startSession": {}})", &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].link, third);
+  // Out of rotation: no new sessions there, though it is emptiest.
+  r_.SetLinkInRotation(third, false);
+  out.clear();
+  r_.OnBrowserText(1, R"({"id": 3, "startSession": {}})", &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].link, 1u);
+}
+
+TEST_F(RouterTest, AStartRefusedAsFullIsTriedOnTheNextServer) {
+  std::vector<Out> out;
+  r_.OnBrowserText(1, R"({"id": 5, "startSession": {"kernel": "sage"}})", &out);
+  ASSERT_EQ(out.size(), 1u);
+  const size_t first = out[0].link;
+  proto::Message full;
+  full.set_id(out[0].msg.id());
+  full.mutable_error()->set_code(proto::Error::UNAVAILABLE);
+  full.mutable_error()->set_text("the compute server is full (2 sessions)");
+  std::vector<Out> again;
+  r_.OnComputeMessage(first, full, &again);
+  ASSERT_EQ(again.size(), 1u);
+  ASSERT_EQ(again[0].kind, Out::kToCompute);
+  EXPECT_NE(again[0].link, first);
+  EXPECT_EQ(again[0].msg.start_session().kernel(), "sage");
+  // The second refuses too: the browser gets that error under its own id.
+  full.set_id(again[0].msg.id());
+  std::vector<Out> last;
+  r_.OnComputeMessage(again[0].link, full, &last);
+  ASSERT_EQ(last.size(), 1u);
+  ASSERT_EQ(last[0].kind, Out::kToBrowser);
+  const auto m = Parse(last[0].text);
+  EXPECT_EQ(m.id(), 5u);
+  EXPECT_EQ(m.error().code(), proto::Error::UNAVAILABLE);
+  EXPECT_EQ(r_.pending(), 0u);
+}
+
 TEST_F(RouterTest, BadInputGetsClearErrors) {
   std::vector<Out> out;
   r_.OnBrowserText(1, "{not json", &out);

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <deque>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -16,6 +17,7 @@
 
 #include "core/sha1.h"
 #include "core/tls.h"
+#include "hub/discovery.h"
 #include "hub/rate_limit.h"
 #include "hub/router.h"
 #include "hub/static_files.h"
@@ -216,27 +218,13 @@ class Hub::Shard {
       if (!st) throw std::runtime_error("cannot open the database: " + st.error());
       store_ = std::move(*st);
     }
-    for (size_t i = 0; i < opt.compute.size(); ++i) {
-      LinkOptions lo{opt.compute[i], opt.token, opt.compute_tls, opt.compute_tls_ca};
-      links_.push_back(std::make_unique<ComputeLink>(
-          io_, lo,
-          ComputeLink::Handlers{
-              [this, i] {
-                router_.SetLinkUp(i, true);
-                links_up_.fetch_add(1, std::memory_order_relaxed);
-              },
-              [this, i](const proto::Message& m) {
-                std::vector<Out> outs;
-                router_.OnComputeMessage(i, m, &outs);
-                Dispatch(outs);
-              },
-              [this, i](const std::string& why) {
-                links_up_.fetch_sub(1, std::memory_order_relaxed);
-                std::vector<Out> outs;
-                router_.OnComputeLost(i, why, &outs);
-                Dispatch(outs);
-              }}));
-    }
+    for (size_t i = 0; i < opt.compute.size(); ++i) NewLink(opt.compute[i]);
+  }
+
+  // What the Store says of the compute servers (discovery.h): links to the
+  // new ones, their load, and which take new sessions.
+  void PostComputeReports(std::vector<ComputeReport> reports) {
+    asio::post(io_, [this, r = std::move(reports)] { OnComputeReports(r); });
   }
 
   uint16_t Bind(uint16_t port) {
@@ -257,9 +245,9 @@ class Hub::Shard {
     thread_ = std::thread([this] { io_.run(); });
   }
 
-  // Whether every compute link of this shard is up.
+  // Whether every --compute link of this shard is up.
   bool AllLinksUp() const {
-    return links_up_.load(std::memory_order_relaxed) == static_cast<int>(links_.size());
+    return links_up_.load(std::memory_order_relaxed) == static_cast<int>(opt_.compute.size());
   }
 
   void Stop() {
@@ -300,6 +288,86 @@ class Hub::Shard {
         // down tells the Router (OnComputeLost), which answers what waits.
         links_[o.link]->Send(o.msg);
       }
+    }
+  }
+
+  // A link to the compute server at `where`, index links_.size() (the
+  // Router's index too). The --compute ones come first.
+  size_t NewLink(const core::HostPort& where) {
+    const size_t i = links_.size();
+    if (i >= router_.links()) router_.AddLink();  // the --compute ones it has
+    const bool configured = i < opt_.compute.size();
+    LinkOptions lo{where, opt_.token, opt_.compute_tls, opt_.compute_tls_ca};
+    links_.push_back(std::make_unique<ComputeLink>(
+        io_, lo,
+        ComputeLink::Handlers{
+            [this, i, configured] {
+              router_.SetLinkUp(i, true);
+              if (configured) links_up_.fetch_add(1, std::memory_order_relaxed);
+            },
+            [this, i](const proto::Message& m) {
+              std::vector<Out> outs;
+              router_.OnComputeMessage(i, m, &outs);
+              Dispatch(outs);
+            },
+            [this, i, configured](const std::string& why) {
+              if (configured) links_up_.fetch_sub(1, std::memory_order_relaxed);
+              std::vector<Out> outs;
+              router_.OnComputeLost(i, why, &outs);
+              Dispatch(outs);
+            }}));
+    link_index_[where.host + ":" + std::to_string(where.port)] = i;
+    return i;
+  }
+
+  void OnComputeReports(const std::vector<ComputeReport>& reports) {
+    const bool log = index_ == 0;  // one shard speaks for the hub
+    std::set<size_t> listed;
+    for (const ComputeReport& r : reports) {
+      const std::string where = r.host + ":" + std::to_string(r.port);
+      auto it = link_index_.find(where);
+      size_t i;
+      if (it != link_index_.end()) {
+        i = it->second;
+      } else {
+        if (!r.fresh) continue;  // not reporting: not worth a connection
+        i = NewLink({r.host, r.port});
+        if (log) spdlog::info("compute {}: discovered (service {})", where, r.service_id);
+        links_[i]->Start();
+      }
+      listed.insert(i);
+      if (r.has_status && r.has_stats) {
+        router_.SetLinkReport(i, {r.time_ms, r.stats.sessions(), r.stats.max_sessions(),
+                                  r.stats.cpus(), r.load1});
+      }
+      if (router_.link(i).in_rotation != r.fresh) {
+        router_.SetLinkInRotation(i, r.fresh);
+        if (log && r.fresh) spdlog::info("compute {}: reporting again; back in rotation", where);
+        if (log && !r.fresh) {
+          spdlog::warn("compute {}: no report for over {} s; out of rotation (no new sessions)",
+                       where, opt_.stale_after.count() / 1000.0);
+        }
+      }
+    }
+    // Not running as far as the database knows.
+    for (auto it = link_index_.begin(); it != link_index_.end();) {
+      const size_t i = it->second;
+      const bool configured = i < opt_.compute.size();
+      if (listed.count(i) || (configured && !router_.link(i).reported)) {
+        ++it;
+        continue;
+      }
+      if (router_.link(i).in_rotation) {
+        router_.SetLinkInRotation(i, false);
+        if (log) spdlog::info("compute {}: stopped (per the database); out of rotation", it->first);
+      }
+      if (!configured && !router_.link(i).up) {  // gone: let it go
+        links_[i]->Stop();
+        router_.RemoveLink(i);
+        it = link_index_.erase(it);
+        continue;
+      }
+      ++it;
     }
   }
 
@@ -683,7 +751,8 @@ class Hub::Shard {
   Router router_;
   std::vector<std::unique_ptr<ComputeLink>> links_;
   std::unordered_map<uint64_t, std::shared_ptr<Browser>> conns_;
-  std::atomic<int> links_up_{0};  // compute links up (read by WaitForCompute)
+  std::atomic<int> links_up_{0};  // --compute links up (read by WaitForCompute)
+  std::unordered_map<std::string, size_t> link_index_;  // "host:port" -> live link
   std::chrono::steady_clock::time_point last_full_warning_{};
   asio::ssl::context* tls_;
   BlobStore* blobs_;
@@ -734,6 +803,16 @@ uint16_t Hub::Start() {
     shards_.push_back(std::move(shard));
   }
   for (auto& s : shards_) s->Run();
+  if (!opt_.db.empty()) {
+    ComputeDiscovery::Options d{opt_.db, opt_.memcached, opt_.discover_interval, opt_.stale_after};
+    discovery_ = std::make_unique<ComputeDiscovery>(d, [this](std::vector<ComputeReport> r) {
+      for (auto& s : shards_) s->PostComputeReports(r);
+    });
+    if (auto ok = discovery_->Start(); !ok) {
+      Stop();
+      throw std::runtime_error(ok.error());
+    }
+  }
   return port;
 }
 
@@ -749,6 +828,8 @@ bool Hub::WaitForCompute(std::chrono::milliseconds timeout) {
 }
 
 void Hub::Stop() {
+  if (discovery_) discovery_->Stop();  // it posts to the shards
+  discovery_.reset();
   for (auto& s : shards_) s->Stop();
   shards_.clear();
 }

@@ -52,9 +52,17 @@ struct HubOptions {
   // Open TCP connections (browsers, pages loading) the hub holds at once;
   // past it a new connection gets 503 and is closed.
   size_t max_connections = 20000;
+  // With `db`: learn compute servers from the Store too (services of type
+  // compute that run, with their monitors' reports), every
+  // `discover_interval`, read through memcached when given. A server whose
+  // newest report is older than `stale_after` gets no new sessions.
+  std::string memcached;  // HOST:PORT[,...]; empty: none
+  std::chrono::milliseconds discover_interval = std::chrono::seconds(2);
+  std::chrono::milliseconds stale_after = std::chrono::seconds(20);
 };
 
 class SessionDirectory;
+class ComputeDiscovery;
 
 class Hub {
  public:
@@ -74,6 +82,7 @@ class Hub {
   std::optional<boost::asio::ssl::context> tls_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<SessionDirectory> directory_;
+  std::unique_ptr<ComputeDiscovery> discovery_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> connections_{0};  // open TCP connections, all shards
 };
