@@ -224,6 +224,8 @@ int main(int argc, char** argv) {
         socks.push_back(co_await Open(port));
         sessions.push_back(co_await Start(*socks.back()));
       }
+      std::cerr << "hub_bench: " << browsers << " sessions running cells for " << seconds.count()
+                << " s" << std::endl;
       const auto t0 = Clock::now();
       const auto end = t0 + seconds;
       int running = browsers;

@@ -147,6 +147,45 @@ TEST(HubLimits, PastMaxConnectionsANewConnectionGets503) {
   EXPECT_EQ(up.Stop(), "");
 }
 
+// A page whose connection went half-open (the hub still holds it) comes back
+// on a new connection and resumes its session: it gets it, state and all,
+// whichever event loop either connection landed on; the old connection is
+// told.
+TEST(HubResume, ANewConnectionTakesOverASessionFromAConnectionThatLooksAlive) {
+  UpProcess up({"--kernel", "python"});
+  ASSERT_TRUE(up.ok()) << up.log();
+  std::vector<std::unique_ptr<cli::HubClient>> conns;
+  conns.push_back(Connect(up));
+  ASSERT_NE(conns[0], nullptr);
+  auto s = conns[0]->StartSession("python");
+  ASSERT_TRUE(s) << s.error();
+  ASSERT_TRUE(conns[0]->Execute(*s, "x = 0"));
+  for (int i = 1; i <= 6; ++i) {
+    conns.push_back(Connect(up));
+    auto& c = *conns.back();
+    proto::Message resume;
+    resume.mutable_resume()->set_session(*s);
+    const uint64_t id = c.Request(resume);
+    auto m = c.Receive();
+    ASSERT_TRUE(m) << m.error();
+    ASSERT_EQ(m->id(), id);
+    ASSERT_TRUE(m->has_session_started()) << m->DebugString();
+    auto r = c.Execute(*s, "x += 1\nprint(x)");
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(r->out, std::to_string(i) + "\n");
+    // The previous connection was told, and no longer runs code there.
+    auto& old = *conns[conns.size() - 2];
+    auto notice = old.Receive();
+    ASSERT_TRUE(notice) << notice.error();
+    EXPECT_EQ(notice->id(), 0u);
+    EXPECT_NE(notice->error().text().find("resumed on another connection"), std::string::npos)
+        << notice->DebugString();
+    EXPECT_FALSE(old.Execute(*s, "print(1)"));
+  }
+  for (auto& c : conns) c->Close();
+  EXPECT_EQ(up.Stop(), "");
+}
+
 // `salvus up --db postgresql://...`: cells run end to end and permalinks
 // live in PostgreSQL (no SQLite file appears).
 TEST(HubPostgres, UpWithPostgresqlRunsCellsAndSharesThem) {

@@ -78,6 +78,9 @@ _running_in_zygote = []   # weakrefs to pexpect interfaces the zygote started
 _local_id_attrs = []      # (module, name) whose value is the zygote's host.pid
 _gap_true_addr = None     # address of libgap's GAP_True; non-NULL once GAP is up
 _sage_dm = None           # Sage's display manager (sage kernel)
+# Types whose value the display manager shows as its repr in plain text
+# (set for the sage kernel; _sage_displayhook's shortcut).
+_PLAIN_TYPES = frozenset()
 _SageObject = None        # sage.structure.sage_object.SageObject (sage kernel)
 
 # ---------------------------------------------------------------------------
@@ -195,6 +198,12 @@ def _sage_displayhook(value):
     IPython's _repr_*_ methods."""
     if value is None:
         return
+    if type(value) in _PLAIN_TYPES and _sage_dm.preferences.text in (None, 'plain'):
+        # What the display manager shows for these (its repr, as plain
+        # text), without its machinery: most of the cost of a cell like `2+2`.
+        builtins._ = value
+        sys.stdout.write(repr(value) + '\n')
+        return
     if not _is_sage_object(value):
         builtins._ = None
         if _display_special(value):
@@ -223,6 +232,10 @@ def _init_sage_zygote():
     _preparse = sage.repl.preparse.preparse
     from sage.structure.sage_object import SageObject
     _SageObject = SageObject
+    global _PLAIN_TYPES
+    _PLAIN_TYPES = frozenset(type(v) for v in (
+        0, 0.5, True, 1j, ns['Integer'](0), ns['QQ'](1) / 2, ns['RR'](1), ns['RDF'](1),
+        ns['CDF'](1), ns['CC'](1)))
     dm = _sage_dm = get_display_manager()
 
     # The workers' own namespace already (see init_worker): replacing a

@@ -223,6 +223,28 @@ class SageWorkerTest(unittest.TestCase):
         self.assertOk(r3, '')
         self.assertOk(r4, '6\n')
 
+    def test_plain_values_shortcut_shows_what_the_display_manager_shows(self):
+        cells = ('1', '-7', '2^100', '10^2000', '3/4', '-1/3', '1.5', 'RR(pi)', 'RDF(2)/3',
+                 'CDF(1, 2)', 'CC(I) + 1/3', 'int(5)', '0.1r', 'True', 'complex(1, 2)', 'QQ(0)',
+                 'RealField(200)(2).sqrt()', 'float("inf")')
+        self.assertIn('Integer', [t.__name__ for t in salvus_worker._PLAIN_TYPES])
+        fast = run_cells(*cells)
+        saved = salvus_worker._PLAIN_TYPES
+        salvus_worker._PLAIN_TYPES = frozenset()
+        try:
+            slow = run_cells(*cells)
+        finally:
+            salvus_worker._PLAIN_TYPES = saved
+        for cell, f, s in zip(cells, fast, slow):
+            self.assertEqual((f['status'], f['out'], f['err']), (s['status'], s['out'], s['err']),
+                             cell)
+        # Another text preference: the display manager decides again.
+        r, = run_cells('from sage.repl.rich_output import get_display_manager\n'
+                       'get_display_manager().preferences.text = "latex"\n3/4')
+        self.assertEqual(r['out'], '')
+        self.assertEqual([d['mime'] for d in r.get('displays', [])], ['text/latex'], r)
+        self.assertIn('\\frac{3}{4}', r['displays'][0]['text'])
+
     def test_underscore_is_last_value(self):
         _, r = run_cells('2+3', '_ * 2')
         self.assertOk(r, '10\n')

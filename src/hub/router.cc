@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "core/json.h"
 #include "core/utf8.h"
 
 namespace salvus::hub {
@@ -28,6 +29,11 @@ std::string Router::SessionOf(const proto::Message& m) {
     case proto::Message::kTerminate: return m.terminate().session();
     default: return {};
   }
+}
+
+void Router::Forget(std::unordered_map<std::string, Session>::iterator it) {
+  if (observer_) observer_(it->first, false);
+  owner_.erase(it);
 }
 
 void Router::SetLinkUp(size_t link, bool up) {
@@ -90,13 +96,7 @@ bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
   return true;
 }
 
-std::string Router::ToJson(const proto::Message& m) {
-  std::string s;
-  pbu::JsonPrintOptions o;
-  o.preserve_proto_field_names = false;  // lowerCamelCase, the proto3 JSON mapping
-  (void)pbu::MessageToJsonString(m, &s, o);
-  return s;
-}
+std::string Router::ToJson(const proto::Message& m) { return core::ProtoJson(m); }
 
 std::string Router::ErrorJson(uint64_t id, proto::Error::Code code, const std::string& text) {
   proto::Message m;
@@ -302,20 +302,27 @@ void Router::Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector
     Reply(conn, ToJson(ok), out);
     return;
   }
-  if (s.conn != 0) {
-    Reply(conn,
-          ErrorJson(bid, proto::Error::NOT_FOUND,
-                    "the session " + session + " is attached to another connection"),
+  const bool was_detached = s.conn == 0;
+  if (!was_detached) {
+    // Still attached to a connection the hub thinks alive: its page lost it
+    // without a word (a half-open TCP connection, e.g. after a network
+    // change) and comes back on a new one. The session id is the secret that
+    // grants a session, so the new connection takes it over.
+    sessions_of_[s.conn].erase(session);
+    Reply(s.conn,
+          ErrorJson(0, proto::Error::NOT_FOUND,
+                    "session " + session + " was resumed on another connection"),
           out);
-    return;
+  } else {
+    --detached_;
   }
   s.conn = conn;
-  --detached_;
   sessions_of_[conn].insert(session);
   for (auto& [id, p] : pending_) {
     if (p.session == session) p.conn = conn;
   }
   Reply(conn, ToJson(ok), out);
+  if (!was_detached) return;
   // What came meanwhile, in order; then notices for requests still running
   // whose output was cut.
   for (std::string& text : s.buffer) Reply(conn, std::move(text), out);
@@ -366,6 +373,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
       return;
     }
     Session& sess = owner_[s];
+    if (observer_) observer_(s, true);
     sess.conn = p.conn;
     sess.link = link;
     sess.limits = m.session_started().limits();
@@ -381,7 +389,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
       } else {
         sessions_of_[o->second.conn].erase(p.session);
       }
-      owner_.erase(o);
+      Forget(o);
     }
   }
   if (finished) pending_.erase(it);
@@ -405,7 +413,7 @@ void Router::EndSession(const std::string& session, const std::string& why, std:
     o.msg.mutable_session_ended()->set_reason(why);
     out->push_back(std::move(o));
     --detached_;
-    owner_.erase(it);
+    Forget(it);
     return;
   }
   // Requests still waiting in that session end now, each with its done.
@@ -434,7 +442,7 @@ void Router::EndSession(const std::string& session, const std::string& why, std:
   e.mutable_session_ended()->set_reason(why);
   Reply(conn, ToJson(e), out);
   sessions_of_[conn].erase(session);
-  owner_.erase(it);
+  Forget(it);
 }
 
 void Router::OnComputeLost(size_t link, const std::string& why, std::vector<Out>* out) {
@@ -465,7 +473,7 @@ void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_p
       if (o == owner_.end()) continue;
       if (grace_.count() <= 0) {
         Terminate(s, o->second.link, conn, out);
-        owner_.erase(o);
+        Forget(o);
         continue;
       }
       o->second.conn = 0;
@@ -505,7 +513,7 @@ void Router::ExpireDetached(Clock::time_point now, std::vector<Out>* out) {
     o.msg.mutable_session_ended()->set_reason("its page did not come back within the reconnect grace period");
     out->push_back(std::move(o));
     --detached_;
-    owner_.erase(it);
+    Forget(it);
   }
 }
 

@@ -8,7 +8,9 @@
 // A browser connection that closes leaves its sessions detached for a grace
 // period: their replies are buffered, and a `resume` from a new connection
 // takes them back with what was produced meanwhile. ExpireDetached ends
-// those whose grace period passed.
+// those whose grace period passed. A resume of a session still attached to
+// another connection takes it over (that connection is presumably dead
+// without the hub knowing yet: half-open TCP).
 //
 // Not thread-safe: one Router per hub shard (event loop thread).
 #pragma once
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -90,6 +93,12 @@ class Router {
   // Whether new sessions may go there.
   void SetLinkInRotation(size_t link, bool in);
 
+  // Told of every session that starts here (true) and ends or leaves here
+  // (false), e.g. to keep a directory of where sessions are.
+  void SetSessionObserver(std::function<void(const std::string& session, bool here)> f) {
+    observer_ = std::move(f);
+  }
+
   size_t sessions() const { return owner_.size(); }
   size_t pending() const { return pending_.size(); }
   size_t detached() const { return detached_; }
@@ -136,6 +145,8 @@ class Router {
   void Buffer(Session& s, const std::string& session, const proto::Message& m);
   static std::string LostNotice(const std::string& session, uint64_t bid, size_t bytes);
   void Terminate(const std::string& session, size_t link, uint64_t conn, std::vector<Out>* out);
+  // Erases a session, telling the observer.
+  void Forget(std::unordered_map<std::string, Session>::iterator it);
 
   size_t max_code_;
   size_t max_share_;
@@ -143,6 +154,7 @@ class Router {
   size_t max_buffer_;
   size_t detached_ = 0;
   uint64_t next_id_ = 1;
+  std::function<void(const std::string&, bool)> observer_;
   std::vector<LinkLoad> links_;
   std::vector<Clock::time_point> full_since_;  // when each link last refused a start as full
   std::unordered_map<uint64_t, Pending> pending_;         // hub id -> who asked

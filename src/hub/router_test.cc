@@ -408,7 +408,7 @@ TEST_F(RouterTest, ADoneWhileDetachedIsKeptToo) {
   EXPECT_EQ(got[2].id(), 2u);
 }
 
-TEST_F(RouterTest, ResumingAnUnknownOrLiveSessionIsRefused) {
+TEST_F(RouterTest, ResumingAnUnknownSessionLooksElsewhereALiveOneIsTakenOver) {
   const auto s = Start(1, 1, "s1");
   // Unknown here: the shard looks elsewhere (then answers GoneJson).
   auto out = ResumeFrom(r_, 2, 3, "nope");
@@ -420,16 +420,63 @@ TEST_F(RouterTest, ResumingAnUnknownOrLiveSessionIsRefused) {
   EXPECT_EQ(gone.id(), 3u);
   EXPECT_EQ(gone.error().code(), proto::Error::NOT_FOUND);
   EXPECT_NE(gone.error().text().find("the session is gone"), std::string::npos);
-  // Attached to a live connection: never taken from it.
-  auto got = ToBrowser(ResumeFrom(r_, 2, 4, s), 2);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].error().code(), proto::Error::NOT_FOUND);
-  EXPECT_NE(got[0].error().text().find("another connection"), std::string::npos);
-  EXPECT_FALSE(r_.Busy(2));
   // Its own connection may ask again: a no-op.
-  got = ToBrowser(ResumeFrom(r_, 1, 5, s), 1);
+  auto got = ToBrowser(ResumeFrom(r_, 1, 5, s), 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].session_started().session(), s);
+  // A request in flight from connection 1, which then goes silent (half-open).
+  out.clear();
+  r_.OnBrowserText(1, R"j({"id": "6", "execute": {"session": "s1", "code": "sleep(1)"}})j", &out);
+  ASSERT_EQ(out.size(), 1u);
+  const uint64_t hub_id = out[0].msg.id();
+  // Connection 2 resumes it: it is taken over, and connection 1 is told.
+  out = ResumeFrom(r_, 2, 4, s);
+  auto to1 = ToBrowser(out, 1);
+  ASSERT_EQ(to1.size(), 1u);
+  EXPECT_EQ(to1[0].error().code(), proto::Error::NOT_FOUND);
+  EXPECT_NE(to1[0].error().text().find("resumed on another connection"), std::string::npos);
+  got = ToBrowser(out, 2);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].session_started().session(), s);
+  EXPECT_TRUE(r_.Busy(2));
+  EXPECT_EQ(r_.detached(), 0u);
+  // The reply to the request in flight goes to the new connection.
+  proto::Message d;
+  d.set_id(hub_id);
+  d.mutable_done()->set_session(s);
+  std::vector<Out> back;
+  r_.OnComputeMessage(links_[s], d, &back);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].conn, 2u);
+  EXPECT_EQ(Parse(back[0].text).id(), 6u);
+  // The old connection no longer owns it.
+  out.clear();
+  r_.OnBrowserText(1, R"({"id": "7", "execute": {"session": "s1", "code": "1"}})", &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(Parse(out[0].text).error().code(), proto::Error::NOT_FOUND);
+  // Its close later leaves the session alone.
+  out.clear();
+  r_.OnBrowserClosed(1, &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(r_.sessions(), 1u);
+  EXPECT_EQ(r_.detached(), 0u);
+}
+
+TEST(RouterObserverTest, ToldOfEverySessionThatStartsAndEnds) {
+  Router r(1, 1000, 1000, std::chrono::seconds(0));
+  r.SetLinkUp(0, true);
+  std::vector<std::pair<std::string, bool>> seen;
+  r.SetSessionObserver([&](const std::string& s, bool here) { seen.emplace_back(s, here); });
+  std::vector<Out> out;
+  r.OnBrowserText(1, R"({"id": 1, "startSession": {}})", &out);
+  proto::Message started;
+  started.set_id(out[0].msg.id());
+  started.mutable_session_started()->set_session("s1");
+  r.OnComputeMessage(0, started, &out);
+  proto::Message ended;
+  ended.mutable_session_ended()->set_session("s1");
+  r.OnComputeMessage(0, ended, &out);
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, bool>>{{"s1", true}, {"s1", false}}));
 }
 
 TEST_F(RouterTest, ADetachedSessionExpiresAfterTheGracePeriod) {

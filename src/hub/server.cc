@@ -106,9 +106,11 @@ class ConnSlot {
 
 }  // namespace
 
-// Where each detached session is: the shard whose Router holds it. Shared by
-// the shards of a hub; used only when a session detaches, resumes or ends
-// detached, so the mutex is no bottleneck.
+// Where each session is: the shard whose Router holds it, so that a resume
+// arriving on another shard finds it (whether the session is detached or
+// still attached to a connection the hub thinks alive). Shared by the shards
+// of a hub; touched once when a session starts and once when it ends, and
+// by resumes, so the mutex is no bottleneck.
 class SessionDirectory {
  public:
   void Put(const std::string& session, unsigned shard) {
@@ -219,6 +221,13 @@ class Hub::Shard {
       store_ = std::move(*st);
     }
     for (size_t i = 0; i < opt.compute.size(); ++i) NewLink(opt.compute[i]);
+    router_.SetSessionObserver([this](const std::string& session, bool here) {
+      if (here) {
+        directory_->Put(session, index_);
+      } else {
+        directory_->Erase(session, index_);
+      }
+    });
   }
 
   // What the Store says of the compute servers (discovery.h): links to the
@@ -271,11 +280,9 @@ class Hub::Shard {
       } else if (o.kind == Out::kToStore) {
         HandleStore(o.conn, std::move(o.msg));
       } else if (o.kind == Out::kDetached) {
-        directory_->Put(o.text, index_);
         spdlog::info("session {} detached: its page has {} s to reconnect", o.text,
                      opt_.reconnect_grace.count() / 1000);
       } else if (o.kind == Out::kUndetached) {
-        directory_->Erase(o.text, index_);
         if (o.msg.has_session_ended()) {
           spdlog::info("detached session {} ended: {}", o.text, o.msg.session_ended().reason());
         } else {
