@@ -10,6 +10,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -95,41 +96,62 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
  private:
   auto& LowestLayer() { return stream_.lowest_layer(); }
 
+  // Reads whatever the socket has (one read usually brings every frame
+  // waiting, where reading header and body apart took two per frame) and
+  // hands each complete frame to on_frame.
   asio::awaitable<void> ReadLoop() {
     auto self = this->shared_from_this();
-    std::string body;
-    unsigned char header[kFrameHeaderSize];
-    ConnEnd end = ConnEnd::kEof;
+    constexpr size_t kChunk = 64 * 1024;
+    std::string buf(kChunk, '\0');
+    size_t begin = 0, end = 0;  // unread bytes: buf[begin, end)
+    ConnEnd why = ConnEnd::kEof;
     for (;;) {
+      // Every complete frame in the buffer.
+      size_t need = kFrameHeaderSize;  // bytes the next frame needs in all
+      while (end - begin >= kFrameHeaderSize) {
+        const uint32_t len =
+            DecodeFrameLength(reinterpret_cast<const unsigned char*>(buf.data() + begin));
+        if (len > max_frame_) {
+          why = ConnEnd::kTooBig;
+          goto out;
+        }
+        need = kFrameHeaderSize + len;
+        if (end - begin < need) break;
+        if (closed_) goto out;
+        handlers_.on_frame(std::string_view(buf.data() + begin + kFrameHeaderSize, len));
+        begin += need;
+        need = kFrameHeaderSize;
+      }
+      // Room for the rest of a partial frame, and for a full read.
+      if (begin == end) {
+        begin = end = 0;
+        if (buf.size() > 16 * kChunk) {  // a big frame passed: give the memory back
+          buf.assign(kChunk, '\0');
+          buf.shrink_to_fit();
+        }
+      } else if (buf.size() - begin < std::max(need, kChunk)) {
+        buf.erase(0, begin);
+        end -= begin;
+        begin = 0;
+      }
+      if (buf.size() < std::max(need, end + kChunk)) buf.resize(std::max(need, end + kChunk));
       boost::system::error_code ec;
-      co_await asio::async_read(stream_, asio::buffer(header),
-                                asio::redirect_error(asio::use_awaitable, ec));
+      const size_t n = co_await stream_.async_read_some(
+          asio::buffer(buf.data() + end, buf.size() - end),
+          asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
-        end = (ec == asio::error::eof || ec == asio::error::operation_aborted ||
-               ec == asio::ssl::error::stream_truncated)
-                  ? ConnEnd::kEof
-                  : ConnEnd::kError;
+        const bool clean = ec == asio::error::eof || ec == asio::error::operation_aborted ||
+                           ec == asio::ssl::error::stream_truncated;
+        why = clean && begin == end ? ConnEnd::kEof : ConnEnd::kError;
         break;
       }
-      const uint32_t len = DecodeFrameLength(header);
-      if (len > max_frame_) {
-        end = ConnEnd::kTooBig;
-        break;
-      }
-      body.resize(len);
-      co_await asio::async_read(stream_, asio::buffer(body),
-                                asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        end = ConnEnd::kError;
-        break;
-      }
-      if (closed_) break;
-      handlers_.on_frame(body);
+      end += n;
     }
+  out:
     if (handlers_.on_end) {
       auto on_end = std::move(handlers_.on_end);
       handlers_ = {};
-      on_end(end);
+      on_end(why);
     }
   }
 

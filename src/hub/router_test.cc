@@ -12,6 +12,17 @@ proto::Message Parse(const std::string& json) {
   return m;
 }
 
+// Starts session `name` for browser `conn` on a Router whose link 0 is up.
+void StartOn(Router& r, uint64_t conn, const std::string& name) {
+  std::vector<Out> out;
+  r.OnBrowserText(conn, R"({"id": 1, "startSession": {}})", &out);
+  ASSERT_EQ(out.size(), 1u);
+  proto::Message started;
+  started.set_id(out[0].msg.id());
+  started.mutable_session_started()->set_session(name);
+  r.OnComputeMessage(0, started, &out);
+}
+
 class RouterTest : public ::testing::Test {
  protected:
   RouterTest() : r_(2, 1000) {
@@ -468,11 +479,7 @@ TEST(RouterObserverTest, ToldOfEverySessionThatStartsAndEnds) {
   std::vector<std::pair<std::string, bool>> seen;
   r.SetSessionObserver([&](const std::string& s, bool here) { seen.emplace_back(s, here); });
   std::vector<Out> out;
-  r.OnBrowserText(1, R"({"id": 1, "startSession": {}})", &out);
-  proto::Message started;
-  started.set_id(out[0].msg.id());
-  started.mutable_session_started()->set_session("s1");
-  r.OnComputeMessage(0, started, &out);
+  StartOn(r, 1, "s1");
   proto::Message ended;
   ended.mutable_session_ended()->set_session("s1");
   r.OnComputeMessage(0, ended, &out);
@@ -522,11 +529,7 @@ TEST(RouterBufferTest, OutputPastTheCapIsDroppedWithANotice) {
   Router r(1, 1000, 1000, seconds(120), /*max_buffer=*/200);
   r.SetLinkUp(0, true);
   std::vector<Out> out;
-  r.OnBrowserText(1, R"({"id": 1, "startSession": {}})", &out);
-  proto::Message started;
-  started.set_id(out[0].msg.id());
-  started.mutable_session_started()->set_session("s");
-  r.OnComputeMessage(0, started, &out);
+  StartOn(r, 1, "s");
   const uint64_t a = Exec(r, 1, 2, "s");
   out.clear();
   r.OnBrowserClosed(1, &out, kT0);
@@ -555,11 +558,7 @@ TEST(RouterBufferTest, ANoticeForARequestStillRunningComesLast) {
   Router r(1, 1000, 1000, seconds(120), /*max_buffer=*/100);
   r.SetLinkUp(0, true);
   std::vector<Out> out;
-  r.OnBrowserText(1, R"({"id": 1, "startSession": {}})", &out);
-  proto::Message started;
-  started.set_id(out[0].msg.id());
-  started.mutable_session_started()->set_session("s");
-  r.OnComputeMessage(0, started, &out);
+  StartOn(r, 1, "s");
   const uint64_t a = Exec(r, 1, 2, "s");
   r.OnBrowserClosed(1, &out, kT0);
   r.OnComputeMessage(0, Reply(a, "s", std::string(500, 'y')), &out);

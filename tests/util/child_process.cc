@@ -5,6 +5,8 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <fstream>
+
 extern char** environ;
 
 namespace salvus::testing {
@@ -26,6 +28,22 @@ Child::~Child() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+}
+
+uint16_t WaitForPortFile(const std::string& path, pid_t* pid, std::chrono::seconds max) {
+  const auto deadline = std::chrono::steady_clock::now() + max;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(path);
+    unsigned p = 0;
+    if (in >> p && p != 0 && p < 65536) return static_cast<uint16_t>(p);
+    int status;
+    if (waitpid(*pid, &status, WNOHANG) == *pid) {
+      *pid = -1;
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return 0;
 }
 
 int Child::Wait(std::chrono::seconds max) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,10 @@ bool WaitFor(F done, std::chrono::milliseconds max = std::chrono::seconds(60)) {
   }
   return done();
 }
+
+// Waits until the file at `path` holds a port number and returns it; 0 if
+// the process `*pid` exits first (then *pid becomes -1) or `max` passes.
+uint16_t WaitForPortFile(const std::string& path, pid_t* pid, std::chrono::seconds max);
 
 class Child {
  public:

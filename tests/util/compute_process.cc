@@ -1,5 +1,6 @@
 #include "util/compute_process.h"
 
+#include "util/child_process.h"
 #include "util/uid_block.h"
 
 #include <fcntl.h>
@@ -50,21 +51,7 @@ ComputeProcess::ComputeProcess(std::vector<std::string> extra)
     pid_ = -1;
     return;
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(dir_ + "/port");
-    unsigned p = 0;
-    if (in >> p && p != 0) {
-      port_ = static_cast<uint16_t>(p);
-      return;
-    }
-    int status;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  port_ = WaitForPortFile(dir_ + "/port", &pid_, std::chrono::seconds(120));
 }
 
 

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli/hub_client.h"
+#include "util/child_process.h"
 #include "util/compute_process.h"
 #include "util/uid_block.h"
 
@@ -62,21 +63,8 @@ UpProcess::UpProcess(std::vector<std::string> extra)
     pid_ = -1;
     return;
   }
-  const auto deadline = Clock::now() + std::chrono::seconds(180);
-  while (Clock::now() < deadline) {
-    std::ifstream in(data() + "/hub.port");
-    unsigned p = 0;
-    if (in >> p && p != 0) {
-      if (WaitForSessions(static_cast<uint16_t>(p), extra)) port_ = static_cast<uint16_t>(p);
-      return;
-    }
-    int status;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const uint16_t port = WaitForPortFile(data() + "/hub.port", &pid_, std::chrono::seconds(180));
+  if (port != 0 && WaitForSessions(port, extra)) port_ = port;
 }
 
 // hub.port appears once the hub is connected to its compute server on every
