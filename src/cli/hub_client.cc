@@ -14,6 +14,7 @@
 #include <chrono>
 #include <variant>
 
+#include "core/json.h"
 #include "core/signal_pump.h"
 
 namespace salvus::cli {
@@ -134,6 +135,28 @@ struct HubClient::Impl {
   }
   void Drain(const bool& done) { pump.Drain(done); }
   bool RunUntil(const bool& done) { return pump.RunUntil(done); }
+
+  // Runs one operation on the WebSocket, started by `op(ws, handler)`, to
+  // its end: its error code; kInterruptedBySignal if a signal handler ended
+  // the wait (the connection is then aborted).
+  template <class Op>
+  std::expected<error_code, std::string> Await(Op op) {
+    bool done = false;
+    error_code ec;
+    With([&](auto& w) {
+      op(w, [&](const error_code& e, size_t) {
+        ec = e;
+        done = true;
+      });
+      return 0;
+    });
+    if (!RunUntil(done)) {
+      Abort();
+      Drain(done);
+      return std::unexpected(HubClient::kInterruptedBySignal);
+    }
+    return ec;
+  }
 };
 
 HubClient::HubClient() : impl_(std::make_unique<Impl>()) {}
@@ -251,24 +274,10 @@ std::expected<std::unique_ptr<HubClient>, std::string> HubClient::Connect(
 
 std::expected<void, std::string> HubClient::Send(const proto::Message& m) {
   if (impl_->broken) return std::unexpected("the connection to the hub is closed");
-  std::string text;
-  pbu::JsonPrintOptions po;
-  (void)pbu::MessageToJsonString(m, &text, po);
-  bool done = false;
-  error_code ec;
-  impl_->With([&](auto& ws) {
-    ws.async_write(asio::buffer(text), [&](const error_code& e, size_t) {
-      ec = e;
-      done = true;
-    });
-    return 0;
-  });
-  if (!impl_->RunUntil(done)) {
-    impl_->Abort();
-    impl_->Drain(done);
-    return std::unexpected(kInterruptedBySignal);
-  }
-  if (ec) {
+  const std::string text = core::ProtoJson(m);
+  auto r = impl_->Await([&](auto& ws, auto handler) { ws.async_write(asio::buffer(text), handler); });
+  if (!r) return std::unexpected(r.error());
+  if (const error_code ec = *r) {
     impl_->broken = true;
     return std::unexpected("cannot send to the hub: " + ec.message());
   }
@@ -283,22 +292,10 @@ uint64_t HubClient::Request(proto::Message m) {
 
 std::expected<proto::Message, std::string> HubClient::Receive() {
   if (impl_->broken) return std::unexpected("the connection to the hub is closed");
-  bool done = false;
-  error_code ec;
   impl_->rbuf.clear();
-  impl_->With([&](auto& ws) {
-    ws.async_read(impl_->rbuf, [&](const error_code& e, size_t) {
-      ec = e;
-      done = true;
-    });
-    return 0;
-  });
-  if (!impl_->RunUntil(done)) {
-    impl_->Abort();
-    impl_->Drain(done);
-    return std::unexpected(kInterruptedBySignal);
-  }
-  if (ec) {
+  auto r = impl_->Await([&](auto& ws, auto handler) { ws.async_read(impl_->rbuf, handler); });
+  if (!r) return std::unexpected(r.error());
+  if (const error_code ec = *r) {
     impl_->broken = true;
     if (ec == websocket::error::closed) {
       const auto reason = impl_->With([](auto& ws) { return ws.reason(); });

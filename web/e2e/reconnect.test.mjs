@@ -8,28 +8,15 @@
 // ARTIFACTS set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { artifacts, binary, waitFor, startUp, stopUp, launchBrowser, newPage as openPage, typeInto, output,
+  runCell } from './lib.mjs';
 
-const binary = process.env.SALVUS_BINARY;
-const artifacts = process.env.ARTIFACTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'salvus-e2e-'));
-fs.mkdirSync(artifacts, { recursive: true });
 const GRACE_S = 3;
 let data, up, browser, hubPort, proxy, base, hub2, hub2Log;
-
-async function waitFor(fn, what, ms = 120000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 // A TCP proxy to `port` that can drop every connection and stay down.
 function makeProxy(port) {
@@ -73,27 +60,12 @@ function makeProxy(port) {
 }
 
 before(async () => {
-  data = fs.mkdtempSync(path.join(os.tmpdir(), 'salvus-up-'));
-  fs.chmodSync(data, 0o711);
-  up = spawn(binary, ['up', '--port', '0', '--data', data, '--uid-base', '230000',
-    '--reconnect-grace', String(GRACE_S)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  up.stdout.on('data', (d) => process.stderr.write(`[up] ${d}`));
-  up.stderr.on('data', (d) => process.stderr.write(`[up] ${d}`));
-  hubPort = await waitFor(() => {
-    try {
-      return Number(fs.readFileSync(path.join(data, 'hub.port'), 'utf8').trim());
-    } catch {
-      return null;
-    }
-  }, 'salvus up');
+  ({ up, data, port: hubPort } = await startUp(['--uid-base', '230000',
+    '--reconnect-grace', String(GRACE_S)]));
   proxy = makeProxy(hubPort);
   await new Promise((r) => proxy.server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${proxy.server.address().port}/`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -103,39 +75,14 @@ after(async () => {
     hub2.kill('SIGTERM');
     await new Promise((r) => hub2.once('exit', r));
   }
-  if (up && up.exitCode === null) {
-    up.kill('SIGTERM');
-    await new Promise((r) => up.once('exit', r));
-  }
-  const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(data));
-  assert.deepEqual(left, [], 'processes left behind by salvus up');
-  fs.rmSync(data, { recursive: true, force: true });
+  await stopUp(up, data);
 });
 
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
-  const page = await context.newPage();
-  await page.goto(base);
-  await page.waitForSelector('.cell .cm-content');
-  return page;
-}
+const newPage = () => openPage(browser, base);
 
-async function typeInto(page, i, code) {
-  const editor = page.locator('.cell .cm-content').nth(i);
-  await editor.click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(code);
-}
-
-function output(page, i) {
-  return page.locator('.cell > .output').nth(i);
-}
-
+// Runs `code` in cell i and returns its output text.
 async function runAndWait(page, i, code, ms = 60000) {
-  await typeInto(page, i, code);
-  await page.keyboard.press('Control+Enter');
-  await waitFor(async () => !(await page.locator('.cell.running').count()), 'the cell to finish', ms);
+  await runCell(page, i, code, ms);
   return (await output(page, i).innerText()).trim();
 }
 

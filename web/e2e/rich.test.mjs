@@ -4,27 +4,12 @@
 // ctest (web_e2e) with SALVUS_BINARY and ARTIFACTS set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { artifacts, waitFor, startUp, stopUp, launchBrowser, newPage as openPage, typeInto, output,
+  runCell } from './lib.mjs';
 
-const binary = process.env.SALVUS_BINARY;
-const artifacts = process.env.ARTIFACTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'salvus-e2e-'));
-fs.mkdirSync(artifacts, { recursive: true });
 let data, up, browser, base, hubPort, site, sitePort;
-
-async function waitFor(fn, what, ms = 120000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
   // A third-party site (another origin) that embeds a cell.
@@ -38,65 +23,19 @@ before(async () => {
   });
   await new Promise((r) => site.listen(0, '127.0.0.1', r));
   sitePort = site.address().port;
-  data = fs.mkdtempSync(path.join(os.tmpdir(), 'salvus-up-'));
-  fs.chmodSync(data, 0o711);
-  up = spawn(binary, ['up', '--port', '0', '--data', data, '--uid-base', '220000',
-    '--allow-origin', `http://127.0.0.1:${sitePort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  up.stdout.on('data', (d) => process.stderr.write(`[up] ${d}`));
-  up.stderr.on('data', (d) => process.stderr.write(`[up] ${d}`));
-  hubPort = await waitFor(() => {
-    try {
-      return fs.readFileSync(path.join(data, 'hub.port'), 'utf8').trim();
-    } catch {
-      return null;
-    }
-  }, 'salvus up');
+  ({ up, data, port: hubPort } = await startUp(['--uid-base', '220000',
+    '--allow-origin', `http://127.0.0.1:${sitePort}`]));
   base = `http://127.0.0.1:${hubPort}`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
   site?.close();
-  if (up && up.exitCode === null) {
-    up.kill('SIGTERM');
-    await new Promise((r) => up.once('exit', r));
-  }
-  const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(data));
-  assert.deepEqual(left, [], 'processes left behind by salvus up');
-  fs.rmSync(data, { recursive: true, force: true });
+  await stopUp(up, data);
 });
 
-async function newPage(url = `${base}/`) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.waitForSelector('.cell .cm-content');
-  return page;
-}
-
-async function typeInto(page, i, code) {
-  const editor = page.locator('.cell .cm-content').nth(i);
-  await editor.click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(code);
-}
-
-// The top-level output area of cell i.
-function output(page, i) {
-  return page.locator('.cell > .output').nth(i);
-}
-
-async function runCell(page, i, code) {
-  await typeInto(page, i, code);
-  await page.keyboard.press('Control+Enter');
-  await waitFor(async () => !(await page.locator('.cell.running').count()), 'the cell to finish', 90000);
-}
+const newPage = (url = `${base}/`) => openPage(browser, url, { width: 1000, height: 900 });
 
 test('a plot appears as an image of the right size', async () => {
   const page = await newPage();

@@ -2,80 +2,26 @@
 // Run by ctest (web_e2e) with SALVUS_BINARY and ARTIFACTS set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { artifacts, waitFor, startUp, stopUp, launchBrowser, newPage as openPage, typeInto, output }
+  from './lib.mjs';
 
-const binary = process.env.SALVUS_BINARY;
-const artifacts = process.env.ARTIFACTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'salvus-e2e-'));
-fs.mkdirSync(artifacts, { recursive: true });
 let data, up, browser, base;
 
-async function waitFor(fn, what, ms = 120000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 before(async () => {
-  data = fs.mkdtempSync(path.join(os.tmpdir(), 'salvus-up-'));
-  fs.chmodSync(data, 0o711);
-  up = spawn(binary, ['up', '--port', '0', '--data', data], { stdio: ['ignore', 'pipe', 'pipe'] });
-  up.stdout.on('data', (d) => process.stderr.write(`[up] ${d}`));
-  up.stderr.on('data', (d) => process.stderr.write(`[up] ${d}`));
-  const port = await waitFor(() => {
-    try {
-      return fs.readFileSync(path.join(data, 'hub.port'), 'utf8').trim();
-    } catch {
-      return null;
-    }
-  }, 'salvus up');
+  let port;
+  ({ up, data, port } = await startUp());
   base = `http://127.0.0.1:${port}/`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  if (up && up.exitCode === null) {
-    up.kill('SIGTERM');
-    await new Promise((r) => up.once('exit', r));
-  }
-  // Nothing of it may be left running.
-  const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(data));
-  assert.deepEqual(left, [], 'processes left behind by salvus up');
-  fs.rmSync(data, { recursive: true, force: true });
+  await stopUp(up, data);
 });
 
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
-  const page = await context.newPage();
-  await page.goto(base);
-  await page.waitForSelector('.cell .cm-content');
-  return page;
-}
-
-// Types `code` into cell `i` (replacing its text).
-async function typeInto(page, i, code) {
-  const editor = page.locator('.cell .cm-content').nth(i);
-  await editor.click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(code);
-}
-
-function output(page, i) {
-  return page.locator('.cell .output').nth(i);
-}
+const newPage = () => openPage(browser, base);
 
 test('factor(2^64+1) with Shift+Enter', async () => {
   const page = await newPage();
