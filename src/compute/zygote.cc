@@ -80,6 +80,18 @@ namespace {
 int g_control = -1;
 constexpr int kPoolNice = 10;
 
+// Getting a worker ready for a future session (the fork itself, tens of
+// milliseconds of page-table copying for a Sage-sized zygote, and the
+// worker's warm-up) must not slow the sessions running now: it runs at a
+// lower priority, which the compute server asks back (promote_pid) once the
+// worker is ready and asleep. Only done where the priority can be raised
+// again, i.e. with CAP_SYS_NICE (as root).
+struct PoolPriority {
+  bool enabled = geteuid() == 0;
+  int normal = getpriority(PRIO_PROCESS, 0);
+  int low() const { return normal + kPoolNice > 19 ? 19 : normal + kPoolNice; }
+};
+
 void Send(const proto::ZygoteEvent& ev) {
   std::string data;
   ev.SerializeToString(&data);
@@ -92,9 +104,6 @@ void Send(const proto::ZygoteEvent& ev) {
   close(g_control);
   close(sigfd);
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-  // Getting ready for a future session must not slow the sessions running
-  // now; the zygote restores the priority when this worker gets a session.
-  setpriority(PRIO_PROCESS, 0, kPoolNice);
   signal(SIGCHLD, SIG_DFL);
   // The socket to the main process moves to fd 3, out of the way of stdio.
   if (sock != 3) {
@@ -162,6 +171,7 @@ void Send(const proto::ZygoteEvent& ev) {
   }
 
   std::map<pid_t, bool> workers;   // live worker pids
+  const PoolPriority priority;
 
   const core::ForkHooks python_hooks{PythonBeforeFork, PythonAfterForkParent,
                                      PythonAfterForkChild};
@@ -209,8 +219,13 @@ void Send(const proto::ZygoteEvent& ev) {
           Send(ev);
           continue;
         }
+        // The child inherits the low priority and keeps it while it warms up.
+        if (priority.enabled) setpriority(PRIO_PROCESS, 0, priority.low());
         pid_t pid = core::Fork(python_hooks);
         if (pid == 0) BecomeWorker(req.spawn(), fd, sigfd, old_mask, config);
+        const int fork_errno = errno;
+        if (priority.enabled) setpriority(PRIO_PROCESS, 0, priority.normal);
+        errno = fork_errno;
         close(fd);
         if (pid < 0) {
           ev.set_failed(std::string("fork: ") + std::strerror(errno));
@@ -221,7 +236,9 @@ void Send(const proto::ZygoteEvent& ev) {
         Send(ev);
       } else if (req.has_promote_pid()) {
         if (fd >= 0) close(fd);
-        if (workers.count(req.promote_pid())) setpriority(PRIO_PROCESS, req.promote_pid(), 0);
+        if (priority.enabled && workers.count(req.promote_pid())) {
+          setpriority(PRIO_PROCESS, req.promote_pid(), priority.normal);
+        }
       } else if (req.has_signal()) {
         if (fd >= 0) close(fd);
         // Only our own live workers may be signalled.
