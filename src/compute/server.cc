@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 #include <signal.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "compute/cgroup.h"
 #include "compute/limits.h"
 #include "compute/sandbox.h"
 #include "core/fork.h"
@@ -105,6 +107,7 @@ ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, Zygot
       sigchld_(io, SIGCHLD) {
   ready_.expires_at(Clock::time_point::max());
   if (opt_.root) uids_.emplace(opt_.uid_base, opt_.uid_count);
+  pool_limits_ = ResolveLimits({}, opt_.default_limits, opt_.max_limits);
   if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
 }
 
@@ -172,6 +175,7 @@ asio::awaitable<void> ComputeServer::Run() {
   acceptor_.bind(ep);
   acceptor_.listen();
   const auto port = acceptor_.local_endpoint().port();
+  LogCgroups();
   spdlog::info("compute server ({}) listening on {}:{}{}; max {} sessions, pool {}", opt_.kernel,
                opt_.listen.host, port, tls_ ? " (TLS)" : "", opt_.max_sessions, opt_.pool_size);
   if (!opt_.port_file.empty()) {
@@ -181,6 +185,17 @@ asio::awaitable<void> ComputeServer::Run() {
   }
   FillPool();
   co_await AcceptLoop();
+}
+
+void ComputeServer::LogCgroups() const {
+  if (const SessionCgroups* cg = zygote_.cgroups()) {
+    spdlog::info("each session gets a cgroup v{} of its own (memory and process limits) in {}",
+                 static_cast<int>(cg->version()), fmt::join(cg->parents(), " and "));
+  } else {
+    spdlog::warn("sessions get no cgroups on this machine ({}); their memory and processes are "
+                 "limited by rlimits alone",
+                 zygote_.cgroup_problem());
+  }
 }
 
 asio::awaitable<void> ComputeServer::AcceptLoop() {
@@ -419,6 +434,11 @@ void ComputeServer::AssignWorkers() {
     Worker& w = *workers_[wid];
     w.session = sid;
     s.wid = wid;
+    if (auto r = SetSessionCgroupLimits(w, s.limits); !r) {
+      spdlog::error("session {}: {}", sid, r.error());
+      EndSession(sid, proto::Done::DIED, r.error(), false);
+      continue;
+    }
     proto::WorkerStart start;
     start.set_session(sid);
     *start.mutable_limits() = s.limits;
@@ -427,6 +447,21 @@ void ComputeServer::AssignWorkers() {
     s.queued.clear();
     ConfirmStart(s);
   }
+}
+
+// The worker's cgroup was made with the pool's limits; a session that asked
+// for others gets them before it can run anything.
+std::expected<void, std::string> ComputeServer::SetSessionCgroupLimits(const Worker& w,
+                                                                       const proto::Limits& l) {
+  const SessionCgroups* cg = zygote_.cgroups();
+  if (cg == nullptr ||
+      (l.memory_mb() == pool_limits_.memory_mb() && l.processes() == pool_limits_.processes())) {
+    return {};
+  }
+  if (auto r = cg->SetLimits(w.home, l); !r) {
+    return std::unexpected("cannot set the session's cgroup limits: " + r.error());
+  }
+  return {};
 }
 
 // A ready worker applies the session's limits before it reads anything
@@ -521,6 +556,13 @@ void ComputeServer::SpawnWorker() {
   w->wid = next_wid_++;
   if (uids_) w->uid = *uids_->Acquire();
   w->home = opt_.state_dir + "/homes/w" + std::to_string(w->wid);
+  // The worker moves into its cgroup before it runs anything; if this
+  // fails, so does the worker's start, with the reason.
+  if (const SessionCgroups* cg = zygote_.cgroups()) {
+    if (auto r = cg->MakeLeaf(w->home, pool_limits_); !r) {
+      spdlog::error("worker {}: cgroup: {}", w->wid, r.error());
+    }
+  }
   using Local = asio::local::stream_protocol;
   auto conn = std::make_shared<core::FramedConn<Local::socket>>(
       Local::socket(io_, Local(), sv[0]), "worker " + std::to_string(w->wid), opt_.max_frame);
@@ -591,12 +633,22 @@ void ComputeServer::OnZygoteEvent(const proto::ZygoteEvent& ev) {
       if (w == workers_.end()) return;
       w->second->exited = true;
       w->second->exit_text = ExitText(ev.exited());
+      if (ev.exited().signal() == SIGKILL) OutOfMemoryText(*w->second);
       if (w->second->eof) FinishWorker(wid);
       return;
     }
     default:
       return;
   }
+}
+
+// A worker the kernel killed for lack of memory in its cgroup gets that said.
+void ComputeServer::OutOfMemoryText(Worker& w) {
+  const SessionCgroups* cg = zygote_.cgroups();
+  if (cg == nullptr || cg->OomKills(w.home) == 0) return;
+  auto s = sessions_.find(w.session);
+  const uint64_t mb = s != sessions_.end() ? s->second->limits.memory_mb() : pool_limits_.memory_mb();
+  w.exit_text = "the session ran out of memory (its limit is " + std::to_string(mb) + " MB)";
 }
 
 void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
@@ -688,6 +740,8 @@ void ComputeServer::FinishWorker(uint64_t wid) {
   }
   ReapWorker(w);
   if (w.pid > 0) wid_by_pid_.erase(w.pid);
+  // Never forked (or not yet): its cgroup holds nothing to reap.
+  if (w.pid == 0 && zygote_.cgroups()) zygote_.cgroups()->RemoveEmptyLeaf(w.home);
   workers_.erase(it);
   FillPool();
 }
@@ -705,9 +759,12 @@ void ComputeServer::ReapWorker(Worker& w) {
   const pid_t pid = w.pid;
   const uid_t uid = w.uid;
   const std::string home = w.home;
+  const std::vector<std::string> cgroups =
+      zygote_.cgroups() ? CgroupLeafDirs(zygote_.cgroups()->parents(), home)
+                        : std::vector<std::string>{};
   pid_t reaper = core::Fork();
   if (reaper == 0) {
-    ReapSession(pid, uid, home);
+    ReapSession(pid, uid, home, cgroups);
     _exit(0);
   }
   if (reaper < 0) {

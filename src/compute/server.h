@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <deque>
+#include <expected>
 #include <functional>
 #include <map>
 #include <memory>
@@ -81,7 +82,10 @@ class ComputeServer {
   void FailWaitingStarts();
   void SpawnWorker();
   void AssignWorkers();
+  std::expected<void, std::string> SetSessionCgroupLimits(const Worker& w, const proto::Limits& l);
   void ConfirmStart(Session& s);
+  void LogCgroups() const;
+  void OutOfMemoryText(Worker& w);
   void OnZygoteEvent(const proto::ZygoteEvent& ev);
   void OnWorkerFrame(uint64_t wid, std::string_view body);
   void OnWorkerEnd(uint64_t wid);
@@ -98,6 +102,7 @@ class ComputeServer {
   std::optional<boost::asio::ssl::context> tls_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::optional<UidPool> uids_;
+  proto::Limits pool_limits_;  // a preforked worker's cgroup limits (the defaults)
   bool zygote_ready_ = false;
   bool stopping_ = false;
   boost::asio::steady_timer ready_;  // fires when the zygote is ready or lost

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 
+#include "compute/cgroup.h"
 #include "compute/python.h"
 #include "compute/sandbox.h"
 #include "compute/worker.h"
@@ -111,7 +112,8 @@ void Send(const proto::ZygoteEvent& ev) {
     close(sock);
     sock = 3;
   }
-  SandboxSpec spec{static_cast<uid_t>(spawn.uid()), spawn.home(), spawn.isolate_network()};
+  SandboxSpec spec{static_cast<uid_t>(spawn.uid()), spawn.home(), spawn.isolate_network(),
+                   CgroupLeafDirs(config.cgroup_parents, spawn.home())};
   if (auto r = EnterSandbox(spec); !r) {
     proto::Message m;
     m.mutable_error()->set_code(proto::Error::INTERNAL);
