@@ -81,12 +81,14 @@ namespace {
 int g_control = -1;
 constexpr int kPoolNice = 10;
 
-// Getting a worker ready for a future session (the fork itself, tens of
-// milliseconds of page-table copying for a Sage-sized zygote, and the
-// worker's warm-up) must not slow the sessions running now: it runs at a
-// lower priority, which the compute server asks back (promote_pid) once the
-// worker is ready and asleep. Only done where the priority can be raised
-// again, i.e. with CAP_SYS_NICE (as root).
+// Getting a worker ready for a future session (its warm-up: 60-100 ms of
+// CPU here, much of it copy-on-write faults) must not slow the sessions
+// running now: it runs at a lower priority, which the compute server asks
+// back (promote_pid) once the worker is ready and asleep. Only done where
+// the priority can be raised again, i.e. with CAP_SYS_NICE (as root). (The
+// fork itself stays at normal priority: the zygote answers nothing else
+// meanwhile, interrupts included, and the compute server already keeps it
+// away from starts.)
 struct PoolPriority {
   bool enabled = geteuid() == 0;
   int normal = getpriority(PRIO_PROCESS, 0);
@@ -101,10 +103,12 @@ void Send(const proto::ZygoteEvent& ev) {
 
 // Runs in the child after fork: sandbox, then serve the session.
 [[noreturn]] void BecomeWorker(const proto::SpawnWorker& spawn, int sock, int sigfd,
-                               const sigset_t& old_mask, const ZygoteConfig& config) {
+                               const sigset_t& old_mask, const ZygoteConfig& config,
+                               const PoolPriority& priority) {
   close(g_control);
   close(sigfd);
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  if (priority.enabled) setpriority(PRIO_PROCESS, 0, priority.low());
   signal(SIGCHLD, SIG_DFL);
   // The socket to the main process moves to fd 3, out of the way of stdio.
   if (sock != 3) {
@@ -221,13 +225,8 @@ void Send(const proto::ZygoteEvent& ev) {
           Send(ev);
           continue;
         }
-        // The child inherits the low priority and keeps it while it warms up.
-        if (priority.enabled) setpriority(PRIO_PROCESS, 0, priority.low());
         pid_t pid = core::Fork(python_hooks);
-        if (pid == 0) BecomeWorker(req.spawn(), fd, sigfd, old_mask, config);
-        const int fork_errno = errno;
-        if (priority.enabled) setpriority(PRIO_PROCESS, 0, priority.normal);
-        errno = fork_errno;
+        if (pid == 0) BecomeWorker(req.spawn(), fd, sigfd, old_mask, config, priority);
         close(fd);
         if (pid < 0) {
           ev.set_failed(std::string("fork: ") + std::strerror(errno));
