@@ -197,6 +197,16 @@ class SageWorkerTest(unittest.TestCase):
         self.assertEqual(os.environ.get('OPENBLAS_NUM_THREADS'), '1')
         self.assertEqual(os.environ.get('MPLBACKEND'), 'agg')
 
+    def test_warm_up_leaves_no_trace(self):
+        def body(s):
+            names = list(salvus_worker._ns)
+            salvus_worker.warm_worker()
+            return [list(salvus_worker._ns) == names, s.run('_'), s.run('1/0')]
+        same_names, underscore, error = in_worker(body)
+        self.assertTrue(same_names)
+        self.assertIn('NameError', underscore['err'])
+        self.assertIn('File "<cell-2>"', error['err'])  # the session's cells count from 1
+
     def test_factor(self):
         [r] = run_cells('factor(2^64+1)')
         self.assertOk(r, '274177 * 67280421310721\n')

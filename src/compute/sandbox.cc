@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "compute/cgroup.h"
+
 namespace salvus::compute {
 namespace {
 
@@ -115,6 +117,8 @@ void RemoveTree(const std::string& path) {
 std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Fail("prctl(PR_SET_PDEATHSIG)");
   if (setsid() < 0) return Fail("setsid");
+  // Before anything else is started, and while still allowed to.
+  if (auto r = JoinCgroups(spec.cgroups); !r) return std::unexpected("cgroup: " + r.error());
   // A leftover home from a crashed run must not leak into a new session.
   RemoveTree(spec.home);
   if (mkdir(spec.home.c_str(), 0700) != 0) return Fail("mkdir " + spec.home);
@@ -190,15 +194,20 @@ std::expected<void, std::string> ApplyLimits(const proto::Limits& l, bool per_ui
   return {};
 }
 
-void ReapSession(pid_t pid, uid_t uid, const std::string& home) {
+void ReapSession(pid_t pid, uid_t uid, const std::string& home,
+                 const std::vector<std::string>& cgroups) {
   if (uid == 0) {
     if (pid > 0) {
       kill(-pid, SIGKILL);  // the worker leads its own process group
       kill(pid, SIGKILL);
     }
+    KillAndRemoveCgroups(cgroups);
     RemoveTree(home);
     return;
   }
+  // Everything in the session's cgroups, whatever uid it runs as now (a
+  // set-uid program, say); removed at the end, once the uid is clean too.
+  KillCgroups(cgroups);
   // Real and effective uid become the session's, the saved uid stays root.
   // kill(-1) then signals exactly the processes of that uid (never the
   // caller itself), and files are removed with the session's own rights, so
@@ -217,6 +226,7 @@ void ReapSession(pid_t pid, uid_t uid, const std::string& home) {
   RemoveOwnedEntries("/var/tmp", uid);
   RemoveOwnedEntries("/dev/shm", uid);
   if (setresuid(0, 0, 0) != 0) _exit(3);
+  KillAndRemoveCgroups(cgroups);
   RemoveTree(home);  // the (now empty) home sits in a root-owned folder
 }
 

@@ -12,6 +12,7 @@
 
 #include <expected>
 #include <string>
+#include <vector>
 
 #include "proto/salvus.pb.h"
 
@@ -21,10 +22,12 @@ struct SandboxSpec {
   uid_t uid = 0;  // 0: stay as the current user
   std::string home;
   bool isolate_network = false;
+  std::vector<std::string> cgroups;  // leaf directories to move into (cgroup.h)
 };
 
-// In a new worker: own session and process group, dies with its parent,
-// fresh 0700 home, optional empty network namespace, then drops to `uid`.
+// In a new worker: own session and process group, dies with its parent, its
+// own cgroup (when given), fresh 0700 home, optional empty network
+// namespace, then drops to `uid`.
 // REQUIRES: called in a child right after fork, single-threaded.
 std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec);
 
@@ -38,12 +41,14 @@ size_t MappedBytes();
 std::expected<void, std::string> ApplyLimits(const proto::Limits& limits, bool per_uid_processes,
                                              size_t mapped_bytes);
 
-// Kills every process of the session: as root, every process of `uid`
-// (repeated until none is left, so fork loops cannot outrun it); otherwise
-// the worker's process group. Then removes `home` and, for a session uid,
-// every file it owns directly under /tmp (and /var/tmp, /dev/shm).
+// Kills every process of the session: every process in its cgroups (when
+// it has them), and as root every process of `uid` (repeated until none is
+// left, so fork loops cannot outrun it), otherwise the worker's process
+// group. Then removes the cgroups, `home` and, for a session uid, every file
+// it owns directly under /tmp (and /var/tmp, /dev/shm).
 // REQUIRES: runs in a dedicated child process (it may change its own uid).
-void ReapSession(pid_t pid, uid_t uid, const std::string& home);
+void ReapSession(pid_t pid, uid_t uid, const std::string& home,
+                 const std::vector<std::string>& cgroups);
 
 // A process (other than the caller) whose real uid is in [first, first+count),
 // or 0 if there is none.

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 #include <signal.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "compute/cgroup.h"
 #include "compute/limits.h"
 #include "compute/sandbox.h"
 #include "core/fork.h"
@@ -24,6 +26,8 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 // A start that no worker takes up by then fails with a clear error.
 constexpr std::chrono::seconds kStartTimeout{60};
+// How long after a session start the pool waits before refilling.
+constexpr std::chrono::milliseconds kRefillQuiet{50};
 
 struct ComputeServer::Hub {
   std::shared_ptr<core::Conn> conn;
@@ -38,6 +42,7 @@ struct ComputeServer::Worker {
   uid_t uid = 0;
   std::string home;
   bool ready = false;      // sent its first ack
+  bool promoted = false;   // back to normal priority (asked of the zygote)
   bool spawning = true;    // counted in spawning_ (until ready or gone)
   std::string session;     // empty while in the pool
   bool eof = false;        // its socket closed
@@ -98,9 +103,11 @@ ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, Zygot
       acceptor_(io),
       ready_(io),
       respawn_backoff_(io),
+      refill_timer_(io),
       sigchld_(io, SIGCHLD) {
   ready_.expires_at(Clock::time_point::max());
   if (opt_.root) uids_.emplace(opt_.uid_base, opt_.uid_count);
+  pool_limits_ = ResolveLimits({}, opt_.default_limits, opt_.max_limits);
   if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
 }
 
@@ -111,6 +118,7 @@ void ComputeServer::Stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   ready_.cancel();
+  refill_timer_.cancel();
   std::vector<std::string> ids;
   for (auto& [id, s] : sessions_) ids.push_back(id);
   for (auto& id : ids) EndSession(id, proto::Done::DIED, "the compute server is shutting down", true);
@@ -167,6 +175,7 @@ asio::awaitable<void> ComputeServer::Run() {
   acceptor_.bind(ep);
   acceptor_.listen();
   const auto port = acceptor_.local_endpoint().port();
+  LogCgroups();
   spdlog::info("compute server ({}) listening on {}:{}{}; max {} sessions, pool {}", opt_.kernel,
                opt_.listen.host, port, tls_ ? " (TLS)" : "", opt_.max_sessions, opt_.pool_size);
   if (!opt_.port_file.empty()) {
@@ -176,6 +185,17 @@ asio::awaitable<void> ComputeServer::Run() {
   }
   FillPool();
   co_await AcceptLoop();
+}
+
+void ComputeServer::LogCgroups() const {
+  if (const SessionCgroups* cg = zygote_.cgroups()) {
+    spdlog::info("each session gets a cgroup v{} of its own (memory and process limits) in {}",
+                 static_cast<int>(cg->version()), fmt::join(cg->parents(), " and "));
+  } else {
+    spdlog::warn("sessions get no cgroups on this machine ({}); their memory and processes are "
+                 "limited by rlimits alone",
+                 zygote_.cgroup_problem());
+  }
 }
 
 asio::awaitable<void> ComputeServer::AcceptLoop() {
@@ -394,11 +414,11 @@ void ComputeServer::HandleStart(const std::shared_ptr<Hub>& hub, uint64_t id,
   sessions_[sid] = std::move(session);
   ArmDeadline(ref);
   waiting_starts_.push_back(sid);
-  const bool had_worker = !ready_workers_.empty();
+  // With a worker at hand, its replacement is forked a little later (see
+  // DeferRefill); without one, a worker is forked for this start right away.
+  if (!ready_workers_.empty()) quiet_until_ = Clock::now() + kRefillQuiet;
   AssignWorkers();
-  // With a worker at hand, refill once the session has started, so that
-  // forking its replacement does not compete with the start itself.
-  if (!had_worker) FillPool();
+  FillPool();
 }
 
 void ComputeServer::AssignWorkers() {
@@ -414,19 +434,51 @@ void ComputeServer::AssignWorkers() {
     Worker& w = *workers_[wid];
     w.session = sid;
     s.wid = wid;
+    if (auto r = SetSessionCgroupLimits(w, s.limits); !r) {
+      spdlog::error("session {}: {}", sid, r.error());
+      EndSession(sid, proto::Done::DIED, r.error(), false);
+      continue;
+    }
     proto::WorkerStart start;
     start.set_session(sid);
     *start.mutable_limits() = s.limits;
-    if (w.pid > 0) {
-      proto::ZygoteRequest zr;
-      zr.set_id(next_zreq_++);
-      zr.set_promote_pid(w.pid);
-      zygote_.Send(zr);
-    }
     w.conn->Send(core::EncodeFrame(start));
     for (auto& f : s.queued) w.conn->Send(std::move(f));
     s.queued.clear();
+    ConfirmStart(s);
   }
+}
+
+// The worker's cgroup was made with the pool's limits; a session that asked
+// for others gets them before it can run anything.
+std::expected<void, std::string> ComputeServer::SetSessionCgroupLimits(const Worker& w,
+                                                                       const proto::Limits& l) {
+  const SessionCgroups* cg = zygote_.cgroups();
+  if (cg == nullptr ||
+      (l.memory_mb() == pool_limits_.memory_mb() && l.processes() == pool_limits_.processes())) {
+    return {};
+  }
+  if (auto r = cg->SetLimits(w.home, l); !r) {
+    return std::unexpected("cannot set the session's cgroup limits: " + r.error());
+  }
+  return {};
+}
+
+// A ready worker applies the session's limits before it reads anything
+// after WorkerStart, so no code of the session can run without them: the
+// start is answered now, without waiting for the worker (on a busy machine
+// every process hop costs a scheduler wake-up). A worker that cannot apply
+// them says so and ends; the session then ends with the reason.
+void ComputeServer::ConfirmStart(Session& s) {
+  s.started = true;
+  spdlog::debug("session {} started", s.id);
+  ArmDeadline(s);  // the start deadline no longer applies
+  auto hub = s.owner.lock();
+  if (!hub) return;
+  proto::Message m;
+  m.mutable_session_started()->set_session(s.id);
+  *m.mutable_session_started()->mutable_limits() = s.limits;
+  Reply(*hub, s.start_id, std::move(m));
 }
 
 // When no worker can be started, a waiting start gets the reason instead of
@@ -446,8 +498,38 @@ void ComputeServer::DoneSpawning(Worker& w) {
   --spawning_;
 }
 
+// A pooled worker is forked and warmed up at low priority; once ready it
+// sleeps, so it can get its normal priority back now, off the start path.
+void ComputeServer::Promote(Worker& w) {
+  if (w.promoted || !w.ready || w.pid <= 0) return;
+  w.promoted = true;
+  proto::ZygoteRequest zr;
+  zr.set_id(next_zreq_++);
+  zr.set_promote_pid(w.pid);
+  zygote_.Send(zr);
+}
+
+// True when refilling the pool should wait for the quiet period after a
+// start (and a timer will do it then). Never while a start waits for a
+// worker or none is ready.
+bool ComputeServer::DeferRefill() {
+  if (!waiting_starts_.empty() || ready_workers_.empty() || Clock::now() >= quiet_until_) {
+    return false;
+  }
+  if (!refill_armed_) {
+    refill_armed_ = true;
+    refill_timer_.expires_at(quiet_until_);
+    refill_timer_.async_wait([this](boost::system::error_code ec) {
+      refill_armed_ = false;
+      if (!ec) FillPool();
+    });
+  }
+  return true;
+}
+
 void ComputeServer::FillPool() {
   if (stopping_ || !zygote_ready_ || backoff_armed_) return;
+  if (DeferRefill()) return;
   // Workers in the pool or on their way, beyond those already owed to waiting starts.
   while (ready_workers_.size() + spawning_ < opt_.pool_size + waiting_starts_.size()) {
     unsigned live_sessions = static_cast<unsigned>(sessions_.size());
@@ -474,6 +556,13 @@ void ComputeServer::SpawnWorker() {
   w->wid = next_wid_++;
   if (uids_) w->uid = *uids_->Acquire();
   w->home = opt_.state_dir + "/homes/w" + std::to_string(w->wid);
+  // The worker moves into its cgroup before it runs anything; if this
+  // fails, so does the worker's start, with the reason.
+  if (const SessionCgroups* cg = zygote_.cgroups()) {
+    if (auto r = cg->MakeLeaf(w->home, pool_limits_); !r) {
+      spdlog::error("worker {}: cgroup: {}", w->wid, r.error());
+    }
+  }
   using Local = asio::local::stream_protocol;
   auto conn = std::make_shared<core::FramedConn<Local::socket>>(
       Local::socket(io_, Local(), sv[0]), "worker " + std::to_string(w->wid), opt_.max_frame);
@@ -528,7 +617,11 @@ void ComputeServer::OnZygoteEvent(const proto::ZygoteEvent& ev) {
       if (w == workers_.end()) return;
       w->second->pid = ev.spawned_pid();
       wid_by_pid_[ev.spawned_pid()] = wid;
-      if (w->second->reap_wanted) ReapWorker(*w->second);
+      if (w->second->reap_wanted) {
+        ReapWorker(*w->second);
+      } else {
+        Promote(*w->second);
+      }
       return;
     }
     case proto::ZygoteEvent::kExited: {
@@ -540,12 +633,22 @@ void ComputeServer::OnZygoteEvent(const proto::ZygoteEvent& ev) {
       if (w == workers_.end()) return;
       w->second->exited = true;
       w->second->exit_text = ExitText(ev.exited());
+      if (ev.exited().signal() == SIGKILL) OutOfMemoryText(*w->second);
       if (w->second->eof) FinishWorker(wid);
       return;
     }
     default:
       return;
   }
+}
+
+// A worker the kernel killed for lack of memory in its cgroup gets that said.
+void ComputeServer::OutOfMemoryText(Worker& w) {
+  const SessionCgroups* cg = zygote_.cgroups();
+  if (cg == nullptr || cg->OomKills(w.home) == 0) return;
+  auto s = sessions_.find(w.session);
+  const uint64_t mb = s != sessions_.end() ? s->second->limits.memory_mb() : pool_limits_.memory_mb();
+  w.exit_text = "the session ran out of memory (its limit is " + std::to_string(mb) + " MB)";
 }
 
 void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
@@ -564,6 +667,7 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
       spawn_failures_ = 0;
       DoneSpawning(w);
       if (w.reap_wanted) return;
+      Promote(w);
       ready_workers_.push_back(wid);
       spdlog::debug("worker {} ready ({} ready)", wid, ready_workers_.size());
       AssignWorkers();
@@ -591,17 +695,9 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
   if (sit == sessions_.end()) return;  // session ended; worker is being reaped
   Session& s = *sit->second;
   auto hub = s.owner.lock();
-  if (m.has_session_started()) {
-    s.started = true;
-    spdlog::debug("session {} started", s.id);
-    ArmDeadline(s);  // the start deadline no longer applies
-    FillPool();
-    if (hub) Reply(*hub, s.start_id, std::move(m));
-    return;
-  }
   if (m.has_error()) {  // the worker could not set up the session
-    if (hub) Reply(*hub, s.start_id, std::move(m));
-    EndSession(s.id, proto::Done::DIED, "the session could not start", false);
+    spdlog::error("session {}: the worker could not set it up: {}", s.id, m.error().text());
+    EndSession(s.id, proto::Done::DIED, "the session could not start: " + m.error().text(), true);
     return;
   }
   if (m.has_done()) {
@@ -644,6 +740,8 @@ void ComputeServer::FinishWorker(uint64_t wid) {
   }
   ReapWorker(w);
   if (w.pid > 0) wid_by_pid_.erase(w.pid);
+  // Never forked (or not yet): its cgroup holds nothing to reap.
+  if (w.pid == 0 && zygote_.cgroups()) zygote_.cgroups()->RemoveEmptyLeaf(w.home);
   workers_.erase(it);
   FillPool();
 }
@@ -661,9 +759,12 @@ void ComputeServer::ReapWorker(Worker& w) {
   const pid_t pid = w.pid;
   const uid_t uid = w.uid;
   const std::string home = w.home;
+  const std::vector<std::string> cgroups =
+      zygote_.cgroups() ? CgroupLeafDirs(zygote_.cgroups()->parents(), home)
+                        : std::vector<std::string>{};
   pid_t reaper = core::Fork();
   if (reaper == 0) {
-    ReapSession(pid, uid, home);
+    ReapSession(pid, uid, home, cgroups);
     _exit(0);
   }
   if (reaper < 0) {

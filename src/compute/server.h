@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <deque>
+#include <expected>
 #include <functional>
 #include <map>
 #include <memory>
@@ -77,10 +78,16 @@ class ComputeServer {
   Session* FindOwned(Hub& hub, uint64_t id, const std::string& session);
 
   void FillPool();
+  bool DeferRefill();
+  void Promote(Worker& w);
   void DoneSpawning(Worker& w);  // exactly once per worker
   void FailWaitingStarts();
   void SpawnWorker();
   void AssignWorkers();
+  std::expected<void, std::string> SetSessionCgroupLimits(const Worker& w, const proto::Limits& l);
+  void ConfirmStart(Session& s);
+  void LogCgroups() const;
+  void OutOfMemoryText(Worker& w);
   void OnZygoteEvent(const proto::ZygoteEvent& ev);
   void OnWorkerFrame(uint64_t wid, std::string_view body);
   void OnWorkerEnd(uint64_t wid);
@@ -97,6 +104,7 @@ class ComputeServer {
   std::optional<boost::asio::ssl::context> tls_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::optional<UidPool> uids_;
+  proto::Limits pool_limits_;  // a preforked worker's cgroup limits (the defaults)
   bool zygote_ready_ = false;
   bool stopping_ = false;
   boost::asio::steady_timer ready_;  // fires when the zygote is ready or lost
@@ -113,6 +121,12 @@ class ComputeServer {
   std::deque<std::string> waiting_starts_;  // sessions waiting for a worker
   boost::asio::steady_timer respawn_backoff_;
   bool backoff_armed_ = false;
+  // After a start that found a ready worker, the pool is refilled only from
+  // quiet_until_ on: forking a Sage-sized zygote takes tens of milliseconds
+  // of CPU, which must not compete with the session's first request.
+  std::chrono::steady_clock::time_point quiet_until_{};
+  boost::asio::steady_timer refill_timer_;
+  bool refill_armed_ = false;
   boost::asio::signal_set sigchld_;
   std::map<pid_t, uid_t> reapers_;  // reaper pid -> the uid it frees
   unsigned spawn_failures_ = 0;     // consecutive workers that failed to start

@@ -50,10 +50,11 @@ void WarmMessages() {
   proto::WorkerStart parsed;
   parsed.ParseFromString(start.SerializeAsString());
   proto::Message m;
-  m.mutable_session_started()->set_session("warm");
+  m.mutable_output()->set_text("warm");
   std::string frame = core::EncodeFrame(m);
   m.mutable_execute()->set_code("1");
-  parsed.ParseFromString(m.SerializeAsString());
+  proto::Message request;
+  request.ParseFromString(m.SerializeAsString());
   frame = core::EncodeFrame(DoneMessage(1, "warm", proto::Done::OK, ""));
 }
 
@@ -93,15 +94,14 @@ int RunWorker(const WorkerConfig& cfg) {
   if (!start.ParseFromString(body)) return 12;
   const std::string session = start.session();
   const uint64_t cap = start.limits().output_bytes();
+  // The compute server has already answered the start: the limits must be
+  // in force before the first request is read. Only a failure is reported.
   if (auto r = ApplyLimits(start.limits(), cfg.per_uid_processes, mapped); !r) {
     reply.mutable_error()->set_code(proto::Error::INTERNAL);
     reply.mutable_error()->set_text(r.error());
     channel.SendFrame(reply);
     return 13;
   }
-  reply.mutable_session_started()->set_session(session);
-  *reply.mutable_session_started()->mutable_limits() = start.limits();
-  if (!channel.SendFrame(reply)) return 15;
 
   for (;;) {
     core::ReadStatus rs = core::ReadFrame(cfg.sock, &body);

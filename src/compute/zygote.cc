@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 
+#include "compute/cgroup.h"
 #include "compute/python.h"
 #include "compute/sandbox.h"
 #include "compute/worker.h"
@@ -80,6 +81,20 @@ namespace {
 int g_control = -1;
 constexpr int kPoolNice = 10;
 
+// Getting a worker ready for a future session (its warm-up: 60-100 ms of
+// CPU here, much of it copy-on-write faults) must not slow the sessions
+// running now: it runs at a lower priority, which the compute server asks
+// back (promote_pid) once the worker is ready and asleep. Only done where
+// the priority can be raised again, i.e. with CAP_SYS_NICE (as root). (The
+// fork itself stays at normal priority: the zygote answers nothing else
+// meanwhile, interrupts included, and the compute server already keeps it
+// away from starts.)
+struct PoolPriority {
+  bool enabled = geteuid() == 0;
+  int normal = getpriority(PRIO_PROCESS, 0);
+  int low() const { return normal + kPoolNice > 19 ? 19 : normal + kPoolNice; }
+};
+
 void Send(const proto::ZygoteEvent& ev) {
   std::string data;
   ev.SerializeToString(&data);
@@ -88,13 +103,12 @@ void Send(const proto::ZygoteEvent& ev) {
 
 // Runs in the child after fork: sandbox, then serve the session.
 [[noreturn]] void BecomeWorker(const proto::SpawnWorker& spawn, int sock, int sigfd,
-                               const sigset_t& old_mask, const ZygoteConfig& config) {
+                               const sigset_t& old_mask, const ZygoteConfig& config,
+                               const PoolPriority& priority) {
   close(g_control);
   close(sigfd);
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-  // Getting ready for a future session must not slow the sessions running
-  // now; the zygote restores the priority when this worker gets a session.
-  setpriority(PRIO_PROCESS, 0, kPoolNice);
+  if (priority.enabled) setpriority(PRIO_PROCESS, 0, priority.low());
   signal(SIGCHLD, SIG_DFL);
   // The socket to the main process moves to fd 3, out of the way of stdio.
   if (sock != 3) {
@@ -102,7 +116,8 @@ void Send(const proto::ZygoteEvent& ev) {
     close(sock);
     sock = 3;
   }
-  SandboxSpec spec{static_cast<uid_t>(spawn.uid()), spawn.home(), spawn.isolate_network()};
+  SandboxSpec spec{static_cast<uid_t>(spawn.uid()), spawn.home(), spawn.isolate_network(),
+                   CgroupLeafDirs(config.cgroup_parents, spawn.home())};
   if (auto r = EnterSandbox(spec); !r) {
     proto::Message m;
     m.mutable_error()->set_code(proto::Error::INTERNAL);
@@ -162,6 +177,7 @@ void Send(const proto::ZygoteEvent& ev) {
   }
 
   std::map<pid_t, bool> workers;   // live worker pids
+  const PoolPriority priority;
 
   const core::ForkHooks python_hooks{PythonBeforeFork, PythonAfterForkParent,
                                      PythonAfterForkChild};
@@ -210,7 +226,7 @@ void Send(const proto::ZygoteEvent& ev) {
           continue;
         }
         pid_t pid = core::Fork(python_hooks);
-        if (pid == 0) BecomeWorker(req.spawn(), fd, sigfd, old_mask, config);
+        if (pid == 0) BecomeWorker(req.spawn(), fd, sigfd, old_mask, config, priority);
         close(fd);
         if (pid < 0) {
           ev.set_failed(std::string("fork: ") + std::strerror(errno));
@@ -221,7 +237,9 @@ void Send(const proto::ZygoteEvent& ev) {
         Send(ev);
       } else if (req.has_promote_pid()) {
         if (fd >= 0) close(fd);
-        if (workers.count(req.promote_pid())) setpriority(PRIO_PROCESS, req.promote_pid(), 0);
+        if (priority.enabled && workers.count(req.promote_pid())) {
+          setpriority(PRIO_PROCESS, req.promote_pid(), priority.normal);
+        }
       } else if (req.has_signal()) {
         if (fd >= 0) close(fd);
         // Only our own live workers may be signalled.

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace salvus::compute {
 
@@ -17,6 +18,9 @@ struct ZygoteConfig {
   std::string kernel;     // "sage" or "python"
   std::string state_dir;  // holds the zygote's own home (DOT_SAGE)
   bool per_uid_processes = false;
+  // Where each worker's cgroup leaf goes (SessionCgroups::parents()); empty
+  // when sessions have no cgroups. Set by ZygoteLink::Start.
+  std::vector<std::string> cgroup_parents = {};
 };
 
 // Never returns.

@@ -13,8 +13,11 @@ namespace salvus::compute {
 
 namespace asio = boost::asio;
 
-std::expected<ZygoteLink, std::string> ZygoteLink::Start(const ZygoteConfig& config,
+std::expected<ZygoteLink, std::string> ZygoteLink::Start(const ZygoteConfig& base_config,
                                                          bool new_pid_ns) {
+  ZygoteConfig config = base_config;
+  auto cgroups = SessionCgroups::Create();
+  if (cgroups) config.cgroup_parents = cgroups->parents();
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     return std::unexpected(std::string("socketpair: ") + std::strerror(errno));
@@ -31,7 +34,13 @@ std::expected<ZygoteLink, std::string> ZygoteLink::Start(const ZygoteConfig& con
     RunZygote(config, sv[1]);
   }
   close(sv[1]);
-  return ZygoteLink(sv[0], pid);
+  ZygoteLink link(sv[0], pid);
+  if (cgroups) {
+    link.cgroups_.emplace(std::move(*cgroups));
+  } else {
+    link.cgroup_problem_ = cgroups.error();
+  }
+  return link;
 }
 
 void ZygoteLink::Attach(asio::io_context& io,

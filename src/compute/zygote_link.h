@@ -10,8 +10,10 @@
 #include <deque>
 #include <expected>
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "compute/cgroup.h"
 #include "compute/zygote.h"
 #include "proto/salvus.pb.h"
 
@@ -21,8 +23,14 @@ class ZygoteLink {
  public:
   // Forks the zygote. As root it becomes pid 1 of a new pid namespace, so
   // that if the compute server is killed, the kernel kills every process of
-  // every session. REQUIRES: no thread has been started yet.
+  // every session. Before that it sets up the sessions' cgroups where the
+  // machine allows (the zygote's children join them). REQUIRES: no thread
+  // has been started yet.
   static std::expected<ZygoteLink, std::string> Start(const ZygoteConfig& config, bool new_pid_ns);
+
+  // The sessions' cgroups, or nullptr (then cgroup_problem() says why).
+  const SessionCgroups* cgroups() const { return cgroups_ ? &*cgroups_ : nullptr; }
+  const std::string& cgroup_problem() const { return cgroup_problem_; }
 
   ZygoteLink(ZygoteLink&&) = default;
 
@@ -42,6 +50,8 @@ class ZygoteLink {
 
   int fd_;
   pid_t pid_;
+  std::optional<SessionCgroups> cgroups_;
+  std::string cgroup_problem_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> desc_;
   std::function<void(const proto::ZygoteEvent&)> on_event_;
   std::function<void()> on_lost_;
