@@ -779,11 +779,15 @@ uint16_t Hub::Start() {
     nofile.rlim_cur = nofile.rlim_max;
     setrlimit(RLIMIT_NOFILE, &nofile);
   }
+  // Past that limit accept() would fail: refuse with 503 a little before it
+  // (256 descriptors left for the database, compute links, files).
   if (rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
       nofile.rlim_cur < opt_.max_connections + 256) {
-    spdlog::warn("open files are limited to {}: fewer than --max-connections ({}) connections "
-                 "can be held",
-                 nofile.rlim_cur, opt_.max_connections);
+    const size_t fit = nofile.rlim_cur > 512 ? nofile.rlim_cur - 256 : nofile.rlim_cur / 2;
+    spdlog::log(fit < 1000 ? spdlog::level::warn : spdlog::level::info,
+                "holding at most {} connections (open files are limited to {})", fit,
+                nofile.rlim_cur);
+    opt_.max_connections = fit;
   }
   if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
   blobs_ = std::make_unique<BlobStore>(opt_.blob_cache_bytes);
