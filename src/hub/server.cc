@@ -696,16 +696,18 @@ class Hub::Shard {
     std::vector<Out> outs;
     const double rate = opt_.max_message_rate;
     TokenBucket bucket(rate, rate);
-    bool slowed = false;  // told it is over the rate since it last was under
+    // When it was last told it is over the rate: at most once in 10 s.
+    std::optional<std::chrono::steady_clock::time_point> told;
     asio::steady_timer pause(io_);
     for (;;) {
       buffer.clear();
       co_await conn->ws().async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       outs.clear();
-      if (auto wait = bucket.Take(std::chrono::steady_clock::now()); wait.count() > 0) {
-        if (!slowed) {
-          slowed = true;
+      const auto now = std::chrono::steady_clock::now();
+      if (auto wait = bucket.Take(now); wait.count() > 0) {
+        if (!told || now - *told > std::chrono::seconds(10)) {
+          told = now;
           spdlog::warn("browser {}: over {} messages/s; slowing it down", conn->id(), rate);
           conn->Send(Router::ErrorJson(
               0, proto::Error::RATE_LIMITED,
@@ -715,8 +717,6 @@ class Hub::Shard {
         }
         pause.expires_after(wait);
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      } else {
-        slowed = false;
       }
       if (!conn->ws().got_text()) {
         conn->Send(Router::ErrorJson(0, proto::Error::BAD_REQUEST,
