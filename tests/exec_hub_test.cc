@@ -2,11 +2,9 @@
 // and a compute server with real Sage), speaking the browser protocol.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +20,7 @@
 
 #include "cli/hub_client.h"
 #include "util/compute_process.h"
+#include "util/free_port.h"
 #include "util/up_process.h"
 
 extern char** environ;
@@ -35,17 +34,6 @@ using Clock = std::chrono::steady_clock;
 using testing::ReadFile;
 using testing::UpProcess;
 
-uint16_t ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);  // bound, never listened: connecting is refused
-  return ntohs(a.sin_port);
-}
 
 // `salvus up --port 0` in a fresh data folder; stopped with SIGTERM.
 
@@ -344,7 +332,7 @@ TEST(ExecHubTls, WssWithAndWithoutVerification) {
 // ---- errors before any hub answers ----
 
 TEST(ExecHubErrors, ClosedPortExitsTwoWithAClearMessage) {
-  const uint16_t port = ClosedPort();
+  const uint16_t port = testing::FreeLoopbackPort();  // bound, never listened: refused
   Ran r = Salvus({"exec", "--hub", "ws://127.0.0.1:" + std::to_string(port) + "/ws", "1+1"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("salvus exec: cannot connect to 127.0.0.1:" + std::to_string(port) +

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "util/free_port.h"
+
 namespace salvus::testing {
 
 class MemcachedProcess {
@@ -29,8 +31,6 @@ class MemcachedProcess {
   uint16_t port_ = 0;
 };
 
-// A port nothing listens on right now (bind to 0, read it, close).
-uint16_t FreeLoopbackPort();
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool Accepts(uint16_t port);
 

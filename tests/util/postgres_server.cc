@@ -1,14 +1,14 @@
 #include "util/postgres_server.h"
 
+#include "util/free_port.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,21 +120,6 @@ std::vector<std::string> InitdbCommand(const std::string& bin, const std::string
   return args;
 }
 
-int FreePort() {
-  const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (s < 0 || bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (s >= 0) close(s);
-    throw std::runtime_error("no free port");
-  }
-  close(s);
-  return ntohs(addr.sin_port);
-}
-
 // A cluster made by initdb once per machine, PostgreSQL version and user;
 // each server starts from a copy. "" if it cannot be made or trusted.
 std::string TemplateCluster(const std::string& bin, const Identity& who,
@@ -228,7 +213,8 @@ std::string PostgresServer::start() {
 bool PostgresServer::TryStart(std::string* error) {
   const std::string bin = PostgresBinDir();
   const Identity who = ServerIdentity();
-  port_ = FreePort();
+  port_ = FreeLoopbackPort();
+  if (port_ == 0) throw std::runtime_error("no free port");
   const std::string log_path = dir_ + "/postgres.log";
   const int fd = OpenLog(log_path);
   pid_ =
