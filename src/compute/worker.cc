@@ -89,7 +89,8 @@ int RunWorker(const WorkerConfig& cfg) {
   if (!channel.SendFrame(ready)) return 11;
 
   std::string body;
-  if (core::ReadFrame(cfg.sock, &body) != core::ReadStatus::kOk) return 0;
+  core::FrameReader requests(cfg.sock);  // every read of the socket from here on
+  if (requests.Next(&body) != core::ReadStatus::kOk) return 0;
   proto::WorkerStart start;
   if (!start.ParseFromString(body)) return 12;
   const std::string session = start.session();
@@ -104,7 +105,7 @@ int RunWorker(const WorkerConfig& cfg) {
   }
 
   for (;;) {
-    core::ReadStatus rs = core::ReadFrame(cfg.sock, &body);
+    core::ReadStatus rs = requests.Next(&body);
     if (rs != core::ReadStatus::kOk) break;
     proto::Message req;
     if (!req.ParseFromString(body)) continue;

@@ -3,6 +3,7 @@
 #include <google/protobuf/message_lite.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace salvus::core {
@@ -68,6 +69,43 @@ ReadStatus ReadFrame(int fd, std::string* body, size_t max_frame) {
   body->resize(len);
   if (len > 0 && ReadExactly(fd, body->data(), len) != 1) return ReadStatus::kIoError;
   return ReadStatus::kOk;
+}
+
+ReadStatus FrameReader::Next(std::string* body) {
+  constexpr size_t kChunk = 16 * 1024;
+  for (;;) {
+    size_t need = kFrameHeaderSize;
+    if (end_ - begin_ >= kFrameHeaderSize) {
+      const uint32_t len =
+          DecodeFrameLength(reinterpret_cast<const unsigned char*>(buf_.data() + begin_));
+      if (len > max_) return ReadStatus::kTooBig;
+      need += len;
+      if (end_ - begin_ >= need) {
+        body->assign(buf_, begin_ + kFrameHeaderSize, len);
+        begin_ += need;
+        if (begin_ == end_) begin_ = end_ = 0;
+        return ReadStatus::kOk;
+      }
+    }
+    // Room for the whole frame, and for a full chunk after what is here.
+    if (begin_ > 0) {
+      buf_.erase(0, begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (end_ == 0 && buf_.size() > 4 * kChunk) {  // a big frame passed: give it back
+      std::string().swap(buf_);
+    }
+    if (buf_.size() < std::max(need, end_ + kChunk)) buf_.resize(std::max(need, end_ + kChunk));
+    const ssize_t r = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+    if (r > 0) {
+      end_ += static_cast<size_t>(r);
+    } else if (r == 0) {
+      return end_ == 0 ? ReadStatus::kEof : ReadStatus::kIoError;
+    } else if (errno != EINTR) {
+      return ReadStatus::kIoError;
+    }
+  }
 }
 
 bool WriteAll(int fd, std::string_view data) {

@@ -34,6 +34,22 @@ enum class ReadStatus { kOk, kEof, kTooBig, kIoError };
 // Reads one frame body from a blocking fd. Retries on EINTR.
 ReadStatus ReadFrame(int fd, std::string* body, size_t max_frame = kDefaultMaxFrame);
 
+// Reads frames from a blocking fd through a buffer: one read usually brings
+// a small frame's header and body together (and any frames queued after it),
+// where ReadFrame takes two. Bytes past the frame returned stay buffered, so
+// every read of the fd must go through the same reader.
+class FrameReader {
+ public:
+  explicit FrameReader(int fd, size_t max_frame = kDefaultMaxFrame) : fd_(fd), max_(max_frame) {}
+  ReadStatus Next(std::string* body);
+
+ private:
+  int fd_;
+  size_t max_;
+  std::string buf_;
+  size_t begin_ = 0, end_ = 0;  // unread bytes: buf_[begin_, end_)
+};
+
 // Writes all of `data` to a blocking fd. Retries on EINTR. False on error.
 bool WriteAll(int fd, std::string_view data);
 

@@ -17,6 +17,7 @@
 
 #include "core/sha1.h"
 #include "core/tls.h"
+#include "hub/coalescing_stream.h"
 #include "hub/discovery.h"
 #include "hub/rate_limit.h"
 #include "hub/router.h"
@@ -656,7 +657,9 @@ class Hub::Shard {
           co_return;
         }
         beast::get_lowest_layer(stream).expires_never();
-        co_await WebSocketSession(websocket::stream<Stream>(std::move(stream)), std::move(req));
+        // Messages queued for the browser in one loop turn leave in one write.
+        co_await WebSocketSession(
+            websocket::stream<CoalescingStream<Stream>>(std::move(stream)), std::move(req));
         co_return;
       }
       http::response<http::string_body> res;
