@@ -58,6 +58,7 @@ import re
 import sys
 import traceback
 import types
+import warnings
 
 __all__ = ['init_zygote', 'init_worker', 'warm_worker', 'execute', 'interact_update',
            'complete', 'finish_worker']
@@ -99,6 +100,14 @@ _python_graphics_format = 'png'  # salvus.graphics_format of the python kernel
 _MAX_INTERACTS = 1000
 _interacts = collections.OrderedDict()
 _interact_stack = []      # interacts whose function is running, innermost last
+
+# Compiled cells, by (code, preparsed code, last line quiet): parsing and
+# compiling '1' is two thirds of running it, more with cold caches, and the
+# same cell is often run again.  Each run gets the code objects renamed for
+# its own '<cell-N>'.  Cells that warn while compiling are not kept.
+_CODE_CACHE_SIZE = 256
+_CODE_CACHE_MAX_CHARS = 16 * 1024
+_code_cache = {}
 
 # Preparsing '2+2' costs ~11 us, more than parsing and compiling it; the same
 # cell text is often run again (re-evaluation, interacts, benchmarks).
@@ -607,22 +616,28 @@ def _run_cell(code, filename, preparse=True, source=None):
     if lines and not lines[-1].endswith('\n'):
         lines[-1] += '\n'  # traceback's column markers assume it
     linecache.cache[filename] = (len(source), None, lines, filename)
+    quiet_last = code.rstrip().endswith(';')
     info = None
     try:
-        if preparse:
-            py = _preparse_cell(code)
+        py = _preparse_cell(code) if preparse else code
+        key = (code, py, quiet_last)
+        cached = _code_cache.get(key)
+        if cached is None:
             if py != code:
                 try:
                     info = _cell_info(code, py)
                 except Exception:
                     info = _CellInfo(None, None, None)
-                _cells[filename] = info
+            codes, warned = _parse_and_compile(py, filename, info, quiet_last)
+            if not warned and len(code) <= _CODE_CACHE_MAX_CHARS:
+                if len(_code_cache) >= _CODE_CACHE_SIZE:
+                    _code_cache.clear()
+                _code_cache[key] = (codes, info)
         else:
-            py = code
-        tree = ast.parse(py, filename)
-        if info is not None and info.first is not None:
-            _remap_lines(tree, info)
-        codes = _compile_cell(tree, filename, code.rstrip().endswith(';'))
+            codes, info = cached
+            codes = [_renamed(c, filename) for c in codes]
+        if py != code:
+            _cells[filename] = info
     except SyntaxError as e:
         _report_syntax_error(e, filename, code, info)
         return 'error'
@@ -638,6 +653,35 @@ def _run_cell(code, filename, preparse=True, source=None):
             _report(e)
             return 'error'
     return 'ok'
+
+
+def _parse_and_compile(py, filename, info, quiet_last):
+    """The cell's code objects, and whether parsing or compiling warned (a
+    cell that warns is compiled again each time, so the warning shows each
+    time, as it would without the cache)."""
+    caught = []
+    show = warnings._showwarnmsg_impl
+    warnings._showwarnmsg_impl = caught.append
+    try:
+        tree = ast.parse(py, filename)
+        if info is not None and info.first is not None:
+            _remap_lines(tree, info)
+        codes = _compile_cell(tree, filename, quiet_last)
+    finally:
+        warnings._showwarnmsg_impl = show
+    for w in caught:
+        warnings._showwarnmsg(w)
+    return codes, bool(caught)
+
+
+def _renamed(code, filename):
+    """``code`` (and the code objects it holds) as compiled for ``filename``."""
+    consts = code.co_consts
+    if any(type(c) is types.CodeType for c in consts):
+        consts = tuple(_renamed(c, filename) if type(c) is types.CodeType else c
+                       for c in consts)
+        return code.replace(co_filename=filename, co_consts=consts)
+    return code.replace(co_filename=filename)
 
 
 def _preparse_cell(code):

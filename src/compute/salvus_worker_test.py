@@ -283,6 +283,26 @@ class SageWorkerTest(unittest.TestCase):
         self.assertIn('ZeroDivisionError', r['err'])
         self.assertNotIn('^', r['err'])  # columns of preparsed lines would be wrong
 
+    def test_a_cell_run_again_is_named_and_numbered_as_run(self):
+        # The second run reuses the first's compiled code (the code cache):
+        # its traceback still names the run it is, through nested functions,
+        # with the lines as typed.
+        cell = 'def f(n):\n    return 1/(n-n)\n\nx = 2^3\nf(x)'
+        first, other, again = run_cells(cell, '1', cell)
+        for r, name in ((first, '<cell-1>'), (again, '<cell-3>')):
+            self.assertEqual(r['status'], 'error')
+            self.assertIn('File "%s", line 5, in <module>\n    f(x)\n' % name, r['err'])
+            self.assertIn('File "%s", line 2, in f\n    return 1/(n-n)\n' % name, r['err'])
+            self.assertNotIn('^', r['err'])
+        self.assertNotIn('<cell-1>', again['err'])
+
+    def test_a_cell_that_warns_warns_each_time(self):
+        cell = 'x = "a"\nx is "a"'
+        first, again = run_cells(cell, cell)
+        for r in (first, again):
+            self.assertEqual((r['status'], r['out']), ('ok', 'True\n'))
+            self.assertIn('SyntaxWarning: "is" with a literal', r['err'])
+
     def test_line_numbers_after_backslash_continuation(self):
         # preparse joins continued lines; tracebacks still count typed lines.
         cell = 'a = 1 + \\\n    2\ns = "x\\\ny"\nb = a + \\\n  a\nundefined_z\n'
