@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::string rt_json = "null", throughput_json = "null", idle_json = "null", interact_json;
+  std::string rt_json = "null", rt_distinct_json = "null", throughput_json = "null",
+              throughput_distinct_json = "null", idle_json = "null", interact_json;
   try {
     // 0. Interact updates: a slider moves, the function reruns, its new
     // output arrives (the function itself only prints its argument).
@@ -199,27 +200,32 @@ int main(int argc, char** argv) {
       interact_json = Pct(t);
     });
     if (interact_only) throw SkipTheRest{};
-    // 1. 2+2 round trip, one browser.
-    RunIo([&]() -> asio::awaitable<void> {
-      auto ws = co_await Open(port);
-      const std::string s = co_await Start(*ws);
-      std::vector<double> t;
-      const int n = quick ? 300 : 3000;
-      for (int i = 0; i < n + 100; ++i) {
-        const uint64_t id = 10 + i;
-        const auto t0 = Clock::now();
-        Message m = co_await Call(*ws, ExecJson(id, s, "2+2"), id);
-        if (!m.has_done()) throw std::runtime_error("no done");
-        if (i >= 100) t.push_back(Ms(Clock::now() - t0));
-      }
-      rt_json = Pct(t);
-    });
+    // 1. 2+2 round trip, one browser: the same cell each time (as when a
+    // cell is run again: the worker has it compiled), then distinct cells
+    // 2+N (each one preparsed and compiled).
+    for (const bool distinct : {false, true}) {
+      RunIo([&]() -> asio::awaitable<void> {
+        auto ws = co_await Open(port);
+        const std::string s = co_await Start(*ws);
+        std::vector<double> t;
+        const int n = quick ? 300 : 3000;
+        for (int i = 0; i < n + 100; ++i) {
+          const uint64_t id = 10 + i;
+          const std::string code = distinct ? "2+" + std::to_string(id) : "2+2";
+          const auto t0 = Clock::now();
+          Message m = co_await Call(*ws, ExecJson(id, s, code), id);
+          if (!m.has_done()) throw std::runtime_error("no done");
+          if (i >= 100) t.push_back(Ms(Clock::now() - t0));
+        }
+        (distinct ? rt_distinct_json : rt_json) = Pct(t);
+      });
+    }
 
-    // 2. Many sessions running trivial cells back to back.
+    // 2. Many sessions running trivial cells back to back: the same cell
+    // (`1`) again and again, then distinct ones (the cell's own id), on the
+    // same sessions.
     const int browsers = quick ? 20 : 100;
     const auto seconds = std::chrono::seconds(quick ? 3 : 10);
-    long cells = 0;
-    double elapsed = 0;
     RunIo([&]() -> asio::awaitable<void> {
       auto ex = co_await asio::this_coro::executor;
       std::vector<std::unique_ptr<Ws>> socks;
@@ -228,32 +234,38 @@ int main(int argc, char** argv) {
         socks.push_back(co_await Open(port));
         sessions.push_back(co_await Start(*socks.back()));
       }
-      std::cerr << "hub_bench: " << browsers << " sessions running cells for " << seconds.count()
-                << " s" << std::endl;
-      const auto t0 = Clock::now();
-      const auto end = t0 + seconds;
-      int running = browsers;
-      asio::steady_timer all_done(ex, Clock::time_point::max());
-      for (int i = 0; i < browsers; ++i) {
-        asio::co_spawn(ex, [&, i]() -> asio::awaitable<void> {
-          uint64_t id = 100;
-          while (Clock::now() < end) {
-            Message m = co_await Call(*socks[i], ExecJson(id, sessions[i], "1"), id);
-            ++id;
-            if (m.has_done()) ++cells;
-          }
-          if (--running == 0) all_done.cancel();
-        }, asio::detached);
+      std::vector<uint64_t> ids(browsers, 100);
+      for (const bool distinct : {false, true}) {
+        std::cerr << "hub_bench: " << browsers << " sessions running "
+                  << (distinct ? "distinct" : "the same") << " cells for " << seconds.count()
+                  << " s" << std::endl;
+        long cells = 0;
+        const auto t0 = Clock::now();
+        const auto end = t0 + seconds;
+        int running = browsers;
+        asio::steady_timer all_done(ex, Clock::time_point::max());
+        for (int i = 0; i < browsers; ++i) {
+          asio::co_spawn(ex, [&, i]() -> asio::awaitable<void> {
+            while (Clock::now() < end) {
+              const uint64_t id = ids[i]++;
+              const std::string code = distinct ? std::to_string(id) : "1";
+              Message m = co_await Call(*socks[i], ExecJson(id, sessions[i], code), id);
+              if (m.has_done()) ++cells;
+            }
+            if (--running == 0) all_done.cancel();
+          }, asio::detached);
+        }
+        boost::system::error_code ec;
+        co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      "{\"browsers\": %d, \"cells\": %ld, \"seconds\": %.2f, \"cells_per_s\": %.0f}",
+                      browsers, cells, elapsed, cells / elapsed);
+        (distinct ? throughput_distinct_json : throughput_json) = buf;
       }
-      boost::system::error_code ec;
-      co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
       for (auto& w : socks) co_await w->async_close(websocket::close_code::normal, asio::use_awaitable);
     });
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "{\"browsers\": %d, \"cells\": %ld, \"seconds\": %.2f, \"cells_per_s\": %.0f}",
-                  browsers, cells, elapsed, cells / elapsed);
-    throughput_json = buf;
 
     // 3. Idle WebSocket connections held by one hub.
     const int idle = quick ? 1000 : 10000;
@@ -288,7 +300,9 @@ int main(int argc, char** argv) {
   waitpid(up, nullptr, 0);
   std::filesystem::remove_all(data);
   std::cout << "{\n  \"interact_update_round_trip\": " << interact_json
-            << ",\n  \"ws_2plus2_round_trip\": " << rt_json << ",\n  \"concurrent_sessions\": "
-            << throughput_json << ",\n  \"idle_websockets\": " << idle_json << "\n}\n";
+            << ",\n  \"ws_2plus2_round_trip\": " << rt_json
+            << ",\n  \"ws_2plusN_distinct_cells_round_trip\": " << rt_distinct_json
+            << ",\n  \"concurrent_sessions\": " << throughput_json
+            << ",\n  \"concurrent_sessions_distinct_cells\": " << throughput_distinct_json << ",\n  \"idle_websockets\": " << idle_json << "\n}\n";
   return 0;
 }

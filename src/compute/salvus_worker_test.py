@@ -283,6 +283,32 @@ class SageWorkerTest(unittest.TestCase):
         self.assertIn('ZeroDivisionError', r['err'])
         self.assertNotIn('^', r['err'])  # columns of preparsed lines would be wrong
 
+    def test_simple_cells_are_preparsed_as_sage_does(self):
+        # The worker's shortcut for simple cells must give exactly what
+        # Sage's preparser gives, on cells made of the pieces it accepts and
+        # the ones it must leave to the preparser.
+        from sage.repl.preparse import preparse
+        import random as rnd
+        pieces = ['2', '10', '0', '07', '123456789012345678901234567890', 'x', 'foo', 'x2',
+                  '_1', 'E', 'gcd', 'factor', 'time', 'timeit', 'Integer', ' ', '  ', '+', '-',
+                  '*', '/', '%', '(', ')', ',', '^', '^^', '**', '//', '2x', '1e5', '3r', '4j',
+                  '1_000']
+        rng = rnd.Random(12)
+        cells = ['', ' ', '2+2', 'factor(2^64+1)', 'x^^3', 'x^^^2', '2****3', '**^^', '2^-1',
+                 '2 ^ 3', '% 3', ' 2']
+        cells += [''.join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+                  for _ in range(6000)]
+        shortcut = 0
+        for cell in cells:
+            py = salvus_worker._preparse_simple(cell)
+            if py is not None:
+                shortcut += 1
+                self.assertEqual(py, preparse(cell, reset=True, do_time=True), repr(cell))
+        self.assertGreater(shortcut, 1500)  # the comparison is not vacuous
+        for cell in ('2x', '007', 'time 2+2', '1e5', '3r', 'a = 2', '2.5', '[1..3]',
+                     'f(x) = x', '"a"', 'x # c', '1\n2', '%python', '2?'):
+            self.assertIsNone(salvus_worker._preparse_simple(cell), cell)
+
     def test_a_cell_run_again_is_named_and_numbered_as_run(self):
         # The second run reuses the first's compiled code (the code cache):
         # its traceback still names the run it is, through nested functions,

@@ -136,8 +136,10 @@ class CoalescingStream {
           next, boost::asio::buffer(sending),
           [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
             self->writing = false;
-            if (self->sending.capacity() > 4 * kHighWater) {
-              std::string().swap(self->sending);  // a big burst passed: give it back
+            if (self->pending.empty()) {
+              // Nothing more to write for now: give the memory back (most
+              // connections are idle most of the time).
+              std::string().swap(self->sending);
             } else {
               self->sending.clear();
             }
