@@ -628,7 +628,8 @@ def _run_cell(code, filename, preparse=True, source=None):
                     info = _cell_info(code, py)
                 except Exception:
                     info = _CellInfo(None, None, None)
-            codes, warned = _parse_and_compile(py, filename, info, quiet_last)
+            codes, warned = _parse_and_compile(py, filename, info, quiet_last,
+                                               preparse and _is_simple_cell(code))
             if not warned and len(code) <= _CODE_CACHE_MAX_CHARS:
                 if len(_code_cache) >= _CODE_CACHE_SIZE:
                     _code_cache.clear()
@@ -655,18 +656,28 @@ def _run_cell(code, filename, preparse=True, source=None):
     return 'ok'
 
 
-def _parse_and_compile(py, filename, info, quiet_last):
+def _parse_and_compile(py, filename, info, quiet_last, simple=False):
     """The cell's code objects, and whether parsing or compiling warned (a
     cell that warns is compiled again each time, so the warning shows each
-    time, as it would without the cache)."""
+    time, as it would without the cache).  A simple cell (_is_simple_cell)
+    is one line holding one statement: compiled from its text in 'single'
+    mode, as _compile_cell would from its tree, without building the tree
+    (its syntax errors come from the general path: their offsets can differ)."""
     caught = []
     show = warnings._showwarnmsg_impl
     warnings._showwarnmsg_impl = caught.append
     try:
-        tree = ast.parse(py, filename)
-        if info is not None and info.first is not None:
-            _remap_lines(tree, info)
-        codes = _compile_cell(tree, filename, quiet_last)
+        codes = None
+        if simple:
+            try:
+                codes = [compile(py, filename, 'single', dont_inherit=True)]
+            except SyntaxError:  # reported as the general path reports it
+                del caught[:]
+        if codes is None:
+            tree = ast.parse(py, filename)
+            if info is not None and info.first is not None:
+                _remap_lines(tree, info)
+            codes = _compile_cell(tree, filename, quiet_last)
     finally:
         warnings._showwarnmsg_impl = show
     for w in caught:
@@ -710,9 +721,14 @@ _SIMPLE_CELL_NOT_RE = re.compile(
 _SIMPLE_INT_RE = re.compile(r'(?<![A-Za-z0-9_])[0-9]+')
 
 
+def _is_simple_cell(code):
+    return (_SIMPLE_CELL_RE.match(code) is not None and not code.isspace() and code != ''
+            and _SIMPLE_CELL_NOT_RE.search(code) is None)
+
+
 def _preparse_simple(code):
     """What Sage's preparser makes of a simple cell, or None."""
-    if _SIMPLE_CELL_RE.match(code) is None or _SIMPLE_CELL_NOT_RE.search(code):
+    if not _is_simple_cell(code):
         return None
     py = _SIMPLE_INT_RE.sub(r'Integer(\g<0>)', code)
     # Exactly the preparser's rule (which makes **** an xor too).

@@ -309,6 +309,44 @@ class SageWorkerTest(unittest.TestCase):
                      'f(x) = x', '"a"', 'x # c', '1\n2', '%python', '2?'):
             self.assertIsNone(salvus_worker._preparse_simple(cell), cell)
 
+    def test_simple_cells_compile_as_the_tree_path_compiles_them(self):
+        # A simple cell is compiled from its text; the general path compiles
+        # its syntax tree statement by statement.  Same code, same errors,
+        # same warnings.
+        import dis
+        import random as rnd
+        pieces = ['2', '10', 'x', 'foo', '_1', 'gcd', 'print', 'import', 'math', 'del', 'pass',
+                  'global', 'raise', 'assert', 'return', 'yield', 'not', 'if', 'else', 'and',
+                  'lambda', ' ', '+', '-', '*', '/', '%', '(', ')', ',', '^', '**', '//', '()']
+        rng = rnd.Random(5)
+        cells = ['import math', 'del x', 'pass', 'print(1)', '()()', 'x if 1 else 2', ' 2',
+                 'return 1', 'yield 2', 'global x', 'raise E', 'assert x, 2']
+        cells += [''.join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+                  for _ in range(3000)]
+
+        def outcome(fn):
+            import warnings
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter('always')
+                try:
+                    codes = fn()
+                except SyntaxError as e:
+                    return ('error', type(e), e.msg, e.lineno, e.offset, e.end_offset)
+            return ([[(i.opname, repr(i.argval)) for i in dis.get_instructions(c)]
+                     for c in codes], [str(x.message) for x in w])
+
+        compiled = 0
+        for cell in cells:
+            if not salvus_worker._is_simple_cell(cell):
+                continue
+            py = salvus_worker._preparse_simple(cell)
+            tree = outcome(lambda: salvus_worker._parse_and_compile(py, '<c>', None, False)[0])
+            text = outcome(lambda: salvus_worker._parse_and_compile(py, '<c>', None, False,
+                                                                   True)[0])
+            self.assertEqual(text, tree, repr(cell))
+            compiled += tree[0] != 'error'
+        self.assertGreater(compiled, 300)  # not only errors
+
     def test_a_cell_run_again_is_named_and_numbered_as_run(self):
         # The second run reuses the first's compiled code (the code cache):
         # its traceback still names the run it is, through nested functions,
