@@ -1,6 +1,7 @@
 #include "core/frame.h"
 
 #include <google/protobuf/message_lite.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -97,6 +98,11 @@ ReadStatus FrameReader::Next(std::string* body) {
       std::string().swap(buf_);
     }
     if (buf_.size() < std::max(need, end_ + kChunk)) buf_.resize(std::max(need, end_ + kChunk));
+    pollfd input = {fd_, POLLIN, 0};
+    if (::poll(&input, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return ReadStatus::kIoError;
+    }
     const ssize_t r = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
     if (r > 0) {
       end_ += static_cast<size_t>(r);

@@ -38,6 +38,13 @@ ReadStatus ReadFrame(int fd, std::string* body, size_t max_frame = kDefaultMaxFr
 // a small frame's header and body together (and any frames queued after it),
 // where ReadFrame takes two. Bytes past the frame returned stay buffered, so
 // every read of the fd must go through the same reader.
+//
+// It waits in poll() for input before each read, never in read() itself: a
+// read blocked on a Unix socket is also woken each time the peer takes what
+// this side wrote (the socket has one wait queue for both directions), so a
+// worker that writes its answer and then waits for the next request would
+// be woken once for nothing per request: a context switch, dearer than the
+// poll call (and poll wakes only for input).
 class FrameReader {
  public:
   explicit FrameReader(int fd, size_t max_frame = kDefaultMaxFrame) : fd_(fd), max_(max_frame) {}
