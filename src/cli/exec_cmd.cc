@@ -85,6 +85,32 @@ int ExitCode(proto::Done::Status status, const std::string& text) {
   }
 }
 
+// Starts a session on `c`, runs `code` in it with its output going to
+// `on_output`, then ends the session (a hub would otherwise keep a dropped
+// session for its reconnect grace period). Either client: both have the
+// same calls and error for "interrupted by a signal".
+template <class Client, class OnOutput>
+int RunInSession(Client& c, const ExecFlags& f, const std::string& code, OnOutput on_output) {
+  CtrlC ctrl_c;
+  c.HandleSignals({SIGINT}, [&](int) { return ctrl_c.OnSignal(c); });
+  auto session = c.StartSession(f.kernel);
+  if (!session) {
+    if (session.error() == Client::kInterruptedBySignal) return kExitCtrlC;
+    std::cerr << "salvus exec: cannot start a session: " << session.error() << "\n";
+    return 2;
+  }
+  ctrl_c.session = *session;
+  auto result = c.Execute(*session, code, on_output);
+  ctrl_c.session.clear();
+  if (!result && result.error() == Client::kInterruptedBySignal) return kExitCtrlC;
+  c.Terminate(*session);
+  if (!result) {
+    std::cerr << "salvus exec: " << result.error() << "\n";
+    return 2;
+  }
+  return ExitCode(result->status, result->text);
+}
+
 int RunViaCompute(const ExecFlags& f, const std::string& code) {
   auto addr = core::ParseHostPort(f.compute);
   if (!addr) {
@@ -102,32 +128,14 @@ int RunViaCompute(const ExecFlags& f, const std::string& code) {
     std::cerr << "salvus exec: " << client.error() << "\n";
     return 2;
   }
-  auto& c = **client;
-  CtrlC ctrl_c;
-  c.HandleSignals({SIGINT}, [&](int) { return ctrl_c.OnSignal(c); });
-  auto session = c.StartSession(f.kernel);
-  if (!session) {
-    if (session.error() == compute::ComputeClient::kInterruptedBySignal) return kExitCtrlC;
-    std::cerr << "salvus exec: cannot start a session: " << session.error() << "\n";
-    return 2;
-  }
-  ctrl_c.session = *session;
   Printer print;
-  auto result = c.Execute(*session, code, [&](const proto::Output& o) {
+  return RunInSession(**client, f, code, [&](const proto::Output& o) {
     if (o.stream() == proto::Output::STDERR) {
       print.Err(o.text());
     } else {
       print.Out(o.text());
     }
   });
-  ctrl_c.session.clear();
-  if (!result && result.error() == compute::ComputeClient::kInterruptedBySignal) return kExitCtrlC;
-  c.Terminate(*session);
-  if (!result) {
-    std::cerr << "salvus exec: " << result.error() << "\n";
-    return 2;
-  }
-  return ExitCode(result->status, result->text);
 }
 
 int RunViaHub(const ExecFlags& f, const std::string& code) {
@@ -140,19 +148,9 @@ int RunViaHub(const ExecFlags& f, const std::string& code) {
     std::cerr << "salvus exec: " << client.error() << "\n";
     return 2;
   }
-  auto& c = **client;
-  CtrlC ctrl_c;
-  c.HandleSignals({SIGINT}, [&](int) { return ctrl_c.OnSignal(c); });
-  auto session = c.StartSession(f.kernel);
-  if (!session) {
-    if (session.error() == HubClient::kInterruptedBySignal) return kExitCtrlC;
-    std::cerr << "salvus exec: cannot start a session: " << session.error() << "\n";
-    return 2;
-  }
-  ctrl_c.session = *session;
   Printer print;
-  const std::string blobs = c.url().HttpBase();
-  auto result = c.Execute(*session, code, [&](const proto::Message& m) {
+  const std::string blobs = (*client)->url().HttpBase();
+  const int rc = RunInSession(**client, f, code, [&](const proto::Message& m) {
     if (m.has_output()) {
       if (m.output().stream() == proto::Output::STDERR) {
         print.Err(m.output().text());
@@ -163,16 +161,8 @@ int RunViaHub(const ExecFlags& f, const std::string& code) {
       print.Line(DisplayText(m.display(), blobs));
     }
   });
-  ctrl_c.session.clear();
-  if (!result && result.error() == HubClient::kInterruptedBySignal) return kExitCtrlC;
-  // Ends the session now (a dropped one would wait out the grace period).
-  c.Terminate(*session);
-  c.Close();
-  if (!result) {
-    std::cerr << "salvus exec: " << result.error() << "\n";
-    return 2;
-  }
-  return ExitCode(result->status, result->text);
+  if (rc != kExitCtrlC) (*client)->Close();  // after a second Ctrl-C: quit at once
+  return rc;
 }
 
 int RunExec(const ExecFlags& f) {
