@@ -33,6 +33,7 @@ std::string Router::SessionOf(const proto::Message& m) {
 
 void Router::Forget(std::unordered_map<std::string, Session>::iterator it) {
   if (observer_) observer_(it->first, false);
+  --links_[it->second.link].own_sessions;
   owner_.erase(it);
 }
 
@@ -79,9 +80,7 @@ bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
   for (size_t i = 0; i < links_.size(); ++i) {
     LinkLoad& l = links_[i];
     if (l.full && now - full_since_[i] > std::chrono::seconds(5)) l.full = false;
-    l.own_sessions = 0;
   }
-  for (auto& [s, sess] : owner_) ++links_[sess.link].own_sessions;
   const auto best = PickLink(links_, tried);
   if (!best) return false;
   ++links_[*best].started_since_report;
@@ -372,7 +371,10 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
       Terminate(s, link, 0, out);
       return;
     }
-    Session& sess = owner_[s];
+    auto [at, added] = owner_.try_emplace(s);
+    Session& sess = at->second;
+    if (!added) --links_[sess.link].own_sessions;
+    ++links_[link].own_sessions;
     if (observer_) observer_(s, true);
     sess.conn = p.conn;
     sess.link = link;

@@ -81,6 +81,25 @@ TEST_F(RouterTest, SessionsSpreadOverComputeServers) {
   EXPECT_NE(links_["a"], links_["b"]);
 }
 
+TEST_F(RouterTest, EachLinkCountsTheSessionsItHoldsAsTheyStartAndEnd) {
+  for (int i = 0; i < 6; ++i) Start(1, 10 + i, "s" + std::to_string(i));
+  EXPECT_EQ(r_.link(0).own_sessions + r_.link(1).own_sessions, 6u);
+  EXPECT_EQ(r_.link(0).own_sessions, 3u);  // fewest sessions first: they alternate
+  const size_t lost = links_["s0"];
+  std::vector<Out> out;
+  r_.OnComputeLost(lost, "gone", &out);
+  EXPECT_EQ(r_.link(lost).own_sessions, 0u);
+  EXPECT_EQ(r_.link(1 - lost).own_sessions, 3u);
+  r_.SetLinkUp(lost, true);
+  out.clear();
+  r_.OnBrowserClosed(1, &out);  // detached: still held
+  EXPECT_EQ(r_.link(1 - lost).own_sessions, 3u);
+  out.clear();
+  r_.ExpireDetached(std::chrono::steady_clock::now() + std::chrono::hours(1), &out);
+  EXPECT_EQ(r_.link(1 - lost).own_sessions, 0u);
+  EXPECT_EQ(r_.sessions(), 0u);
+}
+
 TEST_F(RouterTest, StartsGoByReportedLoadAndAddedLinksTakeSessions) {
   // Link 0 reports 7 of 8 in use, link 1 1 of 8; a third link is learnt later.
   r_.SetLinkReport(0, {1000, 7, 8, 2, 0.0});
