@@ -77,7 +77,7 @@ _path_attrs = []          # (module, name) whose str value lives in DOT_SAGE
 _path_items = []          # (weakref to a pexpect interface, name): the same
 _running_in_zygote = []   # weakrefs to pexpect interfaces the zygote started
 _local_id_attrs = []      # (module, name) whose value is the zygote's host.pid
-_gap_true_addr = None     # address of libgap's GAP_True; non-NULL once GAP is up
+_gap_true = None          # libgap's GAP_True (a ctypes view); non-NULL once GAP is up
 _sage_dm = None           # Sage's display manager (sage kernel)
 # Types whose value the display manager shows as its repr in plain text
 # (set for the sage kernel; _sage_displayhook's shortcut).
@@ -326,21 +326,19 @@ def _find_zygote_paths():
 
 def _find_libgap():
     # libgap's initialisation state is a C static; GAP_True is set by it.
-    global _gap_true_addr
+    global _gap_true
     try:
         import ctypes
         import sage.env
         lib = ctypes.CDLL(sage.env.GAP_SO, mode=os.RTLD_NOLOAD)
-        _gap_true_addr = ctypes.addressof(ctypes.c_void_p.in_dll(lib, 'GAP_True'))
+        _gap_true = ctypes.c_void_p.in_dll(lib, 'GAP_True')  # reads the C static each time
     except Exception:
-        _gap_true_addr = None
+        _gap_true = None
 
 
 def _libgap_initialized():
-    if _gap_true_addr is None:
-        return False
-    import ctypes
-    return bool(ctypes.c_void_p.from_address(_gap_true_addr).value)
+    # Asked after every cell until GAP has started: no import, no new object.
+    return _gap_true is not None and bool(_gap_true.value)
 
 
 def _warm_up_cells():
