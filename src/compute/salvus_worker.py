@@ -104,9 +104,11 @@ _interact_stack = []      # interacts whose function is running, innermost last
 # Compiled cells, by (code, preparsed code, last line quiet): parsing and
 # compiling '1' is two thirds of running it, more with cold caches, and the
 # same cell is often run again.  Each run gets the code objects renamed for
-# its own '<cell-N>'.  Cells that warn while compiling are not kept.
-_CODE_CACHE_SIZE = 256
-_CODE_CACHE_MAX_CHARS = 16 * 1024
+# its own '<cell-N>'.  Cells that warn while compiling are not kept.  At most
+# about 128 x (4 KB of text twice + its code objects): a few MB per worker
+# in the worst case, far less for the cells people type.
+_CODE_CACHE_SIZE = 128
+_CODE_CACHE_MAX_CHARS = 4096  # bigger cells: compiling them is a small part of their run
 _code_cache = {}
 
 # Preparsing '2+2' costs ~11 us, more than parsing and compiling it; the same
