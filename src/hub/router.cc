@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/json.h"
+#include "core/json_read.h"
 #include "core/utf8.h"
 
 namespace salvus::hub {
@@ -190,21 +191,27 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
     return;
   }
   proto::Message m;
-  pbu::JsonParseOptions opts;
-  opts.ignore_unknown_fields = false;
-  auto st = pbu::JsonStringToMessage(std::string(text), &m, opts);
-  if (!st.ok()) {
-    // Name the request in the error when its id can still be read.
-    proto::Message lenient;
-    pbu::JsonParseOptions loose;
-    loose.ignore_unknown_fields = true;
-    const uint64_t id =
-        pbu::JsonStringToMessage(std::string(text), &lenient, loose).ok() ? lenient.id() : 0;
-    Reply(conn,
-          ErrorJson(id, proto::Error::BAD_REQUEST,
-                    "malformed message: " + std::string(st.message().data(), st.message().size())),
-          out);
-    return;
+  // The common messages are read directly (core/json_read); the library
+  // reads the rest, and names what is wrong with a malformed one.
+  if (!core::ReadProtoJsonFast(text, &m)) {
+    m.Clear();
+    pbu::JsonParseOptions opts;
+    opts.ignore_unknown_fields = false;
+    auto st = pbu::JsonStringToMessage(std::string(text), &m, opts);
+    if (!st.ok()) {
+      // Name the request in the error when its id can still be read.
+      proto::Message lenient;
+      pbu::JsonParseOptions loose;
+      loose.ignore_unknown_fields = true;
+      const uint64_t id =
+          pbu::JsonStringToMessage(std::string(text), &lenient, loose).ok() ? lenient.id() : 0;
+      Reply(conn,
+            ErrorJson(id, proto::Error::BAD_REQUEST,
+                      "malformed message: " +
+                          std::string(st.message().data(), st.message().size())),
+            out);
+      return;
+    }
   }
   const uint64_t bid = m.id();
   auto owned = [&](const std::string& session) -> const Session* {
