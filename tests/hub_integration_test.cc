@@ -329,6 +329,14 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
       sessions->push_back(*s);
     }
   };
+  // Waits for the hub to log `news` about A; one event loop logs for all,
+  // the others get the same news at that instant (given 0.5 s).
+  auto hub_logs = [&](const std::string& news) {
+    ASSERT_TRUE(testing::WaitFor([&] {
+      return testing::ReadFile(hub_log).find(at_a + ": " + news) != std::string::npos;
+    })) << testing::ReadFile(hub_log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  };
   auto counts_are = [&](int in_a, int in_b) {
     return testing::WaitFor([&] { return SessionsOf(dir + "/a.json") == in_a &&
                                          SessionsOf(dir + "/b.json") == in_b; },
@@ -353,12 +361,8 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   mc.Kill();
   monitor_a->Signal(SIGKILL);
   monitor_a->Wait();
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return testing::ReadFile(hub_log).find(at_a + ": no report for over 2 s; out of rotation") !=
-           std::string::npos;
-  })) << testing::ReadFile(hub_log);
-  // One event loop logs for all; the others got the same news at that instant.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  hub_logs("no report for over 2 s; out of rotation");
+  if (HasFatalFailure()) return;
   start(6, &sessions);
   EXPECT_TRUE(counts_are(0, 6)) << "a: " << SessionsOf(dir + "/a.json")
                                 << ", b: " << SessionsOf(dir + "/b.json");
@@ -369,11 +373,8 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   // 3. A's monitor is back: A is in rotation again and, emptiest (0 of 4
   //    against 6 of 16), gets the next session.
   monitor_a = monitor("a", a.port());
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return testing::ReadFile(hub_log).find(at_a + ": reporting again; back in rotation") !=
-           std::string::npos;
-  })) << testing::ReadFile(hub_log);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  hub_logs("reporting again; back in rotation");
+  if (HasFatalFailure()) return;
   start(1, &sessions);
   EXPECT_TRUE(counts_are(1, 6)) << "a: " << SessionsOf(dir + "/a.json")
                                 << ", b: " << SessionsOf(dir + "/b.json");

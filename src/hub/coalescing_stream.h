@@ -174,17 +174,4 @@ void async_teardown(boost::beast::role_type role, CoalescingStream<Next>& stream
   });
 }
 
-template <class Next>
-void teardown(boost::beast::role_type role, CoalescingStream<Next>& stream,
-              boost::system::error_code& ec) {
-  // Only the asynchronous close is used on this stream; a synchronous one
-  // writes what is buffered first.
-  if (const size_t n = stream.buffered(); n > 0) {
-    ec = boost::asio::error::in_progress;
-    return;
-  }
-  using boost::beast::websocket::teardown;
-  teardown(role, stream.next_layer(), ec);
-}
-
 }  // namespace salvus::hub
