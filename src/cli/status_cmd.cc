@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include "core/clock.h"
 #include "cli/commands.h"
 #include "core/log.h"
 #include "store/await_store.h"
@@ -26,12 +27,6 @@ struct StatusFlags {
   std::string type;
   bool verbose = false;
 };
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::expected<std::vector<store::ServiceStatus>, std::string> FromDatabase(const std::string& url) {
   asio::io_context io(1);
@@ -95,7 +90,7 @@ int RunStatus(const StatusFlags& f) {
   if (!f.type.empty()) {
     std::erase_if(*services, [&](const auto& s) { return s.service.type != f.type; });
   }
-  std::cout << monitor::FormatStatusTable(std::move(*services), NowMs());
+  std::cout << monitor::FormatStatusTable(std::move(*services), core::NowMs());
   if (f.verbose) std::cerr << "(from the " << source << ")\n";
   return 0;
 }

@@ -17,9 +17,10 @@
 #include <mutex>
 #include <thread>
 
-#include <openssl/rand.h>
+
 
 #include "cli/commands.h"
+#include "core/hex.h"
 #include "core/log.h"
 
 extern char** environ;
@@ -64,10 +65,7 @@ uint16_t FreePort() {
 std::string EnsureToken(const std::string& data) {
   const std::string path = data + "/token";
   if (!fs::exists(path)) {
-    unsigned char b[32];
-    RAND_bytes(b, sizeof b);
-    std::string hex;
-    for (unsigned char c : b) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+    const std::string hex = core::RandomHex(32);
     int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
       (void)!write(fd, (hex + "\n").data(), hex.size() + 1);

@@ -1,6 +1,6 @@
 #include "compute/server.h"
 
-#include <openssl/rand.h>
+
 #include <signal.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -16,6 +16,7 @@
 #include "compute/limits.h"
 #include "compute/sandbox.h"
 #include "core/fork.h"
+#include "core/hex.h"
 #include "core/tls.h"
 #include "core/token.h"
 
@@ -69,18 +70,6 @@ struct ComputeServer::Session {
 };
 
 namespace {
-
-std::string RandomId() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
-}
 
 std::string ExitText(const proto::WorkerExited& ex) {
   if (ex.signal() != 0) {
@@ -399,7 +388,7 @@ void ComputeServer::HandleStart(const std::shared_ptr<Hub>& hub, uint64_t id,
     return;
   }
   auto session = std::make_unique<Session>();
-  session->id = RandomId();
+  session->id = core::RandomHex(16);
   session->owner = hub;
   session->start_id = id;
   session->limits = ResolveLimits(s.limits(), opt_.default_limits, opt_.max_limits);

@@ -10,16 +10,11 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/clock.h"
 #include "core/utf8.h"
 
 namespace salvus::monitor {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
@@ -97,7 +92,7 @@ std::optional<int64_t> ParseLineTime(std::string_view line) {
 
 LogTail::LogTail(std::string path, store::LogCursor start, TailOptions opt)
     : path_(std::move(path)), opt_(std::move(opt)), resume_(start) {
-  if (!opt_.now_ms) opt_.now_ms = NowMs;
+  if (!opt_.now_ms) opt_.now_ms = core::NowMs;
   if (opt_.max_line_bytes == 0) opt_.max_line_bytes = 1;
   // Until a file is opened the cursor stays where we were told to start.
   ino_ = start.inode;

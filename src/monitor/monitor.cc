@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 
+#include "core/clock.h"
 #include "core/utf8.h"
 #include "store/await_store.h"
 #include "monitor/report.h"
@@ -20,12 +21,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::optional<pid_t> ReadPidFile(const std::string& path) {
   auto text = ReadSmallFile(path);
@@ -210,7 +205,7 @@ asio::awaitable<Monitor::Tail> Monitor::TailLog(bool final, size_t max_batches) 
 asio::awaitable<bool> Monitor::MarkStopped() {
   for (int attempt = 0; attempt < 10; ++attempt) {
     auto r = co_await store::AwaitStore<void>(
-        [&](auto cb) { store_.MarkServiceStopped(service_id_, NowMs(), std::move(cb)); });
+        [&](auto cb) { store_.MarkServiceStopped(service_id_, core::NowMs(), std::move(cb)); });
     if (r) {
       cache_.Delete(kServicesKey);
       cache_.Delete(StatusKey(service_id_));

@@ -1,12 +1,13 @@
 #include "store/ids.h"
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <sys/random.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <stdexcept>
+
+#include "core/hex.h"
 
 namespace salvus::store::internal {
 namespace {
@@ -14,16 +15,6 @@ namespace {
 constexpr std::string_view kBase62 =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 constexpr size_t kIdLength = 10;
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return out;
-}
 
 void FillRandom(unsigned char* p, size_t n) {
   while (n > 0) {
@@ -65,13 +56,7 @@ std::string PermalinkContentHash(std::string_view code, std::string_view languag
   unsigned int n = 0;
   EVP_DigestFinal_ex(ctx, md, &n);
   EVP_MD_CTX_free(ctx);
-  return Hex(md, n);
-}
-
-std::string Sha1Hex(std::string_view data) {
-  unsigned char md[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return Hex(md, sizeof md);
+  return core::HexEncode(md, n);
 }
 
 }  // namespace salvus::store::internal

@@ -19,7 +19,4 @@ std::string NewPermalinkId();
 std::string PermalinkContentHash(std::string_view code, std::string_view language,
                                  std::string_view interact_state);
 
-// Lowercase hex SHA-1.
-std::string Sha1Hex(std::string_view data);
-
 }  // namespace salvus::store::internal

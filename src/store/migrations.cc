@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/clock.h"
 #include "store/db.h"
 
 namespace salvus::store::internal {
@@ -94,12 +95,6 @@ const std::vector<MigrationStep> kSteps = {
      }},
 };
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 const std::vector<MigrationStep>& MigrationSteps() { return kSteps; }
@@ -147,7 +142,7 @@ asio::awaitable<int> Migrate(Db& db) {
       co_await db.Query(ForBackend(statement, backend), {});
     }
     co_await db.Query("INSERT INTO schema_version (version, what, applied_ms) VALUES ($1, $2, $3)",
-                      Params(Int(step.version), Text(step.what), Int(NowMs())));
+                      Params(Int(step.version), Text(step.what), Int(core::NowMs())));
     spdlog::info("store: migrated {} schema to version {} ({})", backend, step.version, step.what);
     current = step.version;
   }

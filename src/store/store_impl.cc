@@ -11,6 +11,8 @@
 #include <thread>
 #include <type_traits>
 
+#include "core/clock.h"
+#include "core/sha1.h"
 #include "store/migrations.h"
 
 namespace salvus::store::internal {
@@ -24,12 +26,6 @@ constexpr int kMaxIdAttempts = 8;
 // Rows per multi-row INSERT of log lines (bounded so statements stay
 // reusable and within both backends' parameter limits).
 constexpr size_t kLogChunk = 100;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int64_t Clamp(size_t n) {
   return static_cast<int64_t>(std::min<size_t>(n, std::numeric_limits<int64_t>::max()));
@@ -98,7 +94,7 @@ asio::awaitable<std::string> CreatePermalinkOp(Db& db, std::string code, std::st
     r = co_await db.Query(
         "INSERT INTO permalinks (id, content_hash, code, language, interact_state, created_ms) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
-        Params(Text(id), Text(hash), Text(code), Text(language), Text(state), Int(NowMs())));
+        Params(Text(id), Text(hash), Text(code), Text(language), Text(state), Int(core::NowMs())));
     if (!r.empty()) co_return id;
     r = co_await db.Query(kByHash, Params(Text(hash)));
     if (!r.empty()) co_return r.Text(0, 0);
@@ -116,14 +112,14 @@ asio::awaitable<std::optional<Permalink>> GetPermalinkOp(Db& db, std::string id)
 }
 
 asio::awaitable<void> PutBlobOp(Db& db, Blob blob) {
-  const std::string sha1 = Sha1Hex(blob.data);
+  const std::string sha1 = core::Sha1Hex(blob.data);
   if (blob.sha1 != sha1) {
     throw DbError("blob sha1 \"" + blob.sha1 + "\" is not the SHA-1 of its data (" + sha1 + ")");
   }
   co_await db.Query(
       "INSERT INTO blobs (sha1, mime, data, created_ms) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (sha1) DO NOTHING",
-      Params(Text(sha1), Text(blob.mime), Bytes(std::move(blob.data)), Int(NowMs())));
+      Params(Text(sha1), Text(blob.mime), Bytes(std::move(blob.data)), Int(core::NowMs())));
 }
 
 asio::awaitable<std::optional<Blob>> GetBlobOp(Db& db, std::string sha1) {
@@ -281,7 +277,7 @@ asio::awaitable<void> RegisterHubOp(Db& db, std::string name, std::string addres
       "INSERT INTO hubs (name, address, port, updated_ms) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (name) DO UPDATE SET address = excluded.address, port = excluded.port, "
       "updated_ms = excluded.updated_ms",
-      Params(Text(name), Text(address), Int(port), Int(NowMs())));
+      Params(Text(name), Text(address), Int(port), Int(core::NowMs())));
 }
 
 asio::awaitable<void> SetBrowserOp(Db& db, std::string browser, std::string hub, bool connected) {
@@ -289,7 +285,7 @@ asio::awaitable<void> SetBrowserOp(Db& db, std::string browser, std::string hub,
     co_await db.Query(
         "INSERT INTO browsers (browser, hub, updated_ms) VALUES ($1, $2, $3) "
         "ON CONFLICT (browser) DO UPDATE SET hub = excluded.hub, updated_ms = excluded.updated_ms",
-        Params(Text(browser), Text(hub), Int(NowMs())));
+        Params(Text(browser), Text(hub), Int(core::NowMs())));
   } else {
     // Only this hub's record: the browser may already be on another hub.
     co_await db.Query("DELETE FROM browsers WHERE browser = $1 AND hub = $2",
@@ -306,7 +302,7 @@ asio::awaitable<void> SetSessionOp(Db& db, std::string session, std::string hub,
         "INSERT INTO sessions (session, hub, compute, started_ms) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (session) DO UPDATE SET hub = excluded.hub, compute = excluded.compute, "
         "started_ms = excluded.started_ms",
-        Params(Text(session), Text(hub), Text(compute), Int(NowMs())));
+        Params(Text(session), Text(hub), Text(compute), Int(core::NowMs())));
   }
 }
 

@@ -1,5 +1,6 @@
 // One suite, both backends: every test runs against SQLite (a temp file) and
 // a real PostgreSQL server of its own (tests/util/postgres_server.h).
+#include "core/sha1.h"
 #include "store/store.h"
 
 #include <gtest/gtest.h>
@@ -292,7 +293,7 @@ TYPED_TEST(StoreTest, Blobs) {
   std::string data;
   for (int i = 0; i < 3 * 256; ++i) data += static_cast<char>(i % 256);  // NULs, 0xff, ...
   Blob blob{"", "image/png", data};
-  blob.sha1 = internal::Sha1Hex(data);
+  blob.sha1 = core::Sha1Hex(data);
   this->Ok(this->template Call<void>([&](auto cb) { s->PutBlob(blob, cb); }));
   this->Ok(this->template Call<void>([&](auto cb) { s->PutBlob(blob, cb); }));  // no-op
   EXPECT_EQ(this->Count("blobs"), 1);
@@ -305,7 +306,7 @@ TYPED_TEST(StoreTest, Blobs) {
   EXPECT_EQ((*got)->data.size(), data.size());
   EXPECT_EQ((*got)->data, data);
 
-  Blob empty{internal::Sha1Hex(""), "text/plain", ""};
+  Blob empty{core::Sha1Hex(""), "text/plain", ""};
   this->Ok(this->template Call<void>([&](auto cb) { s->PutBlob(empty, cb); }));
   got = this->template Call<std::optional<Blob>>([&](auto cb) { s->GetBlob(empty.sha1, cb); });
   ASSERT_TRUE(got && got->has_value());
