@@ -4,7 +4,7 @@ BUILD ?= build
 DATA ?= data
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build web run test bench clean
+.PHONY: all deps configure build web run test bench lint format clean
 
 all: build
 
@@ -35,6 +35,14 @@ test: build
 
 bench: build
 	scripts/bench.sh $(BUILD)
+
+# clang-tidy (.clang-tidy) over every C++ source; fails on any finding.
+lint: build
+	scripts/lint.sh $(BUILD)
+
+# Rewrites the C++ sources in the project's format (make test checks it).
+format:
+	scripts/format.sh
 
 clean:
 	rm -rf $(BUILD)

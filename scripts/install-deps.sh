@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config make
+  # format check (make test) and make lint
+  clang-format clang-tidy
   # libraries
   libboost-dev libboost-system-dev libssl-dev
   libprotobuf-dev protobuf-compiler

@@ -10,7 +10,7 @@ namespace {
 std::atomic<uint64_t> escaped{0};
 }  // namespace
 
-void LogEscapedException(const std::string& what, std::exception_ptr e) {
+void LogEscapedException(const std::string& what, const std::exception_ptr& e) {
   escaped.fetch_add(1, std::memory_order_relaxed);
   try {
     std::rethrow_exception(e);

@@ -16,7 +16,7 @@
 namespace salvus::core {
 
 // Logs (at error) an exception that ended the coroutine `what`; counts it.
-void LogEscapedException(const std::string& what, std::exception_ptr e);
+void LogEscapedException(const std::string& what, const std::exception_ptr& e);
 
 // Exceptions logged by LogEscapedException since the process started (tests
 // use it to check that an injected throw was seen).
@@ -26,7 +26,7 @@ uint64_t EscapedExceptions();
 template <typename Executor>
 void Spawn(Executor&& ex, boost::asio::awaitable<void> a, std::string what) {
   boost::asio::co_spawn(std::forward<Executor>(ex), std::move(a),
-                        [what = std::move(what)](std::exception_ptr e) {
+                        [what = std::move(what)](const std::exception_ptr& e) {
                           if (e) LogEscapedException(what, e);
                         });
 }
