@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config make
   # format check (make test) and make lint
-  clang-format clang-tidy
+  clang-format clang-tidy-19
   # libraries
   libboost-dev libboost-system-dev libssl-dev
   libprotobuf-dev protobuf-compiler
