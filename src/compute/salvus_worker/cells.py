@@ -1,8 +1,9 @@
 """Running one cell in the session's namespace: preparse (with caches),
 compile (with a cache), exec statement by statement.
 
-The state every cell reads lives here as plain module globals; other
-modules read and set it as ``cells.name``."""
+The state this code reads on every cell lives here as plain module globals
+(no attribute lookup per cell); other modules read and set it as
+``cells.name``."""
 
 import linecache
 
