@@ -150,12 +150,14 @@ std::expected<void, std::string> InitPython(const std::string& kernel) {
     return std::unexpected(std::string("cannot start Python: ") + e.what());
   }
   try {
-    py::module_ types = py::module_::import("types");
-    py::module_ sys = py::module_::import("sys");
-    py::object mod = types.attr("ModuleType")("salvus_worker");
-    mod.attr("__file__") = "<salvus_worker>";
-    sys.attr("modules")["salvus_worker"] = mod;
-    py::exec(py::str(kSalvusWorkerPy), mod.attr("__dict__"));
+    py::dict modules;
+    for (const EmbeddedPyModule& m : kSalvusWorkerModules) {
+      modules[py::str(m.name)] = py::make_tuple(py::str(m.file), py::str(m.source));
+    }
+    py::dict scope;  // embedded_import.py: installs a finder over `modules`
+    scope["modules"] = modules;
+    py::exec(kEmbeddedImportPy, scope);
+    py::module_ mod = py::module_::import("salvus_worker");
     WorkerModule() = mod;
     mod.attr("init_zygote")(kernel);
   } catch (const py::error_already_set& e) {
@@ -249,7 +251,7 @@ void ClearPendingInterrupt() {
   if (PyErr_CheckSignals() != 0) PyErr_Clear();
 }
 
-void FinishWorker() {
+void CleanUpBeforeExit() {
   try {
     WorkerModule().attr("finish_worker")();
   } catch (const py::error_already_set&) {

@@ -1,6 +1,6 @@
 // The embedded CPython of the zygote and its workers: interpreter set-up,
 // the `_salvus` extension module (the C++ side of sys.stdout/sys.stderr),
-// and calls into salvus_worker.py (embedded in the binary).
+// and calls into the package salvus_worker/ (embedded in the binary).
 //
 // All functions need the GIL, i.e. must run on the zygote's (or worker's)
 // main thread.
@@ -47,7 +47,9 @@ struct CompletionResult {
 // Completions at `cursor` (code points) from the session's namespace.
 CompletionResult Complete(const std::string& code, uint32_t cursor);
 
-void FinishWorker();
+// Stops the session's subprocesses (gp, gap, ...) and removes its temporary
+// files: salvus_worker.finish_worker(). Never fails.
+void CleanUpBeforeExit();
 
 // Drops an interrupt that arrived while no code was running, so it cannot
 // hit the next request.
