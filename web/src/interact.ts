@@ -1,28 +1,16 @@
 // An interact: controls built from the worker's JSON description
-// (application/x-salvus-interact) and an output area that each change of a
-// control replaces with the rerun function's output.
+// (application/x-salvus-interact, documented in docs/protocol.md under
+// "Interacts"; read by interact_spec.ts) and an output area that each change
+// of a control replaces with the rerun function's output.
 import type { Kernel } from './kernel';
 import type { Msg } from './protocol';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export interface ControlSpec {
-  name: string;
-  type: string;
-  label?: string;
-  [key: string]: any;
-}
-
-export interface InteractSpec {
-  id: string;
-  controls: ControlSpec[];
-  auto_update?: boolean;
-}
+import type { ControlSpec, ControlValue, InteractSpec, InteractValues } from './interact_spec';
 
 interface Control {
   name: string;
   el: HTMLElement;
-  value: () => unknown;
-  set?: (v: unknown) => void;
+  value: () => ControlValue | undefined;
+  set?: (v: unknown) => void; // from saved values (a shared cell's), so unchecked
 }
 
 // Renders replies of one request into an output area (see render.ts).
@@ -32,7 +20,7 @@ const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v
 
 function labelled(spec: ControlSpec, input: HTMLElement, extra?: HTMLElement): HTMLElement {
   const row = document.createElement('label');
-  row.className = `control control-${spec.type}`;
+  row.className = `control control-${spec.type === 'other' ? spec.sentType : spec.type}`;
   const name = document.createElement('span');
   name.className = 'control-label';
   name.textContent = spec.label ?? spec.name;
@@ -42,23 +30,23 @@ function labelled(spec: ControlSpec, input: HTMLElement, extra?: HTMLElement): H
 }
 
 function build(spec: ControlSpec, changed: (immediate: boolean) => void): Control {
-  const t = spec.type;
-  if (t === 'slider' && Array.isArray(spec.values)) {
+  if (spec.type === 'slider' && spec.values) {
     // A slider over a list of values: it moves over their indices.
+    const values = spec.values;
     const input = document.createElement('input');
     input.type = 'range';
     input.min = '0';
-    input.max = String(spec.values.length - 1);
+    input.max = String(values.length - 1);
     input.step = '1';
     input.value = String(spec.default_index ?? 0);
     const shown = document.createElement('span');
     shown.className = 'control-value';
-    const show = () => (shown.textContent = String(spec.values[Number(input.value)]));
+    const show = () => (shown.textContent = String(values[Number(input.value)]));
     show();
     input.addEventListener('input', () => (show(), changed(false)));
     return { name: spec.name, el: labelled(spec, input, shown), value: () => Number(input.value) };
   }
-  if (t === 'slider') {
+  if (spec.type === 'slider') {
     const input = document.createElement('input');
     input.type = 'range';
     input.min = String(spec.min ?? 0);
@@ -77,10 +65,10 @@ function build(spec: ControlSpec, changed: (immediate: boolean) => void): Contro
       set: (v) => ((input.value = String(v)), show()),
     };
   }
-  if (t === 'range_slider') {
+  if (spec.type === 'range_slider') {
     const box = document.createElement('span');
     box.className = 'range-pair';
-    const [d0, d1] = Array.isArray(spec.default) ? spec.default : [spec.min ?? 0, spec.max ?? 100];
+    const [d0, d1] = spec.default ?? [spec.min ?? 0, spec.max ?? 100];
     const mk = (v: number) => {
       const i = document.createElement('input');
       i.type = 'range';
@@ -106,15 +94,15 @@ function build(spec: ControlSpec, changed: (immediate: boolean) => void): Contro
       },
     };
   }
-  if (t === 'checkbox') {
+  if (spec.type === 'checkbox') {
     const input = document.createElement('input');
     input.type = 'checkbox';
     input.checked = !!spec.default;
     input.addEventListener('change', () => changed(true));
     return { name: spec.name, el: labelled(spec, input), value: () => input.checked, set: (v) => (input.checked = !!v) };
   }
-  if (t === 'selector') {
-    const values: unknown[] = spec.values ?? [];
+  if (spec.type === 'selector') {
+    const values = spec.values ?? [];
     let index = clamp(spec.default_index ?? 0, 0, Math.max(0, values.length - 1));
     if (spec.buttons) {
       const box = document.createElement('span');
@@ -122,7 +110,7 @@ function build(spec: ControlSpec, changed: (immediate: boolean) => void): Contro
       const buttons = values.map((v, i) => {
         const b = document.createElement('button');
         b.type = 'button';
-        b.textContent = String(v);
+        b.textContent = v;
         b.classList.toggle('selected', i === index);
         b.addEventListener('click', () => {
           index = i;
@@ -138,21 +126,21 @@ function build(spec: ControlSpec, changed: (immediate: boolean) => void): Contro
     values.forEach((v, i) => {
       const o = document.createElement('option');
       o.value = String(i);
-      o.textContent = String(v);
+      o.textContent = v;
       select.appendChild(o);
     });
     select.value = String(index);
     select.addEventListener('change', () => changed(true));
     return { name: spec.name, el: labelled(spec, select), value: () => Number(select.value) };
   }
-  if (t === 'color' || t === 'color_selector') {
+  if (spec.type === 'color' || spec.type === 'color_selector') {
     const input = document.createElement('input');
     input.type = 'color';
-    input.value = String(spec.default ?? '#0000ff');
+    input.value = spec.default ?? '#0000ff';
     input.addEventListener('input', () => changed(false));
     return { name: spec.name, el: labelled(spec, input), value: () => input.value };
   }
-  if (t === 'input_grid') {
+  if (spec.type === 'input_grid') {
     const table = document.createElement('table');
     table.className = 'grid';
     const rows: HTMLInputElement[][] = [];
@@ -162,7 +150,7 @@ function build(spec: ControlSpec, changed: (immediate: boolean) => void): Contro
       for (let c = 0; c < (spec.cols ?? 1); c++) {
         const td = document.createElement('td');
         const i = document.createElement('input');
-        i.value = String(spec.default?.[r]?.[c] ?? '0');
+        i.value = spec.default?.[r]?.[c] ?? '0';
         i.size = spec.width ?? 4;
         i.addEventListener('change', () => changed(true));
         td.appendChild(i);
@@ -174,7 +162,7 @@ function build(spec: ControlSpec, changed: (immediate: boolean) => void): Contro
     }
     return { name: spec.name, el: labelled(spec, table), value: () => rows.map((r) => r.map((i) => i.value)) };
   }
-  if (t === 'button') {
+  if (spec.type === 'button') {
     const b = document.createElement('button');
     b.type = 'button';
     b.textContent = spec.text ?? spec.label ?? spec.name;
@@ -189,17 +177,16 @@ function build(spec: ControlSpec, changed: (immediate: boolean) => void): Contro
     row.appendChild(b);
     return { name: spec.name, el: row, value: () => clicked };
   }
-  if (t === 'text_control') {
+  if (spec.type === 'text_control') {
     const div = document.createElement('div');
     div.className = 'control control-text';
     div.textContent = spec.text ?? '';
     return { name: spec.name, el: div, value: () => undefined };
   }
-  // input_box (and anything unknown): a text field, sent on Enter or blur.
-  const input = document.createElement(spec.height && spec.height > 1 ? 'textarea' : 'input') as
-    | HTMLInputElement
-    | HTMLTextAreaElement;
-  input.value = String(spec.default ?? '');
+  // input_box (and any type this page does not know): a text field, sent on
+  // Enter or blur.
+  const input = document.createElement(spec.height && spec.height > 1 ? 'textarea' : 'input');
+  input.value = spec.default ?? '';
   if (input instanceof HTMLInputElement) input.size = Math.min(60, spec.width ?? 20);
   input.addEventListener('change', () => changed(true));
   return { name: spec.name, el: labelled(spec, input), value: () => input.value };
@@ -223,7 +210,7 @@ export class InteractView {
     const changed = () => {
       if (spec.auto_update !== false) this.update();
     };
-    for (const c of spec.controls ?? []) {
+    for (const c of spec.controls) {
       const control = build(c, changed);
       this.controls.push(control);
       controlsHost.appendChild(control.el);
@@ -237,8 +224,9 @@ export class InteractView {
     }
   }
 
-  values(): Record<string, unknown> {
-    const v: Record<string, unknown> = {};
+  // The current value of every control (text_controls have none).
+  values(): InteractValues {
+    const v: InteractValues = {};
     for (const c of this.controls) {
       const x = c.value();
       if (x !== undefined) v[c.name] = x;
@@ -246,7 +234,8 @@ export class InteractView {
     return v;
   }
 
-  // Sets controls from saved values (a shared cell's state) and reruns.
+  // Sets controls from saved values (a shared cell's state: JSON from the
+  // network, passed on as it is) and reruns.
   restore(values: Record<string, unknown>): void {
     for (const c of this.controls) {
       if (c.name in values) c.set?.(values[c.name]);

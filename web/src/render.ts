@@ -3,7 +3,8 @@
 // MathJax, help text, interacts).
 import DOMPurify from 'dompurify';
 import { marked } from 'marked';
-import { InteractSpec, InteractView } from './interact';
+import { InteractView } from './interact';
+import { parseInteractSpec } from './interact_spec';
 import type { Kernel } from './kernel';
 import { typeset } from './mathjax';
 import type { Display, Msg } from './protocol';
@@ -111,10 +112,8 @@ export class OutputArea {
       body.textContent = d.text ?? '';
       div.append(title, body);
     } else if (mime === 'application/x-salvus-interact') {
-      let spec: InteractSpec;
-      try {
-        spec = JSON.parse(d.text ?? '');
-      } catch {
+      const spec = parseInteractSpec(d.text ?? '');
+      if (!spec) {
         this.text('malformed interact\n', 'notice');
         return;
       }
