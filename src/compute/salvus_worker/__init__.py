@@ -34,7 +34,7 @@ side calls are:
     finish_worker()
 
 The JSON of interacts (application/x-salvus-interact) is described in
-interact.py.
+docs/protocol.md ("Interacts").
 
 The modules, bottom up: state (who owns which global), output, tracebacks,
 sage_backend, display, figures, cell_code, cells, seeding, shell, modes,

@@ -1,6 +1,6 @@
 """Interact controls: the base class, the values browsers send, and the
 simple controls (checkbox, selector, button, text_control).  The JSON of
-each control is described in interact.py."""
+each control is described in docs/protocol.md ("Interacts")."""
 
 import json
 import math

@@ -1,49 +1,11 @@
 """Interacts: @interact, and interact_update(id, values) from the browser.
 
-@interact on a function f displays application/x-salvus-interact with
-name = the interact's id and text = JSON
-
-  {"id": ID, "auto_update": BOOL, "controls": [CONTROL, ...]}   (+ "layout"
-  when interact(layout=...) was given something JSON can hold)
-
-where every CONTROL has "name" (f's parameter), "type" and "label", plus:
-
-  slider        {"min", "max", "step", "default": NUMBER, "display_value"}
-                or, over a list of values,
-                {"values": [NUMBER or STRING], "default_index": INT, "display_value"}
-  range_slider  {"min", "max", "step", "default": [LO, HI], "display_value"}
-                or {"values": [...], "default_index": [I, J], "display_value"}
-  input_box     {"default": STRING, "kind": "expression"|"string"|"number",
-                 "width": INT (characters), "height": INT (lines; >1: a text area)}
-  checkbox      {"default": BOOL}
-  selector      {"values": [STRING labels], "default_index": INT,
-                 "buttons": BOOL, "nrows": INT|null, "ncols": INT|null}
-  color         {"default": "#rrggbb", "hide_box": BOOL}
-  input_grid    {"rows": INT, "cols": INT, "default": [[STRING]], "width": INT}
-  button        {"text": STRING, "width": INT|null}
-  text_control  {"text": STRING}
-
-then runs f once with the defaults (its output follows the display).
-interact_update(id, values_json) takes a JSON object {name: value} with any
-subset of the controls, each value as the browser holds it:
-
-  slider        a number (snapped to min + k*step within [min, max]);
-                over a list of values: the index (int)
-  range_slider  [lo, hi] numbers; over a list of values: [i, j] indices
-  input_box     a string (for kind "number" a number is accepted too)
-  checkbox      true / false
-  selector      the index (int), or a string equal to one of the labels
-  color         "#rrggbb"
-  input_grid    rows x cols list of lists of strings (numbers accepted)
-  button        true for a click (false: no click); a click lasts one run
-  text_control  ignored
-
-All values are checked before any is set: one bad value rejects the update
-(status 'error', a message on stderr) and the interact keeps its values.
-f receives Sage values: Integer / RealNumber from sliders, evaluated
-expressions from input boxes, Color from color selectors, a matrix from an
-input grid whose default was a matrix, the selected object (not its label)
-from selectors.
+@interact on a function f displays application/x-salvus-interact (name =
+the interact's id, text = JSON of its controls, each made by its class's
+message()), then runs f once with the defaults; interact_update(id,
+values_json) checks the values the browser sent, sets them and reruns f.
+That JSON and the values are documented in docs/protocol.md, section
+"Interacts" (the one description of them: change it with the code).
 """
 
 import collections
