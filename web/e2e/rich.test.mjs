@@ -82,6 +82,33 @@ test('a slider interact reruns its function', async () => {
   await page.context().close();
 });
 
+test('every kind of control sends a value the worker takes', async () => {
+  const page = await newPage();
+  await runCell(page, 0, [
+    '@interact',
+    'def f(a=slider(1, 10, 1, default=3), b=slider([1, "two", 3/2], default="two"),',
+    '      c=range_slider(0, 10, 1, default=(2, 7)), d=input_box("x^2"), e=input_box("hi", type=str, height=3),',
+    '      g=checkbox(False), h=selector(["p", "q", "r"], default="q"), k=selector([1, 2, 3], buttons=True),',
+    '      m=color_selector((1, 0, 0)), n=input_grid(2, 2, default=[[1, 2], [3, 4]]),',
+    '      o=button("Go", value="clicked", default="idle"), t=text_control("note")):',
+    '    print("run", a, b, c, d, e, g, h, k, m.html_color(), n, o, t)',
+  ].join('\n'));
+  const box = output(page, 0).locator('.interact');
+  const line = (o, g = 'False', h = 'q', k = '1') =>
+    `run 3 two (2, 7) x^2 hi ${g} ${h} ${k} #ff0000 [[1, 2], [3, 4]] ${o} note`;
+  await box.getByText(line('idle')).waitFor({ timeout: 30000 });
+  // Every update sends the value of every control; a click lasts one run.
+  await box.locator('.control-button button').click();
+  await box.getByText(line('clicked')).waitFor({ timeout: 30000 });
+  await box.locator('input[type=checkbox]').click();
+  await box.getByText(line('idle', 'True')).waitFor({ timeout: 30000 });
+  await box.locator('select').selectOption('2');
+  await box.getByText(line('idle', 'True', 'r')).waitFor({ timeout: 30000 });
+  await box.locator('.buttons button').nth(2).click();
+  await box.getByText(line('idle', 'True', 'r', '3')).waitFor({ timeout: 30000 });
+  await page.context().close();
+});
+
 test('Tab completes facto to factor, and factor? shows its docstring', async () => {
   const page = await newPage();
   await typeInto(page, 0, 'facto');
