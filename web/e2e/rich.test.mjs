@@ -90,13 +90,19 @@ test('every kind of control sends a value the worker takes', async () => {
     '      c=range_slider(0, 10, 1, default=(2, 7)), d=input_box("x^2"), e=input_box("hi", type=str, height=3),',
     '      g=checkbox(False), h=selector(["p", "q", "r"], default="q"), k=selector([1, 2, 3], buttons=True),',
     '      m=color_selector((1, 0, 0)), n=input_grid(2, 2, default=[[1, 2], [3, 4]]),',
-    '      o=button("Go", value="clicked", default="idle"), t=text_control("note")):',
-    '    print("run", a, b, c, d, e, g, h, k, m.html_color(), n, o, t)',
+    '      o=button("Go", value="clicked", default="idle"), t=text_control("note"),',
+    '      p=range_slider([1, 2, 4, 8], default=(2, 4)), q=range_slider(["a", "b", "c", "d"])):',
+    '    print("run", a, b, c, d, e, g, h, k, m.html_color(), n, o, t, p, q)',
   ].join('\n'));
   const box = output(page, 0).locator('.interact');
-  const line = (o, g = 'False', h = 'q', k = '1') =>
-    `run 3 two (2, 7) x^2 hi ${g} ${h} ${k} #ff0000 [[1, 2], [3, 4]] ${o} note`;
+  const line = (o, g = 'False', h = 'q', k = '1', p = '(2, 4)') =>
+    `run 3 two (2, 7) x^2 hi ${g} ${h} ${k} #ff0000 [[1, 2], [3, 4]] ${o} note ${p} ('a', 'd')`;
   await box.getByText(line('idle')).waitFor({ timeout: 30000 });
+  // A range_slider over a list of values moves over their indices and shows
+  // the values.
+  const ranges = box.locator('.control-range_slider');
+  assert.equal(await ranges.nth(1).locator('.control-value').textContent(), '2 – 4');
+  assert.equal(await ranges.nth(2).locator('.control-value').textContent(), 'a – d');
   // Every update sends the value of every control; a click lasts one run.
   await box.locator('.control-button button').click();
   await box.getByText(line('clicked')).waitFor({ timeout: 30000 });
@@ -106,6 +112,9 @@ test('every kind of control sends a value the worker takes', async () => {
   await box.getByText(line('idle', 'True', 'r')).waitFor({ timeout: 30000 });
   await box.locator('.buttons button').nth(2).click();
   await box.getByText(line('idle', 'True', 'r', '3')).waitFor({ timeout: 30000 });
+  await ranges.nth(1).locator('input[type=range]').nth(1).fill('3');
+  await box.getByText(line('idle', 'True', 'r', '3', '(2, 8)')).waitFor({ timeout: 30000 });
+  assert.equal(await ranges.nth(1).locator('.control-value').textContent(), '2 – 8');
   await page.context().close();
 });
 

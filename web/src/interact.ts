@@ -66,22 +66,30 @@ function build(spec: ControlSpec, changed: (immediate: boolean) => void): Contro
     };
   }
   if (spec.type === 'range_slider') {
+    // Two handles, over numbers or (given `values`) over the values' indices,
+    // shown by their labels; the value is [low, high] either way.
+    const values = spec.values;
+    const last = values ? Math.max(0, values.length - 1) : 0;
+    const [min, max, step] = values ? [0, last, 1] : [spec.min ?? 0, spec.max ?? 100, spec.step ?? 1];
+    const [d0, d1] = values
+      ? (spec.default_index ?? [0, last]).map((i) => clamp(i, 0, last))
+      : spec.default ?? [min, max];
     const box = document.createElement('span');
     box.className = 'range-pair';
-    const [d0, d1] = spec.default ?? [spec.min ?? 0, spec.max ?? 100];
     const mk = (v: number) => {
       const i = document.createElement('input');
       i.type = 'range';
-      i.min = String(spec.min ?? 0);
-      i.max = String(spec.max ?? 100);
-      i.step = String(spec.step ?? 1);
+      i.min = String(min);
+      i.max = String(max);
+      i.step = String(step);
       i.value = String(v);
       return i;
     };
     const lo = mk(d0), hi = mk(d1);
+    const text = (i: HTMLInputElement) => (values ? String(values[Number(i.value)]) : i.value);
     const shown = document.createElement('span');
     shown.className = 'control-value';
-    const show = () => (shown.textContent = `${lo.value} – ${hi.value}`);
+    const show = () => (shown.textContent = `${text(lo)} – ${text(hi)}`);
     show();
     for (const i of [lo, hi]) i.addEventListener('input', () => (show(), changed(false)));
     box.append(lo, hi);
