@@ -249,7 +249,7 @@ void ClearPendingInterrupt() {
   if (PyErr_CheckSignals() != 0) PyErr_Clear();
 }
 
-void FinishWorker() {
+void CleanUpBeforeExit() {
   try {
     WorkerModule().attr("finish_worker")();
   } catch (const py::error_already_set&) {

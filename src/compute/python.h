@@ -47,7 +47,9 @@ struct CompletionResult {
 // Completions at `cursor` (code points) from the session's namespace.
 CompletionResult Complete(const std::string& code, uint32_t cursor);
 
-void FinishWorker();
+// Before a worker exits: stops the session's subprocesses (Sage's pexpect
+// interfaces) and removes its temporary files. Never throws.
+void CleanUpBeforeExit();
 
 // Drops an interrupt that arrived while no code was running, so it cannot
 // hit the next request.

@@ -146,7 +146,7 @@ int RunWorker(const WorkerConfig& cfg) {
     }
     if (!channel.SendFrame(DoneMessage(req.id(), session, status, text))) break;
   }
-  FinishWorker();
+  CleanUpBeforeExit();
   channel.Flush();
   return 0;
 }
