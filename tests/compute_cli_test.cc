@@ -29,9 +29,9 @@ class ComputeCliTest : public ::testing::Test {
 
   // Runs `salvus compute` with `extra`; its exit status, its stderr in *err.
   int Run(const std::vector<std::string>& extra, std::string* err) {
-    std::vector<std::string> args = {SALVUS_BINARY, "compute", "--listen", "127.0.0.1:0",
-                                     "--token-file", dir_ + "/token", "--state-dir",
-                                     dir_ + "/state"};
+    std::vector<std::string> args = {SALVUS_BINARY, "compute",      "--listen",
+                                     "127.0.0.1:0", "--token-file", dir_ + "/token",
+                                     "--state-dir", dir_ + "/state"};
     args.insert(args.end(), extra.begin(), extra.end());
     int status;
     {
@@ -52,7 +52,8 @@ TEST_F(ComputeCliTest, AMissingTlsCertificateIsAClearErrorAndExitCode2) {
   std::string err;
   const std::string cert = dir_ + "/missing-cert.pem";
   EXPECT_EQ(Run({"--tls-cert", cert, "--tls-key", dir_ + "/missing-key.pem"}, &err), 2);
-  EXPECT_EQ(err, "salvus compute: cannot read --tls-cert " + cert + ": No such file or directory\n");
+  EXPECT_EQ(err,
+            "salvus compute: cannot read --tls-cert " + cert + ": No such file or directory\n");
 }
 
 TEST_F(ComputeCliTest, AnUnloadableTlsCertificateIsAClearErrorAndExitCode2) {

@@ -364,8 +364,7 @@ TEST_F(ComputeServerTest, WhenNoWorkerCanStartAStartFailsWithTheReason) {
   auto r = hub->Start();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->error().code(), proto::Error::UNAVAILABLE);
-  EXPECT_EQ(r->error().text(),
-            "session could not start: no worker could be started: no Sage here");
+  EXPECT_EQ(r->error().text(), "session could not start: no worker could be started: no Sage here");
   EXPECT_GE(launcher_.spawned, 3);
 }
 

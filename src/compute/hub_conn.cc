@@ -45,7 +45,8 @@ asio::awaitable<void> HandshakeThenStart(std::shared_ptr<TlsConn> conn, core::Co
 asio::awaitable<void> ComputeServer::AcceptLoop() {
   while (!stopping_) {
     boost::system::error_code ec;
-    tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket sock =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopping_) break;
       spdlog::warn("accept: {}", ec.message());

@@ -10,7 +10,6 @@
 #include <sys/types.h>
 
 #include <boost/asio.hpp>
-
 #include <functional>
 #include <map>
 #include <string>

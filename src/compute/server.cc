@@ -18,8 +18,8 @@ namespace salvus::compute {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options,
-                             WorkerLauncher& launcher, core::Clock& clock)
+ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, WorkerLauncher& launcher,
+                             core::Clock& clock)
     : io_(io),
       opt_(std::move(options)),
       launcher_(launcher),
@@ -48,7 +48,8 @@ void ComputeServer::Stop() {
   refill_timer_.cancel();
   std::vector<std::string> ids;
   for (auto& [id, s] : sessions_) ids.push_back(id);
-  for (auto& id : ids) EndSession(id, proto::Done::DIED, "the compute server is shutting down", true);
+  for (auto& id : ids)
+    EndSession(id, proto::Done::DIED, "the compute server is shutting down", true);
 }
 
 void ComputeServer::AfterStop(std::function<void()> done) {
@@ -100,9 +101,10 @@ void ComputeServer::LogCgroups() const {
     spdlog::info("each session gets a cgroup v{} of its own (memory and process limits) in {}",
                  static_cast<int>(cg->version()), fmt::join(cg->parents(), " and "));
   } else {
-    spdlog::warn("sessions get no cgroups on this machine ({}); their memory and processes are "
-                 "limited by rlimits alone",
-                 launcher_.cgroup_problem());
+    spdlog::warn(
+        "sessions get no cgroups on this machine ({}); their memory and processes are "
+        "limited by rlimits alone",
+        launcher_.cgroup_problem());
   }
 }
 
@@ -112,9 +114,7 @@ void ComputeServer::OnLauncherReady(const std::string& info) {
   ready_.cancel();
 }
 
-void ComputeServer::OnLauncherWarning(const std::string& text) {
-  spdlog::warn("zygote: {}", text);
-}
+void ComputeServer::OnLauncherWarning(const std::string& text) { spdlog::warn("zygote: {}", text); }
 
 void ComputeServer::OnLauncherFailed(const std::string& text) {
   launcher_error_ = text;

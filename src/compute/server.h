@@ -15,7 +15,6 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-
 #include <chrono>
 #include <deque>
 #include <expected>
@@ -44,17 +43,17 @@ struct ComputeOptions {
   std::string token;
   std::string kernel = "sage";
   unsigned max_sessions = 32;
-  unsigned pool_size = 2;            // preforked, ready workers
-  std::string tls_cert, tls_key;     // both set: TLS
+  unsigned pool_size = 2;         // preforked, ready workers
+  std::string tls_cert, tls_key;  // both set: TLS
   bool isolate_network = false;
-  std::string state_dir;             // homes live in <state_dir>/homes
-  uid_t uid_base = 200000;           // session uids when run as root
+  std::string state_dir;    // homes live in <state_dir>/homes
+  uid_t uid_base = 200000;  // session uids when run as root
   unsigned uid_count = 1000;
   proto::Limits default_limits;
   proto::Limits max_limits;
   size_t max_frame = core::kDefaultMaxFrame;
-  std::string port_file;             // written with the bound port once ready
-  bool root = false;                 // sandbox with uids (set from geteuid)
+  std::string port_file;  // written with the bound port once ready
+  bool root = false;      // sandbox with uids (set from geteuid)
 
   // Timing. The defaults are production's; tests make them milliseconds.
   using Ms = std::chrono::milliseconds;

@@ -23,9 +23,9 @@ std::chrono::milliseconds Seconds(double s) {
 void ComputeServer::HandleStart(const std::shared_ptr<HubConn>& hub, uint64_t id,
                                 const proto::StartSession& s) {
   if (!s.kernel().empty() && s.kernel() != opt_.kernel) {
-    ReplyError(*hub, id, proto::Error::UNAVAILABLE,
-               "this compute server runs the '" + opt_.kernel + "' kernel, not '" + s.kernel() +
-                   "'");
+    ReplyError(
+        *hub, id, proto::Error::UNAVAILABLE,
+        "this compute server runs the '" + opt_.kernel + "' kernel, not '" + s.kernel() + "'");
     return;
   }
   if (sessions_.size() >= opt_.max_sessions) {
@@ -97,7 +97,8 @@ void ComputeServer::EndSession(const std::string& id, proto::Done::Status status
   if (hub) {
     hub->sessions.erase(id);
     if (!s->started) {
-      ReplyError(*hub, s->start_id, proto::Error::UNAVAILABLE, "session could not start: " + reason);
+      ReplyError(*hub, s->start_id, proto::Error::UNAVAILABLE,
+                 "session could not start: " + reason);
     }
     for (uint64_t rid : s->pending) {
       proto::Message d;

@@ -33,8 +33,7 @@ bool IsLegalMove(WorkerState from, WorkerState to) {
     case S::kServing:
       return from == S::kIdle;
     case S::kEnded:
-      return from == S::kSpawning || from == S::kIdle || from == S::kServing ||
-             from == S::kFailed;
+      return from == S::kSpawning || from == S::kIdle || from == S::kServing || from == S::kFailed;
     case S::kReaping:
       return from != S::kReaping;
   }

@@ -21,12 +21,11 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "core/conn.h"
 

@@ -13,10 +13,10 @@ constexpr S kAll[] = {S::kSpawning, S::kIdle, S::kServing, S::kFailed, S::kEnded
 
 TEST(WorkerRecord, OnlyTheDocumentedMovesAreLegal) {
   const std::set<std::pair<S, S>> legal = {
-      {S::kSpawning, S::kIdle},    {S::kSpawning, S::kFailed},  {S::kIdle, S::kServing},
-      {S::kSpawning, S::kEnded},   {S::kIdle, S::kEnded},       {S::kServing, S::kEnded},
-      {S::kFailed, S::kEnded},     {S::kSpawning, S::kReaping}, {S::kIdle, S::kReaping},
-      {S::kServing, S::kReaping},  {S::kFailed, S::kReaping},   {S::kEnded, S::kReaping},
+      {S::kSpawning, S::kIdle},   {S::kSpawning, S::kFailed},  {S::kIdle, S::kServing},
+      {S::kSpawning, S::kEnded},  {S::kIdle, S::kEnded},       {S::kServing, S::kEnded},
+      {S::kFailed, S::kEnded},    {S::kSpawning, S::kReaping}, {S::kIdle, S::kReaping},
+      {S::kServing, S::kReaping}, {S::kFailed, S::kReaping},   {S::kEnded, S::kReaping},
   };
   for (S from : kAll) {
     for (S to : kAll) {

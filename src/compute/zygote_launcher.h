@@ -8,7 +8,6 @@
 #include <sys/types.h>
 
 #include <boost/asio.hpp>
-
 #include <map>
 
 #include "compute/reaper.h"

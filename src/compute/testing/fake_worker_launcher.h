@@ -15,9 +15,8 @@
 // the io_context, with the event loop stopped.
 #pragma once
 
-#include <boost/asio.hpp>
-
 #include <atomic>
+#include <boost/asio.hpp>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -60,9 +59,9 @@ class FakeWorkerLauncher final : public WorkerLauncher {
   Listener* listener_ = nullptr;
   pid_t next_pid_ = 1000;
   std::mutex mu_;
-  std::vector<int> fds_;               // GUARDED_BY(mu_)
-  std::vector<std::thread> threads_;   // GUARDED_BY(mu_)
-  proto::Limits last_limits_;          // GUARDED_BY(mu_)
+  std::vector<int> fds_;              // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;  // GUARDED_BY(mu_)
+  proto::Limits last_limits_;         // GUARDED_BY(mu_)
 };
 
 }  // namespace salvus::compute
