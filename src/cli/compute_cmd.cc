@@ -192,7 +192,7 @@ int RunCompute(const ComputeFlags& f) {
     spdlog::info("signal {}: shutting down", sig);
     server->Stop();
   });
-  asio::co_spawn(io, server->Run(), [&](std::exception_ptr e) {
+  asio::co_spawn(io, server->Run(), [&](const std::exception_ptr& e) {
     if (e) {
       try {
         std::rethrow_exception(e);

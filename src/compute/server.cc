@@ -52,7 +52,7 @@ void ComputeServer::Stop() {
     EndSession(id, proto::Done::DIED, "the compute server is shutting down", true);
 }
 
-void ComputeServer::AfterStop(std::function<void()> done) {
+void ComputeServer::AfterStop(const std::function<void()>& done) {
   auto t = std::make_shared<asio::steady_timer>(io_);
   auto deadline = clock_.Now() + opt_.stop_reap_wait;
   auto check = std::make_shared<std::function<void()>>();

@@ -94,7 +94,7 @@ class ComputeServer : private WorkerLauncher::Listener {
   bool stopped_cleanly() const { return launcher_error_.empty(); }
   // Calls `done` once every session's processes are reaped (at most
   // stop_reap_wait).
-  void AfterStop(std::function<void()> done);
+  void AfterStop(const std::function<void()>& done);
   // Sessions started and not ended (from every hub).
   size_t sessions_in_use() const { return sessions_.size(); }
   // The port listened on (0 until Run listens).
