@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <expected>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <algorithm>
 #include <memory>
@@ -15,8 +19,10 @@
 #include "compute/sandbox.h"
 #include "compute/server.h"
 #include "compute/stats_file.h"
+#include "compute/zygote_launcher.h"
 #include "compute/zygote_link.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/token.h"
 
 namespace salvus::cli {
@@ -43,6 +49,24 @@ struct ComputeFlags {
   std::string log_file;
   proto::Limits defaults = compute::DefaultLimits();
 };
+
+// A certificate or key that cannot be loaded is reported before anything
+// starts (the server would throw constructing its TLS context).
+std::expected<void, std::string> CheckTlsFiles(const std::string& cert, const std::string& key) {
+  for (const auto& [flag, path] : {std::pair{"--tls-cert", cert}, std::pair{"--tls-key", key}}) {
+    if (!std::ifstream(path)) {
+      return std::unexpected(std::string("cannot read ") + flag + " " + path + ": " +
+                             std::strerror(errno));
+    }
+  }
+  try {
+    core::MakeServerTlsContext(cert, key);
+  } catch (const std::exception& e) {
+    return std::unexpected("cannot load --tls-cert " + cert + " with --tls-key " + key + ": " +
+                           e.what());
+  }
+  return {};
+}
 
 int RunCompute(const ComputeFlags& f) {
   if (f.exit_with_parent) {
@@ -72,6 +96,12 @@ int RunCompute(const ComputeFlags& f) {
   if (f.tls_cert.empty() != f.tls_key.empty()) {
     std::cerr << "salvus compute: --tls-cert and --tls-key go together\n";
     return 2;
+  }
+  if (!f.tls_cert.empty()) {
+    if (auto r = CheckTlsFiles(f.tls_cert, f.tls_key); !r) {
+      std::cerr << "salvus compute: " << r.error() << "\n";
+      return 2;
+    }
   }
   o.kernel = f.kernel;
   o.max_sessions = f.max_sessions;
@@ -138,7 +168,15 @@ int RunCompute(const ComputeFlags& f) {
   }
   signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
-  auto server = std::make_unique<compute::ComputeServer>(io, o, std::move(*zygote));
+  compute::ZygoteLauncher launcher(io, std::move(*zygote));
+  std::unique_ptr<compute::ComputeServer> server;
+  try {
+    server = std::make_unique<compute::ComputeServer>(io, o, launcher);
+  } catch (const std::exception& e) {
+    std::cerr << "salvus compute: " << e.what() << "\n";
+    launcher.KillZygote();
+    return 2;
+  }
   compute::StatsFile stats(io, f.stats_file, [&server, max = o.max_sessions] {
     proto::ComputeStats s;
     s.set_sessions(static_cast<uint32_t>(server->sessions_in_use()));
@@ -154,7 +192,7 @@ int RunCompute(const ComputeFlags& f) {
     spdlog::info("signal {}: shutting down", sig);
     server->Stop();
   });
-  asio::co_spawn(io, server->Run(), [&](std::exception_ptr e) {
+  asio::co_spawn(io, server->Run(), [&](const std::exception_ptr& e) {
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -170,7 +208,7 @@ int RunCompute(const ComputeFlags& f) {
   io.run();
   // Leave only when every session process is gone: the zygote is pid 1 of
   // their namespace, and the kernel reaps the namespace before the zygote.
-  server->KillZygote();
+  launcher.KillZygote();
   return exit_code;
 }
 

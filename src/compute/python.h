@@ -47,8 +47,8 @@ struct CompletionResult {
 // Completions at `cursor` (code points) from the session's namespace.
 CompletionResult Complete(const std::string& code, uint32_t cursor);
 
-// Stops the session's subprocesses (gp, gap, ...) and removes its temporary
-// files: salvus_worker.finish_worker(). Never fails.
+// Before a worker exits: stops the session's subprocesses (gp, gap, ...)
+// and removes its temporary files: salvus_worker.finish_worker(). Never throws.
 void CleanUpBeforeExit();
 
 // Drops an interrupt that arrived while no code was running, so it cannot

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/fork.h"
+#include "core/spawn.h"
 
 namespace salvus::compute {
 
@@ -50,7 +51,7 @@ void ZygoteLink::Attach(asio::io_context& io,
   on_lost_ = std::move(on_lost);
   desc_ = std::make_unique<asio::posix::stream_descriptor>(io, fd_);
   desc_->non_blocking(true);
-  asio::co_spawn(io, ReadLoop(), asio::detached);
+  core::Spawn(io, ReadLoop(), "the zygote link's read loop");
 }
 
 asio::awaitable<void> ZygoteLink::ReadLoop() {

@@ -1,0 +1,219 @@
+// Hub connections: accept, TLS, hello, and the requests of an authenticated
+// hub. Any number of hubs may connect; each sees only its own sessions.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include "compute/server.h"
+#include "compute/server_records.h"
+#include "compute/worker_record.h"
+#include "core/spawn.h"
+#include "core/token.h"
+
+namespace salvus::compute {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+std::string Frame(const proto::Message& m) { return core::EncodeFrame(m); }
+
+using TlsConn = core::FramedConn<asio::ssl::stream<tcp::socket>>;
+
+// Starts `conn` once its TLS handshake succeeds within `timeout`.
+asio::awaitable<void> HandshakeThenStart(std::shared_ptr<TlsConn> conn, core::ConnHandlers handlers,
+                                         std::string peer, std::chrono::milliseconds timeout) {
+  boost::system::error_code ec;
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(timeout);
+  t.async_wait([conn](boost::system::error_code e) {
+    if (!e) conn->Close();
+  });
+  co_await conn->stream().async_handshake(asio::ssl::stream_base::server,
+                                          asio::redirect_error(asio::use_awaitable, ec));
+  t.cancel();
+  if (ec) {
+    spdlog::warn("hub {}: TLS handshake failed: {}", peer, ec.message());
+    conn->Close();
+    co_return;
+  }
+  conn->Start(std::move(handlers));
+}
+
+}  // namespace
+
+asio::awaitable<void> ComputeServer::AcceptLoop() {
+  while (!stopping_) {
+    boost::system::error_code ec;
+    tcp::socket sock =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopping_) break;
+      spdlog::warn("accept: {}", ec.message());
+      continue;
+    }
+    AcceptHub(std::move(sock));
+  }
+}
+
+void ComputeServer::AcceptHub(tcp::socket sock) {
+  boost::system::error_code ec;
+  sock.set_option(tcp::no_delay(true), ec);
+  std::string peer = "?";
+  auto rep = sock.remote_endpoint(ec);
+  if (!ec) peer = rep.address().to_string() + ":" + std::to_string(rep.port());
+  auto hub = std::make_shared<HubConn>();
+  std::weak_ptr<HubConn> weak = hub;
+  core::ConnHandlers handlers{[this, weak](std::string_view body) {
+                                if (auto h = weak.lock()) OnHubFrame(h, body);
+                              },
+                              [this, hub](core::ConnEnd end) {
+                                if (end == core::ConnEnd::kTooBig) {
+                                  spdlog::warn("hub {}: frame over {} bytes; closing",
+                                               hub->conn->peer(), opt_.max_frame);
+                                }
+                                OnHubEnd(hub);
+                              }};
+  if (tls_) {
+    auto conn = std::make_shared<TlsConn>(asio::ssl::stream<tcp::socket>(std::move(sock), *tls_),
+                                          peer, opt_.max_frame);
+    hub->conn = conn;
+    core::Spawn(io_, HandshakeThenStart(conn, handlers, peer, opt_.tls_handshake_timeout),
+                "TLS handshake of hub " + peer);
+  } else {
+    auto conn =
+        std::make_shared<core::FramedConn<tcp::socket>>(std::move(sock), peer, opt_.max_frame);
+    hub->conn = conn;
+    conn->Start(handlers);
+  }
+  // A hub must say hello promptly.
+  auto t = std::make_shared<asio::steady_timer>(io_, opt_.hello_timeout);
+  t->async_wait([t, weak, timeout = opt_.hello_timeout](boost::system::error_code e) {
+    auto h = weak.lock();
+    if (!e && h && !h->authenticated) {
+      spdlog::warn("hub {}: no hello within {} s; closing", h->conn->peer(),
+                   std::chrono::duration<double>(timeout).count());
+      h->conn->Close();
+    }
+  });
+}
+
+void ComputeServer::Reply(HubConn& hub, uint64_t id, proto::Message&& m) {
+  m.set_id(id);
+  hub.conn->Send(Frame(m));
+}
+
+void ComputeServer::ReplyError(HubConn& hub, uint64_t id, proto::Error::Code code,
+                               const std::string& text) {
+  proto::Message m;
+  m.mutable_error()->set_code(code);
+  m.mutable_error()->set_text(text);
+  Reply(hub, id, std::move(m));
+}
+
+void ComputeServer::OnHubFrame(const std::shared_ptr<HubConn>& hub, std::string_view body) {
+  proto::Message m;
+  if (!m.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    spdlog::warn("hub {}: malformed message ({} bytes)", hub->conn->peer(), body.size());
+    ReplyError(*hub, 0, proto::Error::BAD_REQUEST,
+               "malformed message: not a valid salvus.proto.Message (or invalid UTF-8 in a "
+               "text field)");
+    if (!hub->authenticated) hub->conn->CloseAfterWrites();
+    return;
+  }
+  const uint64_t id = m.id();
+  if (!hub->authenticated) {
+    if (!m.has_hello() || !core::TokensEqual(m.hello().token(), opt_.token)) {
+      spdlog::warn("hub {}: refused: {}", hub->conn->peer(),
+                   m.has_hello() ? "wrong token" : "first message is not hello");
+      ReplyError(*hub, id, proto::Error::UNAUTHENTICATED,
+                 "refused: the first message must be hello with the cluster token");
+      hub->conn->CloseAfterWrites();
+      return;
+    }
+    hub->authenticated = true;
+    spdlog::info("hub {} connected ({})", hub->conn->peer(), m.hello().client());
+    proto::Message r;
+    r.mutable_hello_ok()->set_server("salvus compute");
+    r.mutable_hello_ok()->add_kernels(opt_.kernel);
+    Reply(*hub, id, std::move(r));
+    return;
+  }
+  switch (m.body_case()) {
+    case proto::Message::kStartSession:
+      HandleStart(hub, id, m.start_session());
+      return;
+    case proto::Message::kExecute:
+    case proto::Message::kComplete:
+    case proto::Message::kInteractUpdate: {
+      // Requests the session's worker answers (outputs, then one done), in order.
+      const std::string& session = m.has_execute()    ? m.execute().session()
+                                   : m.has_complete() ? m.complete().session()
+                                                      : m.interact_update().session();
+      SessionRecord* s = FindOwned(*hub, id, session);
+      if (s == nullptr) return;
+      proto::Message fwd = std::move(m);
+      fwd.set_id(id);
+      if (s->wid == 0) {
+        s->queued.push_back(Frame(fwd));
+      } else {
+        workers_[s->wid]->conn->Send(Frame(fwd));
+      }
+      s->pending.push_back(id);
+      ArmDeadline(*s);
+      return;
+    }
+    case proto::Message::kInterrupt: {
+      SessionRecord* s = FindOwned(*hub, id, m.interrupt().session());
+      if (s == nullptr) return;
+      if (!s->pending.empty() && s->wid != 0) {
+        WorkerRecord& w = *workers_[s->wid];
+        if (w.pid > 0) launcher_.Signal(w.pid, SIGINT);
+      }
+      proto::Message r;
+      r.mutable_ack();
+      Reply(*hub, id, std::move(r));
+      return;
+    }
+    case proto::Message::kTerminate: {
+      SessionRecord* s = FindOwned(*hub, id, m.terminate().session());
+      if (s == nullptr) return;
+      EndSession(s->id, proto::Done::DIED, "the session was terminated", false);
+      proto::Message r;
+      r.mutable_ack();
+      Reply(*hub, id, std::move(r));
+      return;
+    }
+    case proto::Message::kHello:
+      ReplyError(*hub, id, proto::Error::BAD_REQUEST, "already authenticated");
+      return;
+    default:
+      ReplyError(*hub, id, proto::Error::BAD_REQUEST,
+                 "unexpected message type for a compute server");
+      return;
+  }
+}
+
+SessionRecord* ComputeServer::FindOwned(HubConn& hub, uint64_t id, const std::string& session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    ReplyError(hub, id, proto::Error::NOT_FOUND, "no such session: '" + session + "'");
+    return nullptr;
+  }
+  if (!hub.sessions.count(session)) {
+    spdlog::warn("hub {}: request for another connection's session {}", hub.conn->peer(), session);
+    ReplyError(hub, id, proto::Error::PERMISSION_DENIED,
+               "session " + session + " belongs to another connection");
+    return nullptr;
+  }
+  return it->second.get();
+}
+
+void ComputeServer::OnHubEnd(const std::shared_ptr<HubConn>& hub) {
+  if (hub->authenticated) spdlog::info("hub {} disconnected", hub->conn->peer());
+  std::vector<std::string> ids(hub->sessions.begin(), hub->sessions.end());
+  for (auto& id : ids) EndSession(id, proto::Done::DIED, "the hub disconnected", false);
+  hub->conn->Close();
+}
+
+}  // namespace salvus::compute
