@@ -6,7 +6,6 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <cctype>
-#include <charconv>
 #include <chrono>
 #include <variant>
 
@@ -18,13 +17,10 @@ namespace salvus::client {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace pbu = google::protobuf::util;
 using asio::ip::tcp;
 using error_code = boost::system::error_code;
-
-// ---- the connection ----
 
 struct HubClient::Impl {
   asio::io_context io{1};
