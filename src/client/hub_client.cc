@@ -4,7 +4,6 @@
 
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-
 #include <cctype>
 #include <chrono>
 #include <variant>
@@ -123,16 +122,18 @@ std::expected<std::unique_ptr<HubClient>, std::string> HubClient::Connect(
     if (ec == websocket::error::upgrade_declined) {
       const auto& res = ws.response();
       std::string body = res.body().substr(0, 200);
-      while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
+      while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back())))
+        body.pop_back();
       return std::unexpected("no WebSocket at " + o.url + ": the server answered HTTP " +
                              std::to_string(res.result_int()) + " " + std::string(res.reason()) +
                              (body.empty() ? "" : " (" + body + ")"));
     }
     if (ec) {
-      return std::unexpected("WebSocket handshake with " + o.url + " failed: " +
-                             (ec == beast::error::timeout ? "timed out" : ec.message()) +
-                             (url->tls ? " (is it a Salvus hub's /ws?)"
-                                       : " (is it a Salvus hub's /ws? a hub with TLS needs wss://)"));
+      return std::unexpected(
+          "WebSocket handshake with " + o.url +
+          " failed: " + (ec == beast::error::timeout ? "timed out" : ec.message()) +
+          (url->tls ? " (is it a Salvus hub's /ws?)"
+                    : " (is it a Salvus hub's /ws? a hub with TLS needs wss://)"));
     }
     return {};
   };
@@ -202,7 +203,8 @@ std::expected<proto::Message, std::string> HubClient::Receive() {
       std::string why = "the hub closed the connection";
       if (reason.code != websocket::close_code::none) {
         why += " (code " + std::to_string(reason.code);
-        if (!reason.reason.empty()) why += ": " + std::string(reason.reason.data(), reason.reason.size());
+        if (!reason.reason.empty())
+          why += ": " + std::string(reason.reason.data(), reason.reason.size());
         why += ")";
       }
       return std::unexpected(why);
@@ -233,7 +235,8 @@ std::expected<std::string, std::string> HubClient::StartSession(const std::strin
   proto::Message m;
   m.mutable_start_session()->set_kernel(kernel);
   const uint64_t id = Request(m);
-  if (id == 0) return std::unexpected(impl_->broken ? "lost the connection to the hub" : "cannot send");
+  if (id == 0)
+    return std::unexpected(impl_->broken ? "lost the connection to the hub" : "cannot send");
   for (;;) {
     auto r = Receive();
     if (!r) return std::unexpected(r.error());
