@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   const int pace_ms = argc > 2 ? std::atoi(argv[2]) : 250;
 
   const char* pool = getenv("SALVUS_BENCH_POOL");
-  testing::ComputeProcess server({"--pool", pool ? pool : "4", "--max-sessions", "64"});
+  testutil::ComputeProcess server({"--pool", pool ? pool : "4", "--max-sessions", "64"});
   Check(server.ok(), "server did not start: " + server.log());
   auto c = server.Connect();
   Check(c != nullptr, "connect");
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   // 4. USS of workers: preforked idle ones, and this session's after its work.
   std::this_thread::sleep_for(std::chrono::seconds(1));
   std::vector<double> uss;
-  for (pid_t p : testing::ProcessesWithUids(server.uid_base(), 100)) uss.push_back(UssMb(p));
+  for (pid_t p : testutil::ProcessesWithUids(server.uid_base(), 100)) uss.push_back(UssMb(p));
   std::sort(uss.begin(), uss.end());
   std::ostringstream uss_json;
   for (size_t i = 0; i < uss.size(); ++i) uss_json << (i ? ", " : "") << uss[i];

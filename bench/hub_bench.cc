@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -23,16 +21,15 @@
 #include <thread>
 #include <vector>
 
+#include "client/hub_socket.h"
 #include "proto/salvus.pb.h"
 
 extern char** environ;
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-using Ws = websocket::stream<beast::tcp_stream>;
+using Ws = salvus::client::HubSocket;
 using salvus::proto::Message;
 
 namespace {
@@ -58,26 +55,19 @@ long RssKb(pid_t pid) {
 }
 
 asio::awaitable<std::unique_ptr<Ws>> Open(uint16_t port) {
-  auto ex = co_await asio::this_coro::executor;
-  auto ws = std::make_unique<Ws>(ex);
-  co_await beast::get_lowest_layer(*ws).async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-                                                      asio::use_awaitable);
-  beast::get_lowest_layer(*ws).socket().set_option(tcp::no_delay(true));
-  co_await ws->async_handshake("127.0.0.1", "/ws", asio::use_awaitable);
-  ws->text(true);
-  co_return ws;
+  return salvus::client::OpenHubSocket(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                                       "127.0.0.1", "/ws");
 }
 
 asio::awaitable<Message> Call(Ws& ws, const std::string& json, uint64_t id) {
-  co_await ws.async_write(asio::buffer(json), asio::use_awaitable);
-  beast::flat_buffer buf;
+  co_await ws.AsyncWrite(json, asio::use_awaitable);
   for (;;) {
-    buf.clear();
-    co_await ws.async_read(buf, asio::use_awaitable);
+    co_await ws.AsyncRead(asio::use_awaitable);
     // Like a browser's JSON.parse, a cheap look first: this client shares the
-    // machine with the servers it measures, so it spends as little as it can.
-    const std::string text = beast::buffers_to_string(buf.data());
-    if (text.find("\"output\":") != std::string::npos) continue;
+    // machine with the servers it measures, so it spends as little as it can
+    // (the message is read in place, never copied).
+    const std::string_view text = ws.text();
+    if (text.find("\"output\":") != std::string_view::npos) continue;
     Message m;
     google::protobuf::util::JsonStringToMessage(text, &m);
     if (m.id() != id) continue;
@@ -162,11 +152,10 @@ int main(int argc, char** argv) {
       const auto at = text.find("\"id\": \"");
       if (at == std::string::npos) throw std::runtime_error("interact without id: " + text);
       const std::string interact = text.substr(at + 7, text.find('"', at + 7) - at - 7);
-      for (beast::flat_buffer buf;;) {  // the rest of the first run
-        buf.clear();
-        co_await ws->async_read(buf, asio::use_awaitable);
+      for (;;) {  // the rest of the first run
+        co_await ws->AsyncRead(asio::use_awaitable);
         Message r;
-        google::protobuf::util::JsonStringToMessage(beast::buffers_to_string(buf.data()), &r);
+        google::protobuf::util::JsonStringToMessage(ws->text(), &r);
         if (r.id() == 2 && (r.has_done() || r.has_error())) break;
       }
       std::vector<double> t;
@@ -178,14 +167,12 @@ int main(int argc, char** argv) {
                                 "\", \"interact\": \"" + interact + "\", \"values\": \"{\\\"n\\\": " +
                                 std::to_string(i % 1000) + "}\"}}";
         const auto t0 = Clock::now();
-        co_await ws->async_write(asio::buffer(req), asio::use_awaitable);
+        co_await ws->AsyncWrite(req, asio::use_awaitable);
         bool shown = false;
-        beast::flat_buffer buf;
         for (;;) {
-          buf.clear();
-          co_await ws->async_read(buf, asio::use_awaitable);
+          co_await ws->AsyncRead(asio::use_awaitable);
           Message r;
-          google::protobuf::util::JsonStringToMessage(beast::buffers_to_string(buf.data()), &r);
+          google::protobuf::util::JsonStringToMessage(ws->text(), &r);
           if (r.id() != id) continue;
           if (r.has_output() && r.output().target() == interact) shown = true;
           if (r.has_done() || r.has_error()) {
@@ -264,7 +251,7 @@ int main(int argc, char** argv) {
                       browsers, cells, elapsed, cells / elapsed);
         (distinct ? throughput_distinct_json : throughput_json) = buf;
       }
-      for (auto& w : socks) co_await w->async_close(websocket::close_code::normal, asio::use_awaitable);
+      for (auto& w : socks) co_await w->AsyncClose(asio::use_awaitable);
     });
 
     // 3. Idle WebSocket connections held by one hub.
@@ -286,7 +273,7 @@ int main(int argc, char** argv) {
                     "{\"connections\": %d, \"probed_alive\": %d, \"hub_rss_mb_before\": %.1f, \"hub_rss_mb\": %.1f}",
                     idle, alive, rss_before / 1024.0, rss / 1024.0);
       idle_json = b;
-      for (auto& w : socks) beast::get_lowest_layer(*w).close();
+      for (auto& w : socks) w->Abort();
     });
   } catch (const SkipTheRest&) {
     // --interact-only: the rest is skipped.

@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
   out += "  \"sqlite_per_tick\": " + PerTick(root + "/st", sqlite("st")(0), tick_window) + ",\n";
   out += "  \"sqlite_direct\": " + Direct(root + "/sd", sqlite("sd"), n, direct_window);
 
-  salvus::testing::PostgresServer pg;
+  salvus::testutil::PostgresServer pg;
   std::string pg_url;
   try {
     pg_url = pg.start();

@@ -31,7 +31,7 @@ constexpr int kLookupSet = 1000;
 
 // Where fresh databases come from: a temp dir, or the PostgreSQL server.
 std::string g_sqlite_dir;
-salvus::testing::PostgresServer* g_pg = nullptr;
+salvus::testutil::PostgresServer* g_pg = nullptr;
 int g_databases = 0;
 
 std::string NewDatabase(bool postgres) {
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/salvus-store-bench-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return 1;
   g_sqlite_dir = tmpl;
-  salvus::testing::PostgresServer pg;
+  salvus::testutil::PostgresServer pg;
   Register(false);
   if (!sqlite_only) {
     try {

@@ -13,7 +13,7 @@
 namespace salvus {
 namespace {
 
-using testing::ComputeProcess;
+using testutil::ComputeProcess;
 
 class AbuseTest : public ::testing::Test {
  protected:
@@ -74,7 +74,7 @@ TEST_F(AbuseTest, ForkBombHitsTheSessionsProcessLimit) {
   EXPECT_EQ(r.status, proto::Done::OK) << r.err;
   EXPECT_EQ(r.out, "stopped True BlockingIOError\n") << r.err;
   // No more than the limit in the whole uid range, and the server is fine.
-  EXPECT_LE(testing::ProcessesWithUids(server_->uid_base(), 100).size(), 32u + 4u);
+  EXPECT_LE(testutil::ProcessesWithUids(server_->uid_base(), 100).size(), 32u + 4u);
   ExpectOthersUnharmed();
   // Ending the session kills every process it made.
   proto::Message t;
@@ -83,7 +83,7 @@ TEST_F(AbuseTest, ForkBombHitsTheSessionsProcessLimit) {
   ASSERT_TRUE(client_->Receive());
   size_t left = 1000;
   for (int i = 0; i < 100; ++i) {
-    left = testing::ProcessesWithUids(server_->uid_base(), 100).size();
+    left = testutil::ProcessesWithUids(server_->uid_base(), 100).size();
     if (left <= 4) break;  // preforked pool workers and the test's other session
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -180,12 +180,12 @@ TEST(ComputeKill, SigkillOfTheServerLeavesNoWorker) {
   ex.mutable_execute()->set_code("while True: pass");
   busy->Request(ex);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  ASSERT_GE(testing::ProcessesWithUids(base, 100).size(), 3u);
+  ASSERT_GE(testutil::ProcessesWithUids(base, 100).size(), 3u);
   server->Kill(SIGKILL);
   size_t left = 1;
   for (int i = 0; i < 100 && left > 0; ++i) {
-    left = testing::ProcessesWithUids(base, 100).size() +
-           testing::ProcessesMatching(server->dir() + "/token").size();
+    left = testutil::ProcessesWithUids(base, 100).size() +
+           testutil::ProcessesMatching(server->dir() + "/token").size();
     if (left) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(left, 0u);

@@ -17,7 +17,7 @@
 namespace salvus {
 namespace {
 
-using testing::ComputeProcess;
+using testutil::ComputeProcess;
 using compute::CgroupMembership;
 
 std::string ReadAll(const std::string& path) {

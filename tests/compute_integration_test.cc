@@ -18,7 +18,7 @@
 namespace salvus {
 namespace {
 
-using testing::ComputeProcess;
+using testutil::ComputeProcess;
 using Clock = std::chrono::steady_clock;
 
 // One Sage compute server for the suite (starting Sage takes seconds).
@@ -409,7 +409,7 @@ namespace salvus {
 namespace {
 
 TEST(ComputeLimits, WalltimeEndsARunningSession) {
-  testing::ComputeProcess server({"--kernel", "python", "--walltime", "1"});
+  testutil::ComputeProcess server({"--kernel", "python", "--walltime", "1"});
   ASSERT_TRUE(server.ok()) << server.log();
   auto c = server.Connect();
   auto s = c->StartSession("python");
@@ -426,7 +426,7 @@ struct ExecRun {
   std::string out, err;
 };
 
-ExecRun RunExec(const testing::ComputeProcess& server, const std::string& args,
+ExecRun RunExec(const testutil::ComputeProcess& server, const std::string& args,
                 const std::string& stdin_text = "") {
   const std::string dir = server.dir();
   const std::string cmd = std::string(SALVUS_BINARY) + " exec --compute 127.0.0.1:" +
@@ -442,7 +442,7 @@ ExecRun RunExec(const testing::ComputeProcess& server, const std::string& args,
 }
 
 TEST(ComputeExec, ExitCodesAndStreams) {
-  testing::ComputeProcess server({"--pool", "1"});
+  testutil::ComputeProcess server({"--pool", "1"});
   ASSERT_TRUE(server.ok()) << server.log();
   auto ok = RunExec(server, "'factor(2^64+1)'");
   EXPECT_EQ(ok.code, 0) << ok.err;
@@ -454,7 +454,7 @@ TEST(ComputeExec, ExitCodesAndStreams) {
   auto piped = RunExec(server, "-", "for i in range(3): print(i)\n");
   EXPECT_EQ(piped.code, 0) << piped.err;
   EXPECT_EQ(piped.out, "0\n1\n2\n");
-  auto wrong = testing::ComputeProcess::WriteFile(server.dir() + "/wrong", "not-the-cluster-token-000");
+  auto wrong = testutil::ComputeProcess::WriteFile(server.dir() + "/wrong", "not-the-cluster-token-000");
   const std::string cmd = std::string(SALVUS_BINARY) + " exec --compute 127.0.0.1:" +
                           std::to_string(server.port()) + " --token-file " + wrong + " 1 2>" +
                           server.dir() + "/err2";
@@ -482,7 +482,7 @@ namespace {
 
 TEST(ComputeUids, ARangeInUseIsRefused) {
   if (geteuid() != 0) GTEST_SKIP() << "session uids need root";
-  testing::ComputeProcess first({"--kernel", "python", "--pool", "1"});
+  testutil::ComputeProcess first({"--kernel", "python", "--pool", "1"});
   ASSERT_TRUE(first.ok()) << first.log();
   // A second server on the same uids would kill the first one's sessions.
   const std::string cmd = std::string(SALVUS_BINARY) + " compute --kernel python --listen 127.0.0.1:0 --token-file " +

@@ -18,7 +18,7 @@
 #include <sstream>
 #include <thread>
 
-#include "cli/hub_client.h"
+#include "client/hub_client.h"
 #include "util/compute_process.h"
 #include "util/free_port.h"
 #include "util/up_process.h"
@@ -31,8 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-using testing::ReadFile;
-using testing::UpProcess;
+using testutil::ReadFile;
+using testutil::UpProcess;
 
 
 // `salvus up --port 0` in a fresh data folder; stopped with SIGTERM.
@@ -247,9 +247,9 @@ TEST_F(ExecHubTest, CtrlCInterruptsThenQuitsViaCompute) {
 
 // A HubClient in-process: the protocol as docs/protocol.md describes it.
 TEST_F(ExecHubTest, ClientSpeaksTheDocumentedProtocol) {
-  cli::HubClientOptions o;
+  client::HubClientOptions o;
   o.url = up_->url();
-  auto c = cli::HubClient::Connect(o);
+  auto c = client::HubClient::Connect(o);
   ASSERT_TRUE(c) << c.error();
   auto s = (*c)->StartSession("sage");
   ASSERT_TRUE(s) << s.error();
@@ -332,7 +332,7 @@ TEST(ExecHubTls, WssWithAndWithoutVerification) {
 // ---- errors before any hub answers ----
 
 TEST(ExecHubErrors, ClosedPortExitsTwoWithAClearMessage) {
-  const uint16_t port = testing::FreeLoopbackPort();  // bound, never listened: refused
+  const uint16_t port = testutil::FreeLoopbackPort();  // bound, never listened: refused
   Ran r = Salvus({"exec", "--hub", "ws://127.0.0.1:" + std::to_string(port) + "/ws", "1+1"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("salvus exec: cannot connect to 127.0.0.1:" + std::to_string(port) +
@@ -366,67 +366,6 @@ TEST(ExecHubErrors, ComputeAndHubAreExclusiveAndOneIsNeeded) {
   Ran no_token = Salvus({"exec", "--compute", "127.0.0.1:1", "1"});
   EXPECT_EQ(no_token.code, 2);
   EXPECT_NE(no_token.err.find("--token-file"), std::string::npos) << no_token.err;
-}
-
-// ---- the client's pure parts ----
-
-TEST(HubUrl, ParsesWsAndWss) {
-  auto u = cli::ParseHubUrl("ws://127.0.0.1:8080/ws");
-  ASSERT_TRUE(u) << u.error();
-  EXPECT_FALSE(u->tls);
-  EXPECT_EQ(u->host, "127.0.0.1");
-  EXPECT_EQ(u->port, 8080);
-  EXPECT_EQ(u->target, "/ws");
-  EXPECT_EQ(u->HttpBase(), "http://127.0.0.1:8080");
-  u = cli::ParseHubUrl("wss://example.org");
-  ASSERT_TRUE(u) << u.error();
-  EXPECT_TRUE(u->tls);
-  EXPECT_EQ(u->port, 443);
-  EXPECT_EQ(u->target, "/ws");
-  EXPECT_EQ(u->HttpBase(), "https://example.org:443");
-  u = cli::ParseHubUrl("ws://[::1]:9/x?y=1");
-  ASSERT_TRUE(u) << u.error();
-  EXPECT_EQ(u->host, "::1");
-  EXPECT_EQ(u->port, 9);
-  EXPECT_EQ(u->target, "/x?y=1");
-  EXPECT_EQ(u->HttpBase(), "http://[::1]:9");
-  EXPECT_FALSE(cli::ParseHubUrl("http://h:1/ws"));
-  EXPECT_FALSE(cli::ParseHubUrl("ws://h:0/ws"));
-  EXPECT_FALSE(cli::ParseHubUrl("ws://h:70000/ws"));
-  EXPECT_FALSE(cli::ParseHubUrl("ws:///ws"));
-}
-
-TEST(HubDisplay, OneLineForBlobsTextForText) {
-  proto::Display d;
-  d.set_mime("image/png");
-  d.set_blob("0123456789abcdef0123456789abcdef01234567");
-  d.set_width(640);
-  d.set_height(480);
-  EXPECT_EQ(cli::DisplayText(d, "http://h:1"),
-            "[image/png 640x480: http://h:1/blobs/0123456789abcdef0123456789abcdef01234567]");
-  d.clear_width();
-  d.clear_height();
-  d.set_mime("application/x-salvus-file");
-  d.set_name("data.csv");
-  EXPECT_EQ(cli::DisplayText(d, "http://h:1"),
-            "[application/x-salvus-file data.csv: "
-            "http://h:1/blobs/0123456789abcdef0123456789abcdef01234567]");
-  proto::Display t;
-  t.set_mime("text/html");
-  t.set_text("<b>hi</b>\n");
-  EXPECT_EQ(cli::DisplayText(t, "http://h:1"), "<b>hi</b>");
-  t.set_mime("text/latex");
-  t.set_text("\\frac{1}{2}");
-  EXPECT_EQ(cli::DisplayText(t, "http://h:1"), "\\frac{1}{2}");
-  t.set_mime("text/markdown");
-  t.set_text("# Title");
-  EXPECT_EQ(cli::DisplayText(t, "http://h:1"), "# Title");
-  proto::Display i;
-  i.set_mime("application/x-salvus-interact");
-  i.set_name("i1");
-  i.set_text("{}");
-  EXPECT_EQ(cli::DisplayText(i, "http://h:1"),
-            "[application/x-salvus-interact i1: open the worksheet in a browser to use it]");
 }
 
 }  // namespace

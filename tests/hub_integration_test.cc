@@ -16,7 +16,7 @@
 #include <string>
 #include <thread>
 
-#include "cli/hub_client.h"
+#include "client/hub_client.h"
 #include "util/child_process.h"
 #include "util/compute_process.h"
 #include "util/memcached_process.h"
@@ -27,13 +27,13 @@ namespace salvus {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using testing::UpProcess;
+using testutil::UpProcess;
 
-std::unique_ptr<cli::HubClient> Connect(const UpProcess& up) {
-  cli::HubClientOptions o;
+std::unique_ptr<client::HubClient> Connect(const UpProcess& up) {
+  client::HubClientOptions o;
   o.url = up.url();
   o.connect_timeout_s = 10;
-  auto c = cli::HubClient::Connect(o);
+  auto c = client::HubClient::Connect(o);
   return c ? std::move(*c) : nullptr;
 }
 
@@ -112,7 +112,7 @@ TEST(HubLimits, PastMaxConnectionsANewConnectionGets503) {
   UpProcess up({"--kernel", "python", "--max-connections", "3"});
   ASSERT_TRUE(up.ok()) << up.log();
   // The readiness check's connections may still be closing on the hub's side.
-  std::vector<std::unique_ptr<cli::HubClient>> held;
+  std::vector<std::unique_ptr<client::HubClient>> held;
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   while (held.size() < 3 && Clock::now() < deadline) {
     if (auto c = Connect(up)) {
@@ -141,7 +141,7 @@ TEST(HubLimits, PastMaxConnectionsANewConnectionGets503) {
     ok = HttpGet(up.port(), "/healthz");
   }
   EXPECT_TRUE(ok.starts_with("HTTP/1.1 200")) << ok;
-  EXPECT_NE(testing::ReadFile(up.dir() + "/up.out").find("connection limit (3) reached"),
+  EXPECT_NE(testutil::ReadFile(up.dir() + "/up.out").find("connection limit (3) reached"),
             std::string::npos);
   for (auto& c : held) c->Close();
   EXPECT_EQ(up.Stop(), "");
@@ -154,7 +154,7 @@ TEST(HubLimits, PastMaxConnectionsANewConnectionGets503) {
 TEST(HubResume, ANewConnectionTakesOverASessionFromAConnectionThatLooksAlive) {
   UpProcess up({"--kernel", "python"});
   ASSERT_TRUE(up.ok()) << up.log();
-  std::vector<std::unique_ptr<cli::HubClient>> conns;
+  std::vector<std::unique_ptr<client::HubClient>> conns;
   conns.push_back(Connect(up));
   ASSERT_NE(conns[0], nullptr);
   auto s = conns[0]->StartSession("python");
@@ -189,7 +189,7 @@ TEST(HubResume, ANewConnectionTakesOverASessionFromAConnectionThatLooksAlive) {
 // `salvus up --db postgresql://...`: cells run end to end and permalinks
 // live in PostgreSQL (no SQLite file appears).
 TEST(HubPostgres, UpWithPostgresqlRunsCellsAndSharesThem) {
-  testing::PostgresServer pg;
+  testutil::PostgresServer pg;
   std::string url;
   try {
     url = pg.start();
@@ -247,7 +247,7 @@ TEST(HubPostgres, UpWithPostgresqlRunsCellsAndSharesThem) {
 // The sessions a compute server says it holds (its --stats-file).
 int SessionsOf(const std::string& stats_file) {
   proto::ComputeStats s;
-  const std::string text = testing::ReadFile(stats_file);
+  const std::string text = testutil::ReadFile(stats_file);
   if (text.empty() || !google::protobuf::util::JsonStringToMessage(text, &s).ok()) return -1;
   return static_cast<int>(s.sessions());
 }
@@ -262,9 +262,9 @@ size_t Count(const std::string& text, const std::string& what) {
 // `salvus monitor` writing to PostgreSQL and memcached; a hub given neither
 // on its command line.
 TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
-  testing::MemcachedProcess mc;
+  testutil::MemcachedProcess mc;
   ASSERT_TRUE(mc.ok());
-  testing::PostgresServer pg;
+  testutil::PostgresServer pg;
   std::string db;
   try {
     db = pg.start();
@@ -273,17 +273,17 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   }
   char tmpl[] = "/tmp/salvus-routing-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
-  testing::ComputeProcess a({"--kernel", "python", "--max-sessions", "4", "--pool", "1",
+  testutil::ComputeProcess a({"--kernel", "python", "--max-sessions", "4", "--pool", "1",
                              "--stats-file", dir + "/a.json"});
-  testing::ComputeProcess b({"--kernel", "python", "--max-sessions", "16", "--pool", "1",
+  testutil::ComputeProcess b({"--kernel", "python", "--max-sessions", "16", "--pool", "1",
                              "--stats-file", dir + "/b.json"});
   ASSERT_TRUE(a.ok()) << a.log();
   ASSERT_TRUE(b.ok()) << b.log();
   ASSERT_EQ(a.token(), b.token());
-  testing::ComputeProcess::WriteFile(dir + "/a.pid", std::to_string(a.pid()) + "\n");
-  testing::ComputeProcess::WriteFile(dir + "/b.pid", std::to_string(b.pid()) + "\n");
+  testutil::ComputeProcess::WriteFile(dir + "/a.pid", std::to_string(a.pid()) + "\n");
+  testutil::ComputeProcess::WriteFile(dir + "/b.pid", std::to_string(b.pid()) + "\n");
   auto monitor = [&](const std::string& name, uint16_t port) {
-    return std::make_unique<testing::Child>(
+    return std::make_unique<testutil::Child>(
         std::vector<std::string>{SALVUS_BINARY, "monitor", "--pidfile", dir + "/" + name + ".pid",
                                  "--type", "compute", "--name", "compute-" + name, "--address",
                                  "127.0.0.1", "--port", std::to_string(port), "--db", db,
@@ -294,34 +294,34 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   auto monitor_a = monitor("a", a.port());
   auto monitor_b = monitor("b", b.port());
   std::filesystem::create_directories(dir + "/web");
-  testing::ComputeProcess::WriteFile(dir + "/web/index.html", "<!doctype html><title>stub</title>\n");
+  testutil::ComputeProcess::WriteFile(dir + "/web/index.html", "<!doctype html><title>stub</title>\n");
   const std::string hub_log = dir + "/hub.log";
-  testing::Child hub({SALVUS_BINARY, "hub", "--listen", "127.0.0.1:0", "--db", db, "--memcached",
+  testutil::Child hub({SALVUS_BINARY, "hub", "--listen", "127.0.0.1:0", "--db", db, "--memcached",
                       mc.address(), "--token-file", a.dir() + "/token", "--web", dir + "/web",
                       "--port-file", dir + "/hub.port", "--threads", "2", "--discover-interval",
                       "0.2", "--stale-after", "2", "--log-file", hub_log},
                      dir + "/hub.out", dir + "/hub.err");
   uint16_t port = 0;
-  ASSERT_TRUE(testing::WaitFor([&] {
-    port = static_cast<uint16_t>(std::atoi(testing::ReadFile(dir + "/hub.port").c_str()));
+  ASSERT_TRUE(testutil::WaitFor([&] {
+    port = static_cast<uint16_t>(std::atoi(testutil::ReadFile(dir + "/hub.port").c_str()));
     return port != 0;
-  })) << testing::ReadFile(dir + "/hub.err");
+  })) << testutil::ReadFile(dir + "/hub.err");
   const std::string at_a = "compute 127.0.0.1:" + std::to_string(a.port());
   const std::string at_b = "compute 127.0.0.1:" + std::to_string(b.port());
   // Both learnt and connected on both event loops.
-  ASSERT_TRUE(testing::WaitFor([&] {
-    const std::string log = testing::ReadFile(hub_log);
+  ASSERT_TRUE(testutil::WaitFor([&] {
+    const std::string log = testutil::ReadFile(hub_log);
     return Count(log, at_a + ": connected") == 2 && Count(log, at_b + ": connected") == 2;
-  })) << testing::ReadFile(hub_log);
-  const std::string log0 = testing::ReadFile(hub_log);
+  })) << testutil::ReadFile(hub_log);
+  const std::string log0 = testutil::ReadFile(hub_log);
   EXPECT_NE(log0.find(at_a + ": discovered"), std::string::npos) << log0;
   EXPECT_NE(log0.find(at_b + ": discovered"), std::string::npos) << log0;
 
-  cli::HubClientOptions o;
+  client::HubClientOptions o;
   o.url = "ws://127.0.0.1:" + std::to_string(port) + "/ws";
-  auto client = cli::HubClient::Connect(o);
-  ASSERT_TRUE(client) << client.error();
-  auto& c = **client;
+  auto opened = client::HubClient::Connect(o);
+  ASSERT_TRUE(opened) << opened.error();
+  auto& c = **opened;
   auto start = [&](int n, std::vector<std::string>* sessions) {
     for (int i = 0; i < n; ++i) {
       auto s = c.StartSession("python");
@@ -332,13 +332,13 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   // Waits for the hub to log `news` about A; one event loop logs for all,
   // the others get the same news at that instant (given 0.5 s).
   auto hub_logs = [&](const std::string& news) {
-    ASSERT_TRUE(testing::WaitFor([&] {
-      return testing::ReadFile(hub_log).find(at_a + ": " + news) != std::string::npos;
-    })) << testing::ReadFile(hub_log);
+    ASSERT_TRUE(testutil::WaitFor([&] {
+      return testutil::ReadFile(hub_log).find(at_a + ": " + news) != std::string::npos;
+    })) << testutil::ReadFile(hub_log);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   };
   auto counts_are = [&](int in_a, int in_b) {
-    return testing::WaitFor([&] { return SessionsOf(dir + "/a.json") == in_a &&
+    return testutil::WaitFor([&] { return SessionsOf(dir + "/a.json") == in_a &&
                                          SessionsOf(dir + "/b.json") == in_b; },
                             std::chrono::seconds(10));
   };
@@ -347,7 +347,7 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   //    sessions" would try 5 and 5 (and A has room for 4 only).
   std::vector<std::string> sessions;
   start(10, &sessions);
-  ASSERT_TRUE(testing::WaitFor([&] { return SessionsOf(dir + "/a.json") + SessionsOf(dir + "/b.json") == 10; },
+  ASSERT_TRUE(testutil::WaitFor([&] { return SessionsOf(dir + "/a.json") + SessionsOf(dir + "/b.json") == 10; },
                                std::chrono::seconds(10)));
   const int in_a = SessionsOf(dir + "/a.json");
   EXPECT_GE(in_a, 1);
@@ -382,7 +382,7 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   for (const auto& s : sessions) c.Terminate(s);
   c.Close();
   hub.Signal(SIGTERM);
-  EXPECT_EQ(hub.Wait(std::chrono::seconds(30)), 0) << testing::ReadFile(dir + "/hub.err");
+  EXPECT_EQ(hub.Wait(std::chrono::seconds(30)), 0) << testutil::ReadFile(dir + "/hub.err");
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }

@@ -52,8 +52,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-using testing::Child;
-using testing::WaitFor;
+using testutil::Child;
+using testutil::WaitFor;
 
 struct Output {
   int code = -1;
@@ -185,7 +185,7 @@ class ScriptService {
 class MonitorIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    pg_ = new testing::PostgresServer;
+    pg_ = new testutil::PostgresServer;
     try {
       pg_url_ = pg_->start();
     } catch (const std::exception& e) {
@@ -311,7 +311,7 @@ class MonitorIntegrationTest : public ::testing::Test {
     ExpectCompleteLog(db.Log(id));
   }
 
-  static inline testing::PostgresServer* pg_ = nullptr;
+  static inline testutil::PostgresServer* pg_ = nullptr;
   static inline std::string pg_url_, pg_error_;
   std::string dir_;
 };
@@ -326,7 +326,7 @@ TEST_F(MonitorIntegrationTest, FullLifecycleOnPostgres) {
 }
 
 TEST_F(MonitorIntegrationTest, RealComputeServer) {
-  testing::ComputeProcess compute({"--kernel", "python", "--pool", "1"});
+  testutil::ComputeProcess compute({"--kernel", "python", "--pool", "1"});
   ASSERT_TRUE(compute.ok()) << compute.log();
   const std::string pidfile = dir_ + "/compute.pid";
   std::ofstream(pidfile) << compute.pid() << "\n";
@@ -359,7 +359,7 @@ TEST_F(MonitorIntegrationTest, RealComputeServer) {
 }
 
 TEST_F(MonitorIntegrationTest, StatusWithAndWithoutMemcached) {
-  testing::MemcachedProcess memcached;
+  testutil::MemcachedProcess memcached;
   ASSERT_TRUE(memcached.ok());
   const std::string url = "sqlite:" + dir_ + "/salvus.sqlite";
   auto monitor = StartMonitor(url, "svc-mc", dir_ + "/service.pid", dir_ + "/service.log",

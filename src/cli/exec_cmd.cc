@@ -10,7 +10,8 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "cli/hub_client.h"
+#include "cli/display_text.h"
+#include "client/hub_client.h"
 #include "compute/client.h"
 #include "core/address.h"
 #include "core/frame.h"
@@ -139,18 +140,18 @@ int RunViaCompute(const ExecFlags& f, const std::string& code) {
 }
 
 int RunViaHub(const ExecFlags& f, const std::string& code) {
-  HubClientOptions o;
+  client::HubClientOptions o;
   o.url = f.hub;
   o.tls = f.tls;
   o.tls_ca = f.tls_ca;
-  auto client = HubClient::Connect(o);
-  if (!client) {
-    std::cerr << "salvus exec: " << client.error() << "\n";
+  auto hub = client::HubClient::Connect(o);
+  if (!hub) {
+    std::cerr << "salvus exec: " << hub.error() << "\n";
     return 2;
   }
   Printer print;
-  const std::string blobs = (*client)->url().HttpBase();
-  const int rc = RunInSession(**client, f, code, [&](const proto::Message& m) {
+  const std::string blobs = (*hub)->url().HttpBase();
+  const int rc = RunInSession(**hub, f, code, [&](const proto::Message& m) {
     if (m.has_output()) {
       if (m.output().stream() == proto::Output::STDERR) {
         print.Err(m.output().text());
@@ -161,7 +162,7 @@ int RunViaHub(const ExecFlags& f, const std::string& code) {
       print.Line(DisplayText(m.display(), blobs));
     }
   });
-  if (rc != kExitCtrlC) (*client)->Close();  // after a second Ctrl-C: quit at once
+  if (rc != kExitCtrlC) (*hub)->Close();  // after a second Ctrl-C: quit at once
   return rc;
 }
 

@@ -10,9 +10,9 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
-#include "store/await_store.h"
-#include "monitor/cache.h"
 #include "monitor/monitor.h"
+#include "registry/cache.h"
+#include "store/await_store.h"
 #include "store/store.h"
 
 namespace salvus::cli {
@@ -59,7 +59,7 @@ int RunMonitor(const MonitorFlags& f) {
   o.interval = std::chrono::milliseconds(static_cast<int64_t>(f.interval * 1000));
   o.pidfile_timeout = std::chrono::milliseconds(static_cast<int64_t>(f.wait * 1000));
 
-  auto cache = monitor::OpenCache(f.memcached);
+  auto cache = registry::OpenCache(f.memcached);
   if (!cache) {
     std::cerr << "salvus monitor: " << cache.error() << "\n";
     return 2;

@@ -7,12 +7,13 @@
 #include <iostream>
 #include <memory>
 
-#include "core/clock.h"
 #include "cli/commands.h"
+#include "cli/status_table.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "registry/cache.h"
+#include "registry/registry.h"
 #include "store/await_store.h"
-#include "monitor/cache.h"
-#include "monitor/report.h"
 #include "store/store.h"
 
 namespace salvus::cli {
@@ -28,7 +29,9 @@ struct StatusFlags {
   bool verbose = false;
 };
 
-std::expected<std::vector<store::ServiceStatus>, std::string> FromDatabase(const std::string& url) {
+// The running services from the database (then cached).
+std::expected<std::vector<store::ServiceStatus>, std::string> FromDatabase(const std::string& url,
+                                                                           registry::Cache& cache) {
   asio::io_context io(1);
   auto store = store::OpenStore(url, io.get_executor());
   if (!store) return std::unexpected(store.error());
@@ -42,8 +45,7 @@ std::expected<std::vector<store::ServiceStatus>, std::string> FromDatabase(const
       out = std::unexpected(version.error());
       co_return;
     }
-    auto r = co_await store::AwaitStore<std::vector<store::ServiceStatus>>(
-        [&](auto cb) { (*store)->RunningServices("", std::move(cb)); });
+    auto r = co_await registry::StoredRunningServices(**store, cache);
     if (r) {
       out = std::move(*r);
     } else {
@@ -65,12 +67,12 @@ int RunStatus(const StatusFlags& f) {
   if (db.empty()) {
     if (const char* env = std::getenv("SALVUS_DB")) db = env;
   }
-  auto cache = monitor::OpenCache(f.memcached);
+  auto cache = registry::OpenCache(f.memcached);
   if (!cache) {
     std::cerr << "salvus status: " << cache.error() << "\n";
     return 2;
   }
-  auto services = monitor::CachedRunningServices(**cache);
+  auto services = registry::CachedRunningServices(**cache);
   const char* source = "memcached";
   if (!services) {
     if (db.empty()) {
@@ -78,19 +80,18 @@ int RunStatus(const StatusFlags& f) {
                 << ((*cache)->enabled() ? ", and memcached has no service list\n" : "\n");
       return 2;
     }
-    auto loaded = FromDatabase(db);
+    auto loaded = FromDatabase(db, **cache);
     if (!loaded) {
       std::cerr << "salvus status: database " << db << ": " << loaded.error() << "\n";
       return 1;
     }
-    monitor::CacheRunningServices(**cache, *loaded);
     services = std::move(*loaded);
     source = "database";
   }
   if (!f.type.empty()) {
     std::erase_if(*services, [&](const auto& s) { return s.service.type != f.type; });
   }
-  std::cout << monitor::FormatStatusTable(std::move(*services), core::NowMs());
+  std::cout << FormatStatusTable(std::move(*services), core::NowMs());
   if (f.verbose) std::cerr << "(from the " << source << ")\n";
   return 0;
 }

@@ -1,8 +1,8 @@
 // Length-prefixed protobuf frames: a 4-byte big-endian length, then the
 // serialized message. Used on every process-to-process hop.
 //
-// Blocking helpers here serve the worker (a single-threaded child); the
-// asio coroutine versions live in async_frame.h.
+// Blocking helpers here serve the worker (a single-threaded child); on an
+// event loop, FramedConn (conn.h) reads and writes them.
 #pragma once
 
 #include <cstddef>

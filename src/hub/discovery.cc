@@ -3,9 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
-#include "monitor/cache.h"
-#include "monitor/report.h"
-#include "store/await_store.h"
+#include "registry/cache.h"
+#include "registry/registry.h"
 
 namespace salvus::hub {
 
@@ -48,7 +47,7 @@ std::expected<void, std::string> ComputeDiscovery::Start() {
   auto st = store::OpenStore(opt_.db, io_.get_executor(), so);
   if (!st) return std::unexpected("cannot open the database: " + st.error());
   store_ = std::move(*st);
-  auto cache = monitor::OpenCache(opt_.memcached);
+  auto cache = registry::OpenCache(opt_.memcached);
   if (!cache) return std::unexpected(cache.error());
   cache_ = std::move(*cache);
   asio::co_spawn(io_, Loop(), asio::detached);
@@ -65,13 +64,11 @@ asio::awaitable<void> ComputeDiscovery::Loop() {
   asio::steady_timer tick(io_);
   bool db_failing = false;
   for (;;) {
-    auto services = monitor::CachedRunningServices(*cache_);
+    auto services = registry::CachedRunningServices(*cache_);
     if (!services) {
       // Every type, as `salvus status` reads the same cached list.
-      auto r = co_await store::AwaitStore<std::vector<store::ServiceStatus>>(
-          [&](auto cb) { store_->RunningServices("", std::move(cb)); });
+      auto r = co_await registry::StoredRunningServices(*store_, *cache_);
       if (r) {
-        monitor::CacheRunningServices(*cache_, *r);
         services = std::move(*r);
         if (db_failing) spdlog::info("compute discovery: the database answers again");
         db_failing = false;

@@ -25,7 +25,7 @@
 #include "proto/salvus.pb.h"
 #include "store/store.h"
 
-namespace salvus::monitor {
+namespace salvus::registry {
 class Cache;
 }
 
@@ -71,7 +71,7 @@ class ComputeDiscovery {
   Deliver deliver_;
   boost::asio::io_context io_{1};
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<monitor::Cache> cache_;
+  std::unique_ptr<registry::Cache> cache_;
   std::thread thread_;
 };
 

@@ -6,7 +6,7 @@ namespace salvus::hub {
 namespace {
 
 store::ServiceStatus Service(int64_t id, std::string type, int port, bool running,
-                             std::optional<store::Status> latest = std::nullopt) {
+                             std::optional<store::StatusRow> latest = std::nullopt) {
   store::ServiceStatus ss;
   ss.service.id = id;
   ss.service.type = std::move(type);
@@ -17,8 +17,8 @@ store::ServiceStatus Service(int64_t id, std::string type, int port, bool runnin
   return ss;
 }
 
-store::Status StatusAt(int64_t time_ms, std::string extra, double load1 = 0.5) {
-  store::Status s;
+store::StatusRow StatusAt(int64_t time_ms, std::string extra, double load1 = 0.5) {
+  store::StatusRow s;
   s.time_ms = time_ms;
   s.extra = std::move(extra);
   s.load1 = load1;

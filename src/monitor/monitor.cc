@@ -12,8 +12,8 @@
 
 #include "core/clock.h"
 #include "core/utf8.h"
+#include "registry/encoding.h"
 #include "store/await_store.h"
-#include "monitor/report.h"
 
 namespace salvus::monitor {
 
@@ -42,7 +42,8 @@ bool Exited(const Sample& s) { return s.state == 'Z' || s.state == 'X' || s.vsiz
 
 }  // namespace
 
-Monitor::Monitor(asio::any_io_executor ex, store::Store& store, Cache& cache, MonitorOptions opt)
+Monitor::Monitor(asio::any_io_executor ex, store::Store& store, registry::Cache& cache,
+                 MonitorOptions opt)
     : ex_(ex), store_(store), cache_(cache), opt_(std::move(opt)), timer_(ex) {}
 
 Monitor::~Monitor() = default;
@@ -109,7 +110,7 @@ asio::awaitable<bool> Monitor::Register(const Process& p) {
     if (!CheckAlive() || stop_) co_return false;
     co_await Sleep(backoff);
   }
-  cache_.Delete(kServicesKey);
+  cache_.Delete(registry::kServicesKey);
   spdlog::info("monitoring {} {} (pid {}) as service {}", s.type, s.name, s.pid, service_id_);
   co_return true;
 }
@@ -144,7 +145,7 @@ bool Monitor::CheckAlive() {
 }
 
 asio::awaitable<void> Monitor::WriteStatus(const Sample& s) {
-  store::Status st;
+  store::StatusRow st;
   st.service_id = service_id_;
   st.time_ms = s.time_ms;
   st.load1 = s.load.load1;
@@ -170,7 +171,7 @@ asio::awaitable<void> Monitor::WriteStatus(const Sample& s) {
   // Several intervals, so a status outlives one missed tick but not a dead monitor.
   const auto ttl = std::max<std::chrono::seconds>(
       10s, std::chrono::duration_cast<std::chrono::seconds>(opt_.interval * 3));
-  cache_.Set(StatusKey(service_id_), EncodeStatus(st), ttl);
+  cache_.Set(registry::StatusKey(service_id_), registry::EncodeStatus(st), ttl);
 }
 
 asio::awaitable<Monitor::Tail> Monitor::TailLog(bool final, size_t max_batches) {
@@ -207,8 +208,8 @@ asio::awaitable<bool> Monitor::MarkStopped() {
     auto r = co_await store::AwaitStore<void>(
         [&](auto cb) { store_.MarkServiceStopped(service_id_, core::NowMs(), std::move(cb)); });
     if (r) {
-      cache_.Delete(kServicesKey);
-      cache_.Delete(StatusKey(service_id_));
+      cache_.Delete(registry::kServicesKey);
+      cache_.Delete(registry::StatusKey(service_id_));
       co_return true;
     }
     spdlog::warn("marking service {} stopped: {}", service_id_, r.error());

@@ -16,7 +16,7 @@
 // log batch: it is kept and retried at the next tick.
 //
 // Runs on one executor (the Store's); not thread-safe. Cache calls block
-// briefly (see cache.h).
+// briefly (see registry/cache.h).
 #pragma once
 
 #include <sys/types.h>
@@ -30,9 +30,9 @@
 #include <optional>
 #include <string>
 
-#include "monitor/cache.h"
 #include "monitor/logtail.h"
 #include "monitor/procstat.h"
+#include "registry/cache.h"
 #include "store/store.h"
 
 namespace salvus::monitor {
@@ -56,7 +56,8 @@ struct MonitorOptions {
 class Monitor {
  public:
   // REQUIRES: store and cache outlive the monitor; `ex` is the store's executor.
-  Monitor(boost::asio::any_io_executor ex, store::Store& store, Cache& cache, MonitorOptions opt);
+  Monitor(boost::asio::any_io_executor ex, store::Store& store, registry::Cache& cache,
+          MonitorOptions opt);
   ~Monitor();
 
   // Returns 0 when the service exited (and was marked stopped) or Stop() was
@@ -90,7 +91,7 @@ class Monitor {
 
   boost::asio::any_io_executor ex_;
   store::Store& store_;
-  Cache& cache_;
+  registry::Cache& cache_;
   MonitorOptions opt_;
   HostInfo host_;
   boost::asio::steady_timer timer_;

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <thread>
 
-#include "monitor/fake_store.h"
-#include "monitor/report.h"
+#include "registry/encoding.h"
+#include "store/testing/fake_store.h"
 
 extern char** environ;
 
@@ -38,7 +38,8 @@ bool WaitFor(F done, std::chrono::seconds max = 60s) {
 // One monitor on its own io_context thread.
 class Running {
  public:
-  Running(store::Store& store, asio::io_context& io, Cache& cache, MonitorOptions o) : io_(io) {
+  Running(store::Store& store, asio::io_context& io, registry::Cache& cache, MonitorOptions o)
+      : io_(io) {
     monitor_ = std::make_unique<Monitor>(io.get_executor(), store, cache, std::move(o));
     asio::co_spawn(io, monitor_->Run(), [this](std::exception_ptr e, int rc) {
       result_ = e ? -1 : rc;
@@ -76,7 +77,7 @@ class MonitorTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/salvus-monitor-XXXXXX";
     dir_ = mkdtemp(tmpl);
-    store_ = std::make_unique<testing::FakeStore>(io_.get_executor());
+    store_ = std::make_unique<store::FakeStore>(io_.get_executor());
   }
   void TearDown() override {
     if (child_ > 0) {
@@ -163,14 +164,14 @@ class MonitorTest : public ::testing::Test {
   }
 
   asio::io_context io_;
-  std::unique_ptr<testing::FakeStore> store_;
-  MemoryCache cache_;
+  std::unique_ptr<store::FakeStore> store_;
+  registry::MemoryCache cache_;
   std::string dir_;
   pid_t child_ = -1;
 };
 
 TEST_F(MonitorTest, FollowsAServiceFromStartToExit) {
-  cache_.Set(kServicesKey, "stale", 0s);
+  cache_.Set(registry::kServicesKey, "stale", 0s);
   const int64_t before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
@@ -179,11 +180,12 @@ TEST_F(MonitorTest, FollowsAServiceFromStartToExit) {
   const pid_t pid = SpawnService();
   WritePidFile(pid);
   ASSERT_TRUE(WaitFor([&] { return Statuses() >= 3 && LogLines() >= 10; }));
-  EXPECT_FALSE(cache_.Get(kServicesKey)) << "registering invalidates the services list";
+  EXPECT_FALSE(cache_.Get(registry::kServicesKey))
+      << "registering invalidates the services list";
   {
-    auto cached = cache_.Get(StatusKey(m.service_id()));
+    auto cached = cache_.Get(registry::StatusKey(m.service_id()));
     ASSERT_TRUE(cached);
-    auto st = DecodeStatus(*cached);
+    auto st = registry::DecodeStatus(*cached);
     ASSERT_TRUE(st);
     EXPECT_EQ(st->service_id, m.service_id());
   }
@@ -214,7 +216,8 @@ TEST_F(MonitorTest, FollowsAServiceFromStartToExit) {
     EXPECT_GT(st.pmem, 0.0);
     EXPECT_GE(st.walltime_s, 0.0);
   }
-  EXPECT_FALSE(cache_.Get(StatusKey(s.id))) << "a stopped service's status leaves the cache";
+  EXPECT_FALSE(cache_.Get(registry::StatusKey(s.id)))
+      << "a stopped service's status leaves the cache";
 }
 
 TEST_F(MonitorTest, NoticesTheExitWithoutPidfd) {

@@ -1,7 +1,7 @@
 // A process's resource use, read from /proc (never by running `ps`).
 //
 // The Parse* functions are pure (they take a file's text) so they can be
-// tested on any input; ReadProcess/ReadHost read the live files. A status row
+// tested on any input; ReadSample/ReadHostInfo read the live files. A status row
 // is one Sample plus the %cpu between it and the previous Sample of the same
 // process. Thread-safe: no shared state.
 #pragma once

@@ -64,7 +64,9 @@ struct Service {
   bool running = false;
 };
 
-struct Status {
+// One row of the status table: what a monitor measured of its service at
+// one time (a row, not an error status).
+struct StatusRow {
   int64_t service_id = 0;
   int64_t time_ms = 0;
   double load1 = 0, load5 = 0, load15 = 0;
@@ -91,7 +93,7 @@ struct LogCursor {
 
 struct ServiceStatus {
   Service service;
-  std::optional<Status> latest;
+  std::optional<StatusRow> latest;
 };
 
 struct Options {
@@ -127,7 +129,7 @@ class Store {
   // monitor pid and start time. Returns its id.
   virtual void RegisterService(Service s, Callback<int64_t> cb) = 0;
   virtual void MarkServiceStopped(int64_t service_id, int64_t stop_ms, Done cb) = 0;
-  virtual void AddStatus(Status s, Done cb) = 0;
+  virtual void AddStatus(StatusRow s, Done cb) = 0;
   // Appends lines and moves the service's log cursor, in one transaction:
   // a monitor restarted after a crash neither loses nor repeats lines.
   virtual void AddLogLines(int64_t service_id, std::vector<LogLine> lines, LogCursor cursor,

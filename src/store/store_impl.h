@@ -44,7 +44,7 @@ class StoreImpl : public Store {
   void GetBlob(std::string sha1, Callback<std::optional<Blob>> cb) final;
   void RegisterService(Service s, Callback<int64_t> cb) final;
   void MarkServiceStopped(int64_t service_id, int64_t stop_ms, Done cb) final;
-  void AddStatus(Status s, Done cb) final;
+  void AddStatus(StatusRow s, Done cb) final;
   void AddLogLines(int64_t service_id, std::vector<LogLine> lines, LogCursor cursor, Done cb) final;
   void GetLogCursor(int64_t service_id, Callback<LogCursor> cb) final;
   void RunningServices(std::string type, Callback<std::vector<ServiceStatus>> cb) final;

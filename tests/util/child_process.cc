@@ -9,7 +9,7 @@
 
 extern char** environ;
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 Child::Child(std::vector<std::string> args, const std::string& out, const std::string& err) {
   posix_spawn_file_actions_t fa;
@@ -58,4 +58,4 @@ void Child::Signal(int sig) {
   if (pid_ > 0) kill(pid_, sig);
 }
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 // Polls `done` every 20 ms until it is true or `max` passes; its last answer.
 template <class F>
@@ -46,4 +46,4 @@ class Child {
   pid_t pid_ = -1;
 };
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

@@ -19,7 +19,7 @@
 
 extern char** environ;
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 namespace fs = std::filesystem;
 
@@ -143,4 +143,4 @@ std::vector<pid_t> ProcessesMatching(const std::string& needle) {
   });
 }
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

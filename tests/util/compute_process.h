@@ -10,7 +10,7 @@
 
 #include "compute/client.h"
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 class ComputeProcess {
  public:
@@ -45,4 +45,4 @@ std::vector<pid_t> ProcessesWithUids(uid_t first, unsigned count);
 // Processes whose command line contains `needle`.
 std::vector<pid_t> ProcessesMatching(const std::string& needle);
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

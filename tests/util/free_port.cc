@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 uint16_t FreeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -22,4 +22,4 @@ uint16_t FreeLoopbackPort() {
   return port;
 }
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

@@ -14,7 +14,7 @@
 
 extern char** environ;
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 bool Accepts(uint16_t port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -75,4 +75,4 @@ void MemcachedProcess::Kill() {
   pid_ = -1;
 }
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

@@ -8,7 +8,7 @@
 
 #include "util/free_port.h"
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 class MemcachedProcess {
  public:
@@ -34,4 +34,4 @@ class MemcachedProcess {
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool Accepts(uint16_t port);
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

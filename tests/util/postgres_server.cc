@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-namespace salvus::testing {
+namespace salvus::testutil {
 namespace {
 
 namespace fs = std::filesystem;
@@ -294,4 +294,4 @@ void PostgresServer::stop() {
   port_ = 0;
 }
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

@@ -1,7 +1,7 @@
 // Test helper: a throwaway PostgreSQL server of our own, for tests and
 // benchmarks that need the real thing.
 //
-//   salvus::testing::PostgresServer pg;
+//   salvus::testutil::PostgresServer pg;
 //   std::string url = pg.start();   // postgresql://postgres@127.0.0.1:PORT/salvus
 //   ... OpenStore(url, ...) ...
 //   pg.stop();                      // or let the destructor do it
@@ -25,7 +25,7 @@
 
 #include <string>
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 class PostgresServer {
  public:
@@ -62,4 +62,4 @@ class PostgresServer {
 // Where initdb and postgres live, or "" if PostgreSQL is not installed.
 std::string PostgresBinDir();
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

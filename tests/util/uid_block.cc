@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 uid_t ClaimUidBlock(uid_t base, unsigned size, unsigned slots) {
   for (unsigned n = 0; n < slots; ++n) {
@@ -23,4 +23,4 @@ uid_t ClaimUidBlock(uid_t base, unsigned size, unsigned slots) {
   return base;
 }
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

@@ -5,7 +5,7 @@
 
 #include <sys/types.h>
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 // Claims the first free block of `size` uids among base, base + size, ...
 // (`slots` blocks), locking /tmp/salvus-uids-<base>-<n>.lock. Every call
@@ -13,4 +13,4 @@ namespace salvus::testing {
 // to `base` if every block is taken.
 uid_t ClaimUidBlock(uid_t base, unsigned size, unsigned slots);
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

@@ -16,14 +16,14 @@
 #include <sstream>
 #include <thread>
 
-#include "cli/hub_client.h"
+#include "client/hub_client.h"
 #include "util/child_process.h"
 #include "util/compute_process.h"
 #include "util/uid_block.h"
 
 extern char** environ;
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -71,13 +71,13 @@ UpProcess::UpProcess(std::vector<std::string> extra)
 // event loop: from then on a session must start at the first try on any
 // connection (they land on different event loops), never UNAVAILABLE.
 bool UpProcess::WaitForSessions(uint16_t port, const std::vector<std::string>& extra) {
-  cli::HubClientOptions o;
+  client::HubClientOptions o;
   const bool tls = std::find(extra.begin(), extra.end(), "--tls-cert") != extra.end();
   o.url = std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(port) + "/ws";
   auto kernel = std::find(extra.begin(), extra.end(), "--kernel");
   const std::string k = kernel != extra.end() && kernel + 1 != extra.end() ? kernel[1] : "";
   for (int i = 0; i < 8; ++i) {
-    auto c = cli::HubClient::Connect(o);
+    auto c = client::HubClient::Connect(o);
     auto s = c ? (*c)->StartSession(k) : std::unexpected(c.error());
     if (!s) {
       std::cerr << "salvus up: a session did not start right after hub.port appeared: "
@@ -146,4 +146,4 @@ std::vector<pid_t> UpProcess::Leftovers() const {
   return left;
 }
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace salvus::testing {
+namespace salvus::testutil {
 
 std::string ReadFile(const std::string& path);
 
@@ -44,4 +44,4 @@ class UpProcess {
   uint16_t port_ = 0;
 };
 
-}  // namespace salvus::testing
+}  // namespace salvus::testutil

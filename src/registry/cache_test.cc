@@ -1,4 +1,4 @@
-#include "monitor/cache.h"
+#include "registry/cache.h"
 
 #include <gtest/gtest.h>
 #include <libmemcached/memcached.h>
@@ -11,7 +11,7 @@
 
 #include "util/memcached_process.h"
 
-namespace salvus::monitor {
+namespace salvus::registry {
 namespace {
 
 using namespace std::chrono_literals;
@@ -49,7 +49,7 @@ TEST(CacheTest, MemoryCache) {
 TEST(CacheTest, DeadServerCostsLittle) {
   // Nothing listens there: each call fails fast (connection refused), and
   // keeps failing quietly.
-  const uint16_t port = testing::FreeLoopbackPort();
+  const uint16_t port = testutil::FreeLoopbackPort();
   auto c = OpenCache("127.0.0.1:" + std::to_string(port));
   ASSERT_TRUE(c.has_value());
   EXPECT_TRUE((*c)->enabled());
@@ -63,7 +63,7 @@ TEST(CacheTest, DeadServerCostsLittle) {
 }
 
 TEST(CacheTest, RealMemcached) {
-  testing::MemcachedProcess server;
+  testutil::MemcachedProcess server;
   ASSERT_TRUE(server.ok());
   auto opened = OpenCache(server.address());
   ASSERT_TRUE(opened.has_value()) << opened.error();
@@ -76,7 +76,7 @@ TEST(CacheTest, RealMemcached) {
   EXPECT_TRUE(c.Delete("never-set"));
 
   // Keys live under the salvus: namespace: a plain client sees them there.
-  ASSERT_TRUE(c.Set(StatusKey(7), "x", 60s));
+  ASSERT_TRUE(c.Set("status:7", "x", 60s));
   memcached_st* raw = memcached_create(nullptr);
   memcached_server_add(raw, "127.0.0.1", server.port());
   size_t len = 0;
@@ -90,13 +90,13 @@ TEST(CacheTest, RealMemcached) {
 
   // It dies: misses, not errors; nothing hangs.
   server.Kill();
-  EXPECT_FALSE(c.Get(StatusKey(7)));
+  EXPECT_FALSE(c.Get("status:7"));
   EXPECT_FALSE(c.Set("k", "v", 10s));
   EXPECT_FALSE(c.Get("k"));
 }
 
 TEST(CacheTest, RecoversWhenMemcachedComesBack) {
-  testing::MemcachedProcess first;
+  testutil::MemcachedProcess first;
   ASSERT_TRUE(first.ok());
   auto opened = OpenCache(first.address(), MemcachedOptions{.retry_after = 1s});
   ASSERT_TRUE(opened.has_value());
@@ -130,4 +130,4 @@ TEST(CacheTest, RecoversWhenMemcachedComesBack) {
 }
 
 }  // namespace
-}  // namespace salvus::monitor
+}  // namespace salvus::registry

@@ -1,142 +1,49 @@
-#include "cli/hub_client.h"
+#include "client/hub_client.h"
 
 #include <google/protobuf/util/json_util.h>
 
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-
 #include <cctype>
-#include <charconv>
 #include <chrono>
 #include <variant>
 
+#include "client/hub_socket.h"
 #include "core/json.h"
 #include "core/signal_pump.h"
 
-namespace salvus::cli {
+namespace salvus::client {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace pbu = google::protobuf::util;
 using asio::ip::tcp;
 using error_code = boost::system::error_code;
 
-using PlainWs = websocket::stream<beast::tcp_stream>;
-using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
-
-// ---- URLs and displays ----
-
-std::string HubUrl::HttpBase() const {
-  const bool v6 = host.find(':') != std::string::npos;
-  return std::string(tls ? "https://" : "http://") + (v6 ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
-}
-
-std::expected<HubUrl, std::string> ParseHubUrl(const std::string& url) {
-  HubUrl u;
-  std::string_view rest = url;
-  if (rest.starts_with("ws://")) {
-    rest.remove_prefix(5);
-  } else if (rest.starts_with("wss://")) {
-    u.tls = true;
-    rest.remove_prefix(6);
-  } else {
-    return std::unexpected("not a WebSocket URL (want ws://HOST:PORT/ws or wss://...): " + url);
-  }
-  const size_t slash = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    u.target = std::string(rest.substr(slash));
-    if (u.target.front() == '?') u.target = "/" + u.target;
-  }
-  if (authority.find('@') != std::string_view::npos) {
-    return std::unexpected("user names in hub URLs are not supported: " + url);
-  }
-  std::string_view port;
-  if (authority.starts_with("[")) {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::unexpected("unclosed [ in " + url);
-    u.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return std::unexpected("bad host in " + url);
-      port = after.substr(1);
-    }
-  } else {
-    const size_t colon = authority.rfind(':');
-    u.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
-  if (u.host.empty()) return std::unexpected("no host in " + url);
-  if (port.empty()) {
-    u.port = u.tls ? 443 : 80;
-  } else {
-    unsigned p = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) {
-      return std::unexpected("bad port in " + url);
-    }
-    u.port = static_cast<uint16_t>(p);
-  }
-  return u;
-}
-
-std::string DisplayText(const proto::Display& d, const std::string& http_base) {
-  auto chomp = [](std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    return s;
-  };
-  const std::string& mime = d.mime();
-  if (mime == "text/html" || mime == "text/latex" || mime == "text/markdown" ||
-      mime == "text/plain" || mime == "application/x-salvus-help") {
-    return chomp(d.text());
-  }
-  std::string s = "[" + (mime.empty() ? std::string("display") : mime);
-  if (!d.name().empty()) s += " " + d.name();
-  if (d.width() && d.height()) s += " " + std::to_string(d.width()) + "x" + std::to_string(d.height());
-  if (!d.blob().empty()) {
-    s += ": " + http_base + "/blobs/" + d.blob();
-  } else if (mime == "application/x-salvus-interact") {
-    s += ": open the worksheet in a browser to use it";
-  } else if (!d.text().empty()) {
-    return s + "]\n" + chomp(d.text());
-  }
-  return s + "]";
-}
-
-// ---- the connection ----
-
 struct HubClient::Impl {
   asio::io_context io{1};
   std::optional<asio::ssl::context> ssl;
-  std::variant<std::monostate, std::unique_ptr<PlainWs>, std::unique_ptr<TlsWs>> ws;
-  beast::flat_buffer rbuf;
+  std::variant<std::monostate, std::unique_ptr<HubSocket>, std::unique_ptr<TlsHubSocket>> ws;
   core::SignalPump pump{io};
   bool broken = false;  // an operation was cut off, or the connection ended
 
   template <class F>
   auto With(F&& f) {
-    if (auto* p = std::get_if<std::unique_ptr<PlainWs>>(&ws)) return f(**p);
-    return f(*std::get<std::unique_ptr<TlsWs>>(ws));
+    if (auto* p = std::get_if<std::unique_ptr<HubSocket>>(&ws)) return f(**p);
+    return f(*std::get<std::unique_ptr<TlsHubSocket>>(ws));
   }
   void Abort() {
     broken = true;
     With([](auto& w) {
-      error_code ec;
-      beast::get_lowest_layer(w).socket().close(ec);
+      w.Abort();
       return 0;
     });
   }
   void Drain(const bool& done) { pump.Drain(done); }
   bool RunUntil(const bool& done) { return pump.RunUntil(done); }
 
-  // Runs one operation on the WebSocket, started by `op(ws, handler)`, to
+  // Runs one operation on the socket, started by `op(socket, handler)`, to
   // its end: its error code; kInterruptedBySignal if a signal handler ended
   // the wait (the connection is then aborted).
   template <class Op>
@@ -205,35 +112,29 @@ std::expected<std::unique_ptr<HubClient>, std::string> HubClient::Connect(
   }
   tcp_stream.socket().set_option(tcp::no_delay(true), ec);
 
-  http::response<http::string_body> res;
   auto handshake = [&](auto& ws) -> std::expected<void, std::string> {
-    beast::get_lowest_layer(ws).expires_never();  // the WebSocket has its own timeouts
-    auto t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-    t.handshake_timeout = timeout;
-    ws.set_option(t);
-    ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-      req.set(http::field::user_agent, "salvus-exec");
-    }));
     done = false;
-    ws.async_handshake(res, where, url->target, [&](const error_code& e) {
+    ws.AsyncHandshake(where, url->target, timeout, "salvus-exec", [&](const error_code& e) {
       ec = e;
       done = true;
     });
     im.Drain(done);
     if (ec == websocket::error::upgrade_declined) {
+      const auto& res = ws.response();
       std::string body = res.body().substr(0, 200);
-      while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
+      while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back())))
+        body.pop_back();
       return std::unexpected("no WebSocket at " + o.url + ": the server answered HTTP " +
                              std::to_string(res.result_int()) + " " + std::string(res.reason()) +
                              (body.empty() ? "" : " (" + body + ")"));
     }
     if (ec) {
-      return std::unexpected("WebSocket handshake with " + o.url + " failed: " +
-                             (ec == beast::error::timeout ? "timed out" : ec.message()) +
-                             (url->tls ? " (is it a Salvus hub's /ws?)"
-                                       : " (is it a Salvus hub's /ws? a hub with TLS needs wss://)"));
+      return std::unexpected(
+          "WebSocket handshake with " + o.url +
+          " failed: " + (ec == beast::error::timeout ? "timed out" : ec.message()) +
+          (url->tls ? " (is it a Salvus hub's /ws?)"
+                    : " (is it a Salvus hub's /ws? a hub with TLS needs wss://)"));
     }
-    ws.text(true);
     return {};
   };
 
@@ -248,12 +149,13 @@ std::expected<std::unique_ptr<HubClient>, std::string> HubClient::Connect(
       im.ssl->set_verify_mode(asio::ssl::verify_peer);
       im.ssl->set_verify_callback(asio::ssl::host_name_verification(url->host));
     }
-    auto ws = std::make_unique<TlsWs>(std::move(tcp_stream), *im.ssl);
+    auto ws = std::make_unique<TlsHubSocket>(std::move(tcp_stream), *im.ssl);
+    auto& tls = ws->stream().next_layer();
     // SNI, for hubs behind a proxy that serves several names.
-    SSL_set_tlsext_host_name(ws->next_layer().native_handle(), url->host.c_str());
+    SSL_set_tlsext_host_name(tls.native_handle(), url->host.c_str());
     done = false;
-    beast::get_lowest_layer(*ws).expires_after(timeout);
-    ws->next_layer().async_handshake(asio::ssl::stream_base::client, [&](const error_code& e) {
+    beast::get_lowest_layer(tls).expires_after(timeout);
+    tls.async_handshake(asio::ssl::stream_base::client, [&](const error_code& e) {
       ec = e;
       done = true;
     });
@@ -265,7 +167,7 @@ std::expected<std::unique_ptr<HubClient>, std::string> HubClient::Connect(
     if (auto r = handshake(*ws); !r) return std::unexpected(r.error());
     im.ws = std::move(ws);
   } else {
-    auto ws = std::make_unique<PlainWs>(std::move(tcp_stream));
+    auto ws = std::make_unique<HubSocket>(std::move(tcp_stream));
     if (auto r = handshake(*ws); !r) return std::unexpected(r.error());
     im.ws = std::move(ws);
   }
@@ -275,7 +177,7 @@ std::expected<std::unique_ptr<HubClient>, std::string> HubClient::Connect(
 std::expected<void, std::string> HubClient::Send(const proto::Message& m) {
   if (impl_->broken) return std::unexpected("the connection to the hub is closed");
   const std::string text = core::ProtoJson(m);
-  auto r = impl_->Await([&](auto& ws, auto handler) { ws.async_write(asio::buffer(text), handler); });
+  auto r = impl_->Await([&](auto& ws, auto handler) { ws.AsyncWrite(text, handler); });
   if (!r) return std::unexpected(r.error());
   if (const error_code ec = *r) {
     impl_->broken = true;
@@ -292,8 +194,7 @@ uint64_t HubClient::Request(proto::Message m) {
 
 std::expected<proto::Message, std::string> HubClient::Receive() {
   if (impl_->broken) return std::unexpected("the connection to the hub is closed");
-  impl_->rbuf.clear();
-  auto r = impl_->Await([&](auto& ws, auto handler) { ws.async_read(impl_->rbuf, handler); });
+  auto r = impl_->Await([&](auto& ws, auto handler) { ws.AsyncRead(handler); });
   if (!r) return std::unexpected(r.error());
   if (const error_code ec = *r) {
     impl_->broken = true;
@@ -302,7 +203,8 @@ std::expected<proto::Message, std::string> HubClient::Receive() {
       std::string why = "the hub closed the connection";
       if (reason.code != websocket::close_code::none) {
         why += " (code " + std::to_string(reason.code);
-        if (!reason.reason.empty()) why += ": " + std::string(reason.reason.data(), reason.reason.size());
+        if (!reason.reason.empty())
+          why += ": " + std::string(reason.reason.data(), reason.reason.size());
         why += ")";
       }
       return std::unexpected(why);
@@ -315,7 +217,7 @@ std::expected<proto::Message, std::string> HubClient::Receive() {
   proto::Message m;
   pbu::JsonParseOptions po;
   po.ignore_unknown_fields = true;  // newer hubs may send fields and messages we do not know
-  auto st = pbu::JsonStringToMessage(beast::buffers_to_string(impl_->rbuf.data()), &m, po);
+  auto st = pbu::JsonStringToMessage(impl_->With([](auto& ws) { return ws.text(); }), &m, po);
   if (!st.ok()) {
     return std::unexpected("malformed message from the hub: " +
                            std::string(st.message().data(), st.message().size()));
@@ -333,7 +235,8 @@ std::expected<std::string, std::string> HubClient::StartSession(const std::strin
   proto::Message m;
   m.mutable_start_session()->set_kernel(kernel);
   const uint64_t id = Request(m);
-  if (id == 0) return std::unexpected(impl_->broken ? "lost the connection to the hub" : "cannot send");
+  if (id == 0)
+    return std::unexpected(impl_->broken ? "lost the connection to the hub" : "cannot send");
   for (;;) {
     auto r = Receive();
     if (!r) return std::unexpected(r.error());
@@ -397,7 +300,7 @@ void HubClient::Close() {
     if (!e) impl_->Abort();
   });
   impl_->With([&](auto& ws) {
-    ws.async_close(websocket::close_code::normal, [&](const error_code&) { done = true; });
+    ws.AsyncClose([&](const error_code&) { done = true; });
     return 0;
   });
   impl_->Drain(done);
@@ -408,4 +311,4 @@ void HubClient::Close() {
   impl_->broken = true;
 }
 
-}  // namespace salvus::cli
+}  // namespace salvus::client

@@ -1,7 +1,8 @@
 // A blocking client of a hub's browser protocol (docs/protocol.md): a
 // WebSocket at ws[s]://HOST:PORT/ws whose text messages are the proto3 JSON
 // mapping of salvus.proto's Message. For `salvus exec --hub`, tests and
-// tools. Not thread-safe; one thread drives it.
+// tools; it runs a HubSocket (hub_socket.h) on a private loop. Not
+// thread-safe; one thread drives it.
 //
 // Every call that waits for the hub can be broken into by signals (see
 // HandleSignals): the wait runs an asio loop, so a Ctrl-C is noticed at once
@@ -14,24 +15,10 @@
 #include <memory>
 #include <string>
 
+#include "client/hub_url.h"
 #include "proto/salvus.pb.h"
 
-namespace salvus::cli {
-
-// ws://HOST[:PORT][/PATH] or wss://... ("[v6addr]" hosts too). No path means /ws.
-struct HubUrl {
-  bool tls = false;
-  std::string host;
-  uint16_t port = 0;
-  std::string target = "/ws";  // path and query
-  // http(s)://HOST:PORT, the base of /blobs/<sha1> links.
-  std::string HttpBase() const;
-};
-std::expected<HubUrl, std::string> ParseHubUrl(const std::string& url);
-
-// One line (no newline at the end) standing for a Display in a terminal:
-// the text of text/* and help displays, a placeholder with a link for blobs.
-std::string DisplayText(const proto::Display& d, const std::string& http_base);
+namespace salvus::client {
 
 struct HubClientOptions {
   std::string url;     // ws:// or wss://
@@ -90,4 +77,4 @@ class HubClient {
   uint64_t next_id_ = 1;
 };
 
-}  // namespace salvus::cli
+}  // namespace salvus::client

@@ -3,13 +3,7 @@
 // a miss, a dead server and no server at all all look like a miss.
 //
 // Keys are given without the namespace; memcached stores them under
-// "salvus:" (kNamespace). Keys in use:
-//   services        the running services with a status each (EncodeServices),
-//                   deleted by the monitor when a service registers or stops;
-//                   its statuses may be old (see status:ID).
-//   status:ID       the newest status of service ID (EncodeStatus), written by
-//                   its monitor at every status row, expires after a few
-//                   intervals without one.
+// "salvus:" (kNamespace). The keys in use and their values: encoding.h.
 //
 // MemcachedCache calls block the calling thread (libmemcached is blocking),
 // bounded by short timeouts: connect and poll 100 ms; after a failure the
@@ -29,11 +23,9 @@
 #include <string>
 #include <string_view>
 
-namespace salvus::monitor {
+namespace salvus::registry {
 
 inline constexpr std::string_view kNamespace = "salvus:";
-inline constexpr std::string_view kServicesKey = "services";
-std::string StatusKey(int64_t service_id);
 
 class Cache {
  public:
@@ -74,4 +66,4 @@ class MemoryCache : public Cache {
   std::map<std::string, std::string, std::less<>> items_;  // GUARDED_BY(mu_)
 };
 
-}  // namespace salvus::monitor
+}  // namespace salvus::registry

@@ -1,4 +1,4 @@
-#include "monitor/cache.h"
+#include "registry/cache.h"
 
 #include <libmemcached/memcached.h>
 #include <spdlog/spdlog.h>
@@ -8,7 +8,7 @@
 
 #include "core/address.h"
 
-namespace salvus::monitor {
+namespace salvus::registry {
 namespace {
 
 class NullCache : public Cache {
@@ -73,8 +73,6 @@ class MemcachedCache : public Cache {
 };
 
 }  // namespace
-
-std::string StatusKey(int64_t service_id) { return "status:" + std::to_string(service_id); }
 
 std::expected<std::unique_ptr<Cache>, std::string> OpenCache(const std::string& servers,
                                                              const MemcachedOptions& opt) {
@@ -143,4 +141,4 @@ size_t MemoryCache::size() const {
   return items_.size();
 }
 
-}  // namespace salvus::monitor
+}  // namespace salvus::registry

@@ -1,11 +1,8 @@
-#include "monitor/report.h"
+#include "registry/encoding.h"
 
-#include <algorithm>
 #include <charconv>
-#include <cstdio>
-#include <tuple>
 
-namespace salvus::monitor {
+namespace salvus::registry {
 namespace {
 
 constexpr std::string_view kServicesHeader = "salvus-services 1";
@@ -91,16 +88,17 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   }
 }
 
-std::string StatusFields(const store::Status& s) {
+std::string StatusFields(const store::StatusRow& s) {
   return Num(s.service_id) + '\t' + Num(s.time_ms) + '\t' + Num(s.load1) + '\t' + Num(s.load5) +
          '\t' + Num(s.load15) + '\t' + Num(s.pcpu) + '\t' + Num(s.pmem) + '\t' + Num(s.cputime_s) +
          '\t' + Num(s.walltime_s) + '\t' + Num(s.vsize_kb) + '\t' + Num(s.rss_kb) + '\t' +
          Escape(s.extra);
 }
 
-std::optional<store::Status> ParseStatusFields(const std::vector<std::string_view>& f, size_t at) {
+std::optional<store::StatusRow> ParseStatusFields(const std::vector<std::string_view>& f,
+                                                  size_t at) {
   if (f.size() != at + 12) return std::nullopt;
-  store::Status s;
+  store::StatusRow s;
   auto extra = Unescape(f[at + 11]);
   if (!extra || !Parse(f[at], &s.service_id) || !Parse(f[at + 1], &s.time_ms) ||
       !Parse(f[at + 2], &s.load1) || !Parse(f[at + 3], &s.load5) || !Parse(f[at + 4], &s.load15) ||
@@ -114,6 +112,8 @@ std::optional<store::Status> ParseStatusFields(const std::vector<std::string_vie
 }
 
 }  // namespace
+
+std::string StatusKey(int64_t service_id) { return "status:" + std::to_string(service_id); }
 
 std::string EncodeServices(const std::vector<store::ServiceStatus>& services) {
   std::string out(kServicesHeader);
@@ -164,125 +164,14 @@ std::optional<std::vector<store::ServiceStatus>> DecodeServices(std::string_view
   return out;
 }
 
-std::string EncodeStatus(const store::Status& status) {
+std::string EncodeStatus(const store::StatusRow& status) {
   return std::string(kStatusHeader) + '\n' + StatusFields(status) + '\n';
 }
 
-std::optional<store::Status> DecodeStatus(std::string_view text) {
+std::optional<store::StatusRow> DecodeStatus(std::string_view text) {
   auto lines = Split(text, '\n');
   if (lines.size() != 3 || lines[0] != kStatusHeader || !lines[2].empty()) return std::nullopt;
   return ParseStatusFields(Split(lines[1], '\t'), 0);
 }
 
-std::optional<std::vector<store::ServiceStatus>> CachedRunningServices(Cache& cache) {
-  if (!cache.enabled()) return std::nullopt;
-  auto text = cache.Get(kServicesKey);
-  if (!text) return std::nullopt;
-  auto services = DecodeServices(*text);
-  if (!services) return std::nullopt;
-  for (auto& ss : *services) {
-    auto fresh = cache.Get(StatusKey(ss.service.id));
-    if (!fresh) continue;
-    auto st = DecodeStatus(*fresh);
-    if (st && st->service_id == ss.service.id && (!ss.latest || st->time_ms > ss.latest->time_ms)) {
-      ss.latest = std::move(*st);
-    }
-  }
-  return services;
-}
-
-void CacheRunningServices(Cache& cache, const std::vector<store::ServiceStatus>& services) {
-  if (cache.enabled()) cache.Set(kServicesKey, EncodeServices(services), kServicesTtl);
-}
-
-std::string FormatDuration(int64_t ms) {
-  if (ms < 0) return "-";
-  const int64_t s = ms / 1000;
-  char buf[48];
-  if (s >= 86400) {
-    std::snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400),
-                  static_cast<long long>(s % 86400 / 3600));
-  } else if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s % 3600 / 60));
-  } else if (s >= 60) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
-                  static_cast<long long>(s % 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  }
-  return buf;
-}
-
-std::string FormatKb(uint64_t kb) {
-  char buf[32];
-  const char* units = "KMGTP";
-  double v = static_cast<double>(kb);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  if (u == 0) {
-    std::snprintf(buf, sizeof buf, "%lluK", static_cast<unsigned long long>(kb));
-  } else {
-    std::snprintf(buf, sizeof buf, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
-  }
-  return buf;
-}
-
-std::string FormatStatusTable(std::vector<store::ServiceStatus> services, int64_t now_ms) {
-  std::sort(services.begin(), services.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.service.type, a.service.site, a.service.name, a.service.id) <
-           std::tie(b.service.type, b.service.site, b.service.name, b.service.id);
-  });
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back(
-      {"TYPE", "NAME", "SITE", "ADDRESS", "PID", "%CPU", "%MEM", "RSS", "UPTIME", "STATUS AGE"});
-  for (const auto& ss : services) {
-    const auto& s = ss.service;
-    std::string address =
-        s.address.find(':') != std::string::npos ? "[" + s.address + "]" : s.address;
-    address += ":" + std::to_string(s.port);
-    std::vector<std::string> row = {s.type, s.name, s.site, address, std::to_string(s.pid)};
-    char buf[32];
-    if (ss.latest) {
-      std::snprintf(buf, sizeof buf, "%.1f", ss.latest->pcpu);
-      row.push_back(buf);
-      std::snprintf(buf, sizeof buf, "%.1f", ss.latest->pmem);
-      row.push_back(buf);
-      row.push_back(FormatKb(ss.latest->rss_kb));
-    } else {
-      row.insert(row.end(), {"-", "-", "-"});
-    }
-    row.push_back(s.start_ms > 0 ? FormatDuration(now_ms - s.start_ms) : "-");
-    row.push_back(ss.latest ? FormatDuration(now_ms - ss.latest->time_ms) : "never");
-    rows.push_back(std::move(row));
-  }
-  // Column widths in characters (names may be UTF-8: count code points).
-  auto width = [](const std::string& s) {
-    size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
-  };
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], width(r[i]));
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      const bool right = i >= 4;  // numbers
-      const std::string pad(widths[i] - width(r[i]), ' ');
-      line += right ? pad + r[i] : r[i] + pad;
-      if (i + 1 < r.size()) line += "  ";
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + '\n';
-  }
-  if (services.empty()) out += "(no running services)\n";
-  return out;
-}
-
-}  // namespace salvus::monitor
+}  // namespace salvus::registry

@@ -1,4 +1,5 @@
-// An in-memory Store for unit tests of code that uses one (the monitor):
+// An in-memory Store for unit tests of code that uses one (the monitor,
+// the registry):
 // only the service/status/log calls do anything; callbacks are posted to
 // the executor, as the real backends do. Thread-safe, so a test thread may
 // inspect it while the store's executor runs elsewhere.
@@ -11,9 +12,9 @@
 
 #include "store/store.h"
 
-namespace salvus::monitor::testing {
+namespace salvus::store {
 
-class FakeStore : public store::Store {
+class FakeStore : public Store {
  public:
   explicit FakeStore(boost::asio::any_io_executor ex) : ex_(ex) {}
 
@@ -57,7 +58,7 @@ class FakeStore : public store::Store {
     services[id].stop_ms = stop_ms;
     Post(cb, store::Result<void>());
   }
-  void AddStatus(store::Status s, store::Done cb) override {
+  void AddStatus(store::StatusRow s, store::Done cb) override {
     std::lock_guard lock(mu);
     statuses.push_back(s);
     Post(cb, store::Result<void>());
@@ -108,7 +109,7 @@ class FakeStore : public store::Store {
 
   std::mutex mu;
   std::map<int64_t, store::Service> services;   // GUARDED_BY(mu)
-  std::vector<store::Status> statuses;          // GUARDED_BY(mu)
+  std::vector<store::StatusRow> statuses;       // GUARDED_BY(mu)
   std::vector<store::LogLine> log;              // GUARDED_BY(mu)
   std::map<int64_t, store::LogCursor> cursors;  // GUARDED_BY(mu)
   int registrations = 0, log_batches = 0;       // GUARDED_BY(mu)
@@ -122,4 +123,4 @@ class FakeStore : public store::Store {
   boost::asio::any_io_executor ex_;
 };
 
-}  // namespace salvus::monitor::testing
+}  // namespace salvus::store

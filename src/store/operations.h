@@ -1,0 +1,41 @@
+// Every Store operation, written once for both backends as a coroutine
+// over a Db (db.h): the SQL and the rows it reads. StoreImpl (store_impl.h)
+// queues them and delivers their results. Each throws DbError on a
+// database error. Coroutines take their arguments by value: they live in
+// the frame.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/db.h"
+#include "store/ids.h"
+#include "store/store.h"
+
+namespace salvus::store::internal {
+
+boost::asio::awaitable<std::string> CreatePermalinkOp(Db& db, std::string code,
+                                                      std::string language, std::string state,
+                                                      IdGenerator gen);
+boost::asio::awaitable<std::optional<Permalink>> GetPermalinkOp(Db& db, std::string id);
+boost::asio::awaitable<void> PutBlobOp(Db& db, Blob blob);
+boost::asio::awaitable<std::optional<Blob>> GetBlobOp(Db& db, std::string sha1);
+boost::asio::awaitable<int64_t> RegisterServiceOp(Db& db, Service s);
+boost::asio::awaitable<void> MarkServiceStoppedOp(Db& db, int64_t id, int64_t stop_ms);
+boost::asio::awaitable<void> AddStatusOp(Db& db, StatusRow s);
+boost::asio::awaitable<void> AddLogLinesOp(Db& db, int64_t service_id, std::vector<LogLine> lines,
+                                           LogCursor cursor);
+boost::asio::awaitable<LogCursor> GetLogCursorOp(Db& db, int64_t service_id);
+boost::asio::awaitable<std::vector<ServiceStatus>> RunningServicesOp(Db& db, std::string type);
+boost::asio::awaitable<std::vector<LogLine>> RecentLogOp(Db& db, int64_t service_id, size_t limit);
+boost::asio::awaitable<void> CapTablesOp(Db& db, size_t status_rows, size_t log_rows);
+boost::asio::awaitable<void> RegisterHubOp(Db& db, std::string name, std::string address, int port);
+boost::asio::awaitable<void> SetBrowserOp(Db& db, std::string browser, std::string hub,
+                                          bool connected);
+boost::asio::awaitable<void> SetSessionOp(Db& db, std::string session, std::string hub,
+                                          std::string compute, bool ended);
+
+}  // namespace salvus::store::internal
