@@ -35,7 +35,7 @@ class ComputeCliTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     int status;
     {
-      testing::Child child(args, dir_ + "/out", dir_ + "/err");
+      testutil::Child child(args, dir_ + "/out", dir_ + "/err");
       status = child.Wait(std::chrono::seconds(30));
     }
     std::ifstream in(dir_ + "/err");
