@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include "core/spawn.h"
 #include "monitor/cache.h"
 #include "monitor/report.h"
 #include "store/await_store.h"
@@ -51,7 +52,7 @@ std::expected<void, std::string> ComputeDiscovery::Start() {
   auto cache = monitor::OpenCache(opt_.memcached);
   if (!cache) return std::unexpected(cache.error());
   cache_ = std::move(*cache);
-  asio::co_spawn(io_, Loop(), asio::detached);
+  core::Spawn(io_, Loop(), "hub compute discovery");
   thread_ = std::thread([this] { io_.run(); });
   return {};
 }
