@@ -13,7 +13,7 @@ namespace salvus::hub {
 namespace pbu = google::protobuf::util;
 
 Router::Router(size_t links, RouterOptions options)
-    : opt_(std::move(options)), links_(links), full_since_(links) {}
+    : opt_(options), links_(links), full_since_(links) {}
 
 std::string Router::SessionOf(const proto::Message& m) {
   switch (m.body_case()) {

@@ -79,8 +79,8 @@ struct DetachedSessionEnded {
   std::string reason;
 };
 
-using Out = std::variant<ToBrowser, ToCompute, ToStore, KeepBlob, ResumeElsewhere,
-                         SessionDetached, SessionResumed, DetachedSessionEnded>;
+using Out = std::variant<ToBrowser, ToCompute, ToStore, KeepBlob, ResumeElsewhere, SessionDetached,
+                         SessionResumed, DetachedSessionEnded>;
 
 struct RouterOptions {
   size_t max_code = 1 << 20;    // largest code (or interact values) accepted

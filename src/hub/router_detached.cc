@@ -88,7 +88,7 @@ void Router::Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector
   if (!was_detached) return;
   // What came meanwhile, in order; then notices for requests still running
   // whose output was cut.
-  for (std::string& text : s.buffer) Reply(conn, std::move(text), out);
+  for (const std::string& text : s.buffer) Reply(conn, text, out);
   for (auto& [id, bytes] : s.lost) Reply(conn, LostNotice(session, id, bytes), out);
   s.buffer.clear();
   s.buffered = 0;
