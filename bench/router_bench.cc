@@ -7,14 +7,14 @@ namespace salvus::hub {
 namespace {
 
 struct Fixture {
-  Router r{1, 1 << 20};
+  Router r{1, RouterOptions{}};
   std::string session = "0123456789abcdef0123456789abcdef";
   Fixture() {
     r.SetLinkUp(0, true);
     std::vector<Out> out;
     r.OnBrowserText(1, R"({"id": 1, "startSession": {}})", &out);
     proto::Message m;
-    m.set_id(out[0].msg.id());
+    m.set_id(std::get<ToCompute>(out[0]).msg.id());
     m.mutable_session_started()->set_session(session);
     out.clear();
     r.OnComputeMessage(0, m, &out);
@@ -30,7 +30,7 @@ void BM_BrowserExecute(benchmark::State& state) {
   for (auto _ : state) {
     out.clear();
     f.r.OnBrowserText(1, text, &out);
-    hub_id = out[0].msg.id();
+    hub_id = std::get<ToCompute>(out[0]).msg.id();
     // Complete it so the pending table stays small.
     proto::Message d;
     d.set_id(hub_id);

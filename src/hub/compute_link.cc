@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/spawn.h"
+
 namespace salvus::hub {
 
 namespace asio = boost::asio;
@@ -18,7 +20,10 @@ ComputeLink::ComputeLink(asio::io_context& io, LinkOptions options, Handlers han
   }
 }
 
-void ComputeLink::Start() { asio::co_spawn(io_, Run(), asio::detached); }
+void ComputeLink::Start() {
+  core::Spawn(io_, Run(),
+              "link to compute " + opt_.address.host + ":" + std::to_string(opt_.address.port));
+}
 
 void ComputeLink::Stop() {
   stopped_ = true;
@@ -34,7 +39,7 @@ bool ComputeLink::Send(const proto::Message& m) {
 
 asio::awaitable<void> ComputeLink::Run() {
   const std::string where = opt_.address.host + ":" + std::to_string(opt_.address.port);
-  auto backoff = std::chrono::milliseconds(100);
+  auto backoff = opt_.backoff_min;
   while (!stopped_) {
     boost::system::error_code ec;
     tcp::resolver resolver(io_);
@@ -106,7 +111,7 @@ asio::awaitable<void> ComputeLink::Run() {
       conn_.reset();
       conn->Close();
       if (was_up) {
-        backoff = std::chrono::milliseconds(100);
+        backoff = opt_.backoff_min;
         spdlog::warn("compute {}: connection lost", where);
         if (handlers_.on_down) handlers_.on_down(why);
       }
@@ -114,7 +119,7 @@ asio::awaitable<void> ComputeLink::Run() {
     if (stopped_) break;
     wait_.expires_after(backoff);
     co_await wait_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    backoff = std::min(backoff * 2, opt_.backoff_max);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +23,10 @@ struct LinkOptions {
   std::string token;
   bool tls = false;
   std::string tls_ca;  // verify the compute server against this CA ("" = no verification)
+  // Waits between attempts to (re)connect: from backoff_min, doubling up to
+  // backoff_max; back to backoff_min once a connection was up.
+  std::chrono::milliseconds backoff_min{100};
+  std::chrono::milliseconds backoff_max{5000};
 };
 
 class ComputeLink {

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include "core/spawn.h"
 #include "registry/cache.h"
 #include "registry/registry.h"
 
@@ -50,7 +51,7 @@ std::expected<void, std::string> ComputeDiscovery::Start() {
   auto cache = registry::OpenCache(opt_.memcached);
   if (!cache) return std::unexpected(cache.error());
   cache_ = std::move(*cache);
-  asio::co_spawn(io_, Loop(), asio::detached);
+  core::Spawn(io_, Loop(), "hub compute discovery");
   thread_ = std::thread([this] { io_.run(); });
   return {};
 }

@@ -12,14 +12,8 @@ namespace salvus::hub {
 
 namespace pbu = google::protobuf::util;
 
-Router::Router(size_t links, size_t max_code, size_t max_share, std::chrono::milliseconds grace,
-               size_t max_buffer)
-    : max_code_(max_code),
-      max_share_(max_share),
-      grace_(grace),
-      max_buffer_(max_buffer),
-      links_(links),
-      full_since_(links) {}
+Router::Router(size_t links, RouterOptions options)
+    : opt_(options), links_(links), full_since_(links) {}
 
 std::string Router::SessionOf(const proto::Message& m) {
   switch (m.body_case()) {
@@ -80,7 +74,7 @@ bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
   const auto now = Clock::now();
   for (size_t i = 0; i < links_.size(); ++i) {
     LinkLoad& l = links_[i];
-    if (l.full && now - full_since_[i] > std::chrono::seconds(5)) l.full = false;
+    if (l.full && now - full_since_[i] > opt_.full_for) l.full = false;
   }
   const auto best = PickLink(links_, tried);
   if (!best) return false;
@@ -89,10 +83,10 @@ bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
   tried.push_back(*best);
   pending_[id] = {conn, browser_id, *best, proto::Message::kStartSession, "", start,
                   std::move(tried)};
-  Out o{Out::kToCompute, conn, *best, {}, {}};
+  ToCompute o{*best, {}};
   o.msg.set_id(id);
   *o.msg.mutable_start_session() = *start;
-  out->push_back(std::move(o));
+  out->emplace_back(std::move(o));
   return true;
 }
 
@@ -107,13 +101,7 @@ std::string Router::ErrorJson(uint64_t id, proto::Error::Code code, const std::s
 }
 
 void Router::Reply(uint64_t conn, const std::string& text, std::vector<Out>* out) {
-  out->push_back({Out::kToBrowser, conn, 0, text, {}});
-}
-
-std::string Router::GoneJson(uint64_t id, const std::string& session) const {
-  return ErrorJson(id, proto::Error::NOT_FOUND,
-                   "the session is gone: " + session + " ended, or its page was away longer than "
-                   "the " + std::to_string(grace_.count() / 1000) + " s reconnect grace period");
+  out->emplace_back(ToBrowser{conn, text});
 }
 
 bool Router::Busy(uint64_t conn) const {
@@ -126,45 +114,11 @@ bool Router::Busy(uint64_t conn) const {
   return false;
 }
 
-void Router::Terminate(const std::string& session, size_t link, uint64_t conn,
-                       std::vector<Out>* out) {
+void Router::Terminate(const std::string& session, size_t link, std::vector<Out>* out) {
   proto::Message t;
   t.set_id(next_id_++);  // nobody waits for the ack
   t.mutable_terminate()->set_session(session);
-  Out x{Out::kToCompute, conn, link, {}, {}};
-  x.msg = std::move(t);
-  out->push_back(std::move(x));
-}
-
-std::string Router::LostNotice(const std::string& session, uint64_t bid, size_t bytes) {
-  proto::Message n;
-  n.set_id(bid);
-  n.mutable_output()->set_session(session);
-  n.mutable_output()->set_stream(proto::Output::STDERR);
-  n.mutable_output()->set_text("[" + std::to_string(bytes) +
-                               " bytes of output were lost while disconnected]\n");
-  return ToJson(n);
-}
-
-void Router::Buffer(Session& s, const std::string& session, const proto::Message& m) {
-  std::string text = ToJson(m);
-  if (m.has_output() || m.has_display()) {
-    // Past the cap a request's output is dropped (from then on, so what is
-    // kept stays in order) and one notice stands for it.
-    auto l = s.lost.find(m.id());
-    if (l != s.lost.end() || s.buffered + text.size() > max_buffer_) {
-      s.lost[m.id()] += m.has_output() ? m.output().text().size() : text.size();
-      return;
-    }
-  } else if (auto l = s.lost.find(m.id()); l != s.lost.end()) {
-    // The request ends: its notice goes before its done.
-    std::string notice = LostNotice(session, l->first, l->second);
-    s.buffered += notice.size();
-    s.buffer.push_back(std::move(notice));
-    s.lost.erase(l);
-  }
-  s.buffered += text.size();
-  s.buffer.push_back(std::move(text));
+  out->emplace_back(ToCompute{link, std::move(t)});
 }
 
 void Router::Forward(uint64_t conn, uint64_t browser_id, size_t link, const std::string& session,
@@ -172,9 +126,7 @@ void Router::Forward(uint64_t conn, uint64_t browser_id, size_t link, const std:
   const uint64_t id = next_id_++;
   pending_[id] = {conn, browser_id, link, m.body_case(), session, {}, {}};
   m.set_id(id);
-  Out o{Out::kToCompute, conn, link, {}, {}};
-  o.msg = std::move(m);
-  out->push_back(std::move(o));
+  out->emplace_back(ToCompute{link, std::move(m)});
 }
 
 void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out>* out) {
@@ -182,11 +134,11 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
     Reply(conn, ErrorJson(0, proto::Error::BAD_REQUEST, "message is not valid UTF-8"), out);
     return;
   }
-  if (text.size() > max_code_ + 4096) {
+  if (text.size() > opt_.max_code + opt_.envelope) {
     Reply(conn,
           ErrorJson(0, proto::Error::BAD_REQUEST,
                     "message too large: " + std::to_string(text.size()) + " bytes (limit " +
-                        std::to_string(max_code_) + " bytes of code)"),
+                        std::to_string(opt_.max_code) + " bytes of code)"),
           out);
     return;
   }
@@ -245,10 +197,10 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
                           : m.has_complete()        ? m.complete().code().size()
                           : m.has_interact_update() ? m.interact_update().values().size()
                                                     : 0;
-      if (size > max_code_) {
+      if (size > opt_.max_code) {
         Reply(conn,
               ErrorJson(bid, proto::Error::BAD_REQUEST,
-                        "code too large (limit " + std::to_string(max_code_) + " bytes)"),
+                        "code too large (limit " + std::to_string(opt_.max_code) + " bytes)"),
               out);
         return;
       }
@@ -262,18 +214,16 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
       Resume(conn, bid, std::move(m), out);
       return;
     case proto::Message::kShare:
-      if (m.share().code().size() + m.share().interact_state().size() > max_share_) {
+      if (m.share().code().size() + m.share().interact_state().size() > opt_.max_share) {
         Reply(conn,
               ErrorJson(bid, proto::Error::BAD_REQUEST,
-                        "too large to share (limit " + std::to_string(max_share_) + " bytes)"),
+                        "too large to share (limit " + std::to_string(opt_.max_share) + " bytes)"),
               out);
         return;
       }
       [[fallthrough]];
     case proto::Message::kGetShared: {
-      Out o{Out::kToStore, conn, 0, {}, {}};
-      o.msg = std::move(m);
-      out->push_back(std::move(o));
+      out->emplace_back(ToStore{conn, std::move(m)});
       return;
     }
     case proto::Message::BODY_NOT_SET:
@@ -287,56 +237,6 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
             out);
       return;
   }
-}
-
-void Router::Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector<Out>* out) {
-  const std::string session = m.resume().session();
-  auto it = owner_.find(session);
-  if (session.empty() || it == owner_.end()) {
-    // Not here: the shard looks for it on the others.
-    Out o{Out::kResumeElsewhere, conn, 0, {}, {}};
-    o.msg = std::move(m);
-    out->push_back(std::move(o));
-    return;
-  }
-  Session& s = it->second;
-  proto::Message ok;
-  ok.set_id(bid);
-  ok.mutable_session_started()->set_session(session);
-  *ok.mutable_session_started()->mutable_limits() = s.limits;
-  if (s.conn == conn) {  // already ours
-    Reply(conn, ToJson(ok), out);
-    return;
-  }
-  const bool was_detached = s.conn == 0;
-  if (!was_detached) {
-    // Still attached to a connection the hub thinks alive: its page lost it
-    // without a word (a half-open TCP connection, e.g. after a network
-    // change) and comes back on a new one. The session id is the secret that
-    // grants a session, so the new connection takes it over.
-    sessions_of_[s.conn].erase(session);
-    Reply(s.conn,
-          ErrorJson(0, proto::Error::NOT_FOUND,
-                    "session " + session + " was resumed on another connection"),
-          out);
-  } else {
-    --detached_;
-  }
-  s.conn = conn;
-  sessions_of_[conn].insert(session);
-  for (auto& [id, p] : pending_) {
-    if (p.session == session) p.conn = conn;
-  }
-  Reply(conn, ToJson(ok), out);
-  if (!was_detached) return;
-  // What came meanwhile, in order; then notices for requests still running
-  // whose output was cut.
-  for (std::string& text : s.buffer) Reply(conn, std::move(text), out);
-  for (auto& [id, bytes] : s.lost) Reply(conn, LostNotice(session, id, bytes), out);
-  s.buffer.clear();
-  s.buffered = 0;
-  s.lost.clear();
-  out->push_back({Out::kUndetached, conn, s.link, session, {}});
 }
 
 void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector<Out>* out) {
@@ -364,9 +264,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
   m.set_id(p.browser_id);
   bool finished = true;
   if (m.has_blob()) {  // kept by the hub, fetched by browsers at /blobs/<sha1>
-    Out o{Out::kBlob, p.conn, link, {}, {}};
-    o.msg = std::move(m);
-    out->push_back(std::move(o));
+    out->emplace_back(KeepBlob{std::move(*m.mutable_blob())});
     return;
   }
   if (m.has_output() || m.has_display() || m.has_completions()) {
@@ -375,7 +273,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
     const std::string& s = m.session_started().session();
     if (p.conn == 0) {  // its browser left before it started: nobody can use it
       pending_.erase(it);
-      Terminate(s, link, 0, out);
+      Terminate(s, link, out);
       return;
     }
     auto [at, added] = owner_.try_emplace(s);
@@ -391,10 +289,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
     if (auto o = owner_.find(p.session); o != owner_.end()) {
       if (o->second.conn == 0) {  // its page asked, then left
         --detached_;
-        Out u{Out::kUndetached, 0, link, p.session, {}};
-        u.msg.mutable_session_ended()->set_session(p.session);
-        u.msg.mutable_session_ended()->set_reason("terminated");
-        out->push_back(std::move(u));
+        out->emplace_back(DetachedSessionEnded{p.session, "terminated"});
       } else {
         sessions_of_[o->second.conn].erase(p.session);
       }
@@ -417,10 +312,7 @@ void Router::EndSession(const std::string& session, const std::string& why, std:
     for (auto p = pending_.begin(); p != pending_.end();) {
       p = p->second.session == session ? pending_.erase(p) : std::next(p);
     }
-    Out o{Out::kUndetached, 0, it->second.link, session, {}};
-    o.msg.mutable_session_ended()->set_session(session);
-    o.msg.mutable_session_ended()->set_reason(why);
-    out->push_back(std::move(o));
+    out->emplace_back(DetachedSessionEnded{session, why});
     --detached_;
     Forget(it);
     return;
@@ -471,58 +363,6 @@ void Router::OnComputeLost(size_t link, const std::string& why, std::vector<Out>
     } else {
       ++p;
     }
-  }
-}
-
-void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_point now) {
-  std::set<std::string> kept;
-  if (auto it = sessions_of_.find(conn); it != sessions_of_.end()) {
-    for (const std::string& s : it->second) {
-      auto o = owner_.find(s);
-      if (o == owner_.end()) continue;
-      if (grace_.count() <= 0) {
-        Terminate(s, o->second.link, conn, out);
-        Forget(o);
-        continue;
-      }
-      o->second.conn = 0;
-      o->second.deadline = now + grace_;
-      ++detached_;
-      kept.insert(s);
-      out->push_back({Out::kDetached, conn, o->second.link, s, {}});
-    }
-    sessions_of_.erase(it);
-  }
-  for (auto p = pending_.begin(); p != pending_.end();) {
-    if (p->second.conn != conn) {
-      ++p;
-    } else if (kept.count(p->second.session) || p->second.kind == proto::Message::kStartSession) {
-      p->second.conn = 0;  // replies are buffered; a session started now is ended
-      ++p;
-    } else {
-      p = pending_.erase(p);
-    }
-  }
-}
-
-void Router::ExpireDetached(Clock::time_point now, std::vector<Out>* out) {
-  if (detached_ == 0) return;
-  std::vector<std::string> expired;
-  for (auto& [s, sess] : owner_) {
-    if (sess.conn == 0 && sess.deadline <= now) expired.push_back(s);
-  }
-  for (const std::string& s : expired) {
-    auto it = owner_.find(s);
-    for (auto p = pending_.begin(); p != pending_.end();) {
-      p = p->second.session == s ? pending_.erase(p) : std::next(p);
-    }
-    Terminate(s, it->second.link, 0, out);
-    Out o{Out::kUndetached, 0, it->second.link, s, {}};
-    o.msg.mutable_session_ended()->set_session(s);
-    o.msg.mutable_session_ended()->set_reason("its page did not come back within the reconnect grace period");
-    out->push_back(std::move(o));
-    --detached_;
-    Forget(it);
   }
 }
 

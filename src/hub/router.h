@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "hub/placement.h"
@@ -32,37 +33,73 @@
 
 namespace salvus::hub {
 
-// Something the caller must do after a Router call.
-struct Out {
-  enum Kind {
-    kToBrowser,  // send `text` to browser `conn`
-    kToCompute,  // send `msg` to compute link `link`
-    kToStore,    // `msg` (share, getShared) from `conn` needs the database;
-                 // answer with Shared or an error under msg.id()
-    kBlob,       // keep `msg.blob()` for /blobs/<sha1>
-    kResumeElsewhere,  // `msg` (resume from `conn`) names a session this Router
-                       // does not hold: another shard may (else: NOT_FOUND)
-    kDetached,   // session `text` is now detached here (resumable)
-    kUndetached, // session `text` is no longer detached here: resumed, or
-                 // ended (then `msg` is a SessionEnded saying why)
-  } kind;
-  uint64_t conn = 0;   // browser connection
-  size_t link = 0;     // compute link index (kToCompute)
-  std::string text;    // JSON text for the browser
+// What the caller must do after a Router call: one of the structs below,
+// held in an `Out`. Callers visit it with one overload per alternative
+// (std::visit with core::Overloaded), so a new alternative does not compile
+// until every caller handles it.
+
+// Send `text` (JSON) to browser connection `conn`.
+struct ToBrowser {
+  uint64_t conn = 0;
+  std::string text;
+};
+// Send `msg` to compute link `link`.
+struct ToCompute {
+  size_t link = 0;
   proto::Message msg;
+};
+// `msg` (share or getShared) from `conn` needs the database: answer with
+// Shared or an error under msg.id().
+struct ToStore {
+  uint64_t conn = 0;
+  proto::Message msg;
+};
+// Keep `blob` for /blobs/<sha1>.
+struct KeepBlob {
+  proto::Blob blob;
+};
+// `msg`, a resume from `conn`, names a session this Router does not hold:
+// another shard may (else: NOT_FOUND).
+struct ResumeElsewhere {
+  uint64_t conn = 0;
+  proto::Message msg;
+};
+// `session` is now detached here (resumable).
+struct SessionDetached {
+  std::string session;
+};
+// Detached `session` was resumed by browser `conn`.
+struct SessionResumed {
+  uint64_t conn = 0;
+  std::string session;
+};
+// Detached `session` ended here, for `reason`.
+struct DetachedSessionEnded {
+  std::string session;
+  std::string reason;
+};
+
+using Out = std::variant<ToBrowser, ToCompute, ToStore, KeepBlob, ResumeElsewhere, SessionDetached,
+                         SessionResumed, DetachedSessionEnded>;
+
+struct RouterOptions {
+  size_t max_code = 1 << 20;    // largest code (or interact values) accepted
+  size_t max_share = 64 << 10;  // largest code + interact state a permalink may hold
+  // How long a closed browser's sessions wait for a resume (0: they end at once).
+  std::chrono::milliseconds grace = std::chrono::seconds(120);
+  size_t max_buffer = 1 << 20;  // output kept per detached session
+  // A compute server that refused a start as full gets no new start for this long.
+  std::chrono::milliseconds full_for = std::chrono::seconds(5);
+  // A browser message may exceed max_code by this much (its JSON envelope).
+  size_t envelope = 4096;
 };
 
 class Router {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `links`: number of compute servers; `max_code`: largest code accepted;
-  // `max_share`: largest code (+ interact state) a permalink may hold;
-  // `grace`: how long a closed browser's sessions wait for a resume (0: they
-  // end at once); `max_buffer`: output kept per detached session.
-  Router(size_t links, size_t max_code, size_t max_share = 64 * 1024,
-         std::chrono::milliseconds grace = std::chrono::seconds(120),
-         size_t max_buffer = 1 << 20);
+  // `links`: number of compute servers (more may be added: AddLink).
+  Router(size_t links, RouterOptions options);
 
   // The session a session-scoped request names ("" for others).
   static std::string SessionOf(const proto::Message& m);
@@ -144,14 +181,11 @@ class Router {
   // Keeps a reply for a detached session (dropping output past max_buffer_).
   void Buffer(Session& s, const std::string& session, const proto::Message& m);
   static std::string LostNotice(const std::string& session, uint64_t bid, size_t bytes);
-  void Terminate(const std::string& session, size_t link, uint64_t conn, std::vector<Out>* out);
+  void Terminate(const std::string& session, size_t link, std::vector<Out>* out);
   // Erases a session, telling the observer.
   void Forget(std::unordered_map<std::string, Session>::iterator it);
 
-  size_t max_code_;
-  size_t max_share_;
-  std::chrono::milliseconds grace_;
-  size_t max_buffer_;
+  const RouterOptions opt_;
   size_t detached_ = 0;
   uint64_t next_id_ = 1;
   std::function<void(const std::string&, bool)> observer_;

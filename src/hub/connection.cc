@@ -1,0 +1,78 @@
+#include "hub/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "hub/coalescing_stream.h"
+#include "hub/http_handler.h"
+#include "hub/shard.h"
+#include "hub/ws_session.h"
+
+namespace salvus::hub {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using asio::ip::tcp;
+
+namespace {
+
+template <class Stream>
+asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
+  const HubOptions& opt = shard.options();
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(opt.max_http_body);
+    beast::get_lowest_layer(stream).expires_after(opt.http_read_timeout);
+    boost::system::error_code ec;
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    auto req = parser.release();
+    if (websocket::is_upgrade(req)) {
+      if (req.target() != "/ws") co_return;
+      if (!OriginAllowed(req, opt.allow_origins)) {
+        spdlog::warn("refused a WebSocket from origin {}", std::string(req[http::field::origin]));
+        auto res = ForbiddenOrigin(req);
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        co_return;
+      }
+      beast::get_lowest_layer(stream).expires_never();
+      // Messages queued for the browser in one loop turn leave in one write.
+      co_await RunWebSocket(shard, websocket::stream<CoalescingStream<Stream>>(std::move(stream)),
+                            std::move(req));
+      co_return;
+    }
+    HttpResponse res = co_await shard.http().Handle(req);
+    const bool keep = res.keep_alive();
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep) {
+      beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+      co_return;
+    }
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> ServeConnection(Shard& shard, tcp::socket sock, ConnSlot slot) {
+  beast::tcp_stream tcp(std::move(sock));
+  if (!shard.tls()) {
+    co_await HttpSession(shard, std::move(tcp), std::move(slot));
+    co_return;
+  }
+  TlsStream stream(std::move(tcp), *shard.tls());
+  beast::get_lowest_layer(stream).expires_after(shard.options().tls_handshake_timeout);
+  boost::system::error_code ec;
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  co_await HttpSession(shard, std::move(stream), std::move(slot));
+}
+
+}  // namespace salvus::hub

@@ -1,0 +1,80 @@
+// What `salvus hub` is told: where to listen and which compute servers to
+// use, and its limits. Every default here is the value the hub runs with
+// when nothing else is said.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/address.h"
+
+namespace salvus::hub {
+
+struct HubOptions {
+  core::HostPort listen{"127.0.0.1", 8080};
+  std::vector<core::HostPort> compute;
+  std::string token;
+  std::string web_root;           // built web client (index.html, assets/)
+  unsigned threads = 0;           // 0: one per core
+  std::string tls_cert, tls_key;  // both set: serve https and wss
+  bool compute_tls = false;
+  std::string compute_tls_ca;
+  size_t max_code = 1 << 20;     // largest cell accepted
+  size_t max_message = 4 << 20;  // WebSocket messages above this close the socket (1009)
+  size_t max_share = 64 << 10;   // largest code + interact state a permalink may hold
+  std::string port_file;
+  std::string db;                       // Store URL (sqlite:PATH, postgresql://...); empty: none
+  size_t blob_cache_bytes = 256 << 20;  // blobs kept in memory
+  // Origins (scheme://host[:port]) whose pages may open /ws besides the hub's
+  // own, e.g. sites embedding cells with /embed.js; "*" allows any.
+  std::vector<std::string> allow_origins;
+  // How long the sessions of a page whose connection dropped wait for it to
+  // reconnect and resume them (0: they end with the connection).
+  std::chrono::milliseconds reconnect_grace = std::chrono::seconds(120);
+  // How often the sessions whose grace period passed are ended.
+  std::chrono::milliseconds expire_tick = std::chrono::milliseconds(250);
+  // Output of a detached session kept for its resume; past it a notice
+  // stands for what was dropped.
+  size_t max_detached_output = 1 << 20;
+  // A compute server that refused a start as full gets no new start for this
+  // long (unless a newer report of its load comes first).
+  std::chrono::milliseconds compute_full_for = std::chrono::seconds(5);
+  // Messages per second one WebSocket may send on average (bursts of one
+  // second's worth pass at once); faster senders are slowed, not cut. 0: no limit.
+  double max_message_rate = 200;
+  // A connection over that rate is told (RATE_LIMITED) at most this often.
+  std::chrono::milliseconds rate_notice_interval = std::chrono::seconds(10);
+  // Open TCP connections (browsers, pages loading) the hub holds at once;
+  // past it a new connection gets 503 and is closed.
+  size_t max_connections = 20000;
+  // File descriptors kept free of connections (for the database, compute
+  // links, files) when the open-files limit caps max_connections.
+  size_t reserved_descriptors = 256;
+  // "Connection limit reached" is logged at most this often.
+  std::chrono::milliseconds full_warning_interval = std::chrono::seconds(1);
+  // HTTP: the largest request body read; how long a connection may take to
+  // send a request (an idle keep-alive connection closes after it); how long
+  // a TLS handshake may take.
+  size_t max_http_body = 64 << 10;
+  std::chrono::milliseconds http_read_timeout = std::chrono::seconds(60);
+  std::chrono::milliseconds tls_handshake_timeout = std::chrono::seconds(30);
+  // With `db`: how often one shard prunes the Store's capped tables.
+  std::chrono::seconds store_prune_interval = std::chrono::seconds(60);
+  // With `db`: learn compute servers from the Store too (services of type
+  // compute that run, with their monitors' reports), every
+  // `discover_interval`, read through memcached when given. A server whose
+  // newest report is older than `stale_after` gets no new sessions.
+  std::string memcached;  // HOST:PORT[,...]; empty: none
+  std::chrono::milliseconds discover_interval = std::chrono::seconds(2);
+  std::chrono::milliseconds stale_after = std::chrono::seconds(20);
+  // For tests only: called with every WebSocket message before it is routed.
+  // A throw from it ends that connection as a bug in the hub would (the
+  // exception is logged and the connection's sessions are cleaned up).
+  std::function<void(std::string_view text)> on_ws_message;
+};
+
+}  // namespace salvus::hub

@@ -1,0 +1,366 @@
+#include "hub/shard.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+#include "core/overloaded.h"
+#include "core/spawn.h"
+#include "hub/blob_store.h"
+#include "hub/connection.h"
+#include "hub/session_directory.h"
+#include "store/store.h"
+
+namespace salvus::hub {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// The shard's own Store connection (null without --db); one shard prunes
+// the capped tables.
+std::unique_ptr<store::Store> OpenShardStore(const HubOptions& opt, unsigned index,
+                                             asio::io_context& io) {
+  if (opt.db.empty()) return nullptr;
+  store::Options so;
+  so.prune_interval_s = index == 0 ? static_cast<int>(opt.store_prune_interval.count()) : 0;
+  auto st = store::OpenStore(opt.db, io.get_executor(), so);
+  if (!st) throw std::runtime_error("cannot open the database: " + st.error());
+  return std::move(*st);
+}
+
+}  // namespace
+
+// A browser connection that lives on another shard (`home`, which owns the
+// WebSocket): replies are posted there.
+class Shard::RemoteBrowser : public Browser {
+ public:
+  RemoteBrowser(Shard* home, uint64_t id) : Browser(id), home_(home) {}
+  void Send(std::string text) override {
+    asio::post(home_->io_, [h = home_, id = id(), t = std::move(text)]() mutable {
+      h->SendTo(id, std::move(t));
+    });
+  }
+  void Close() override {}
+  void Abort() override {}
+  bool Local() const override { return false; }
+
+ private:
+  Shard* home_;
+};
+
+Shard::Shard(ShardContext context, unsigned index, unsigned shards)
+    : ctx_(context),
+      opt_(*context.options),
+      index_(index),
+      nshards_(shards),
+      acceptor_(io_),
+      router_(opt_.compute.size(), RouterOptions{.max_code = opt_.max_code,
+                                                 .max_share = opt_.max_share,
+                                                 .grace = opt_.reconnect_grace,
+                                                 .max_buffer = opt_.max_detached_output,
+                                                 .full_for = opt_.compute_full_for}),
+      store_(OpenShardStore(opt_, index, io_)),
+      http_(opt_.web_root, ctx_.blobs, store_.get()),
+      permalinks_(store_.get()) {
+  for (size_t i = 0; i < opt_.compute.size(); ++i) NewLink(opt_.compute[i]);
+  router_.SetSessionObserver([this](const std::string& session, bool here) {
+    if (here) {
+      ctx_.directory->Put(session, index_);
+    } else {
+      ctx_.directory->Erase(session, index_);
+    }
+  });
+}
+
+// What is left on the event loop (suspended coroutines) is destroyed with
+// io_, after the other members: cleanup run then must not touch them.
+Shard::~Shard() { alive_.reset(); }
+
+void Shard::PostComputeReports(std::vector<ComputeReport> reports) {
+  asio::post(io_, [this, r = std::move(reports)] { OnComputeReports(r); });
+}
+
+uint16_t Shard::Bind(uint16_t port) {
+  tcp::endpoint ep(asio::ip::make_address(opt_.listen.host), port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  int one = 1;
+  setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  acceptor_.bind(ep);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  return acceptor_.local_endpoint().port();
+}
+
+void Shard::Run() {
+  for (auto& l : links_) l->Start();
+  core::Spawn(io_, AcceptLoop(), "hub accept loop");
+  if (opt_.reconnect_grace.count() > 0) core::Spawn(io_, ExpireLoop(), "hub expiry loop");
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Shard::Stop() {
+  asio::post(io_, [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto& l : links_) l->Stop();
+    for (auto& [id, c] : conns_) c->Abort();
+    io_.stop();
+  });
+  if (thread_.joinable()) thread_.join();
+}
+
+void Shard::Dispatch(std::vector<Out>& outs) {
+  for (Out& o : outs) {
+    std::visit(core::Overloaded{
+                   [&](ToBrowser& b) { SendTo(b.conn, std::move(b.text)); },
+                   // The Router only routes to links that are up; a link that goes
+                   // down tells the Router (OnComputeLost), which answers what waits.
+                   [&](ToCompute& c) { links_[c.link]->Send(c.msg); },
+                   [&](ToStore& s) {
+                     permalinks_.Handle(std::move(s.msg), [this, conn = s.conn](std::string json) {
+                       SendTo(conn, std::move(json));
+                     });
+                   },
+                   [&](KeepBlob& b) { StoreBlob(std::move(b.blob)); },
+                   [&](ResumeElsewhere& r) { HandOverResume(r.conn, r.msg); },
+                   [&](SessionDetached& d) {
+                     spdlog::info("session {} detached: its page has {} s to reconnect", d.session,
+                                  opt_.reconnect_grace.count() / 1000);
+                   },
+                   [&](SessionResumed& r) {
+                     spdlog::info("session {} resumed by browser {}", r.session, r.conn);
+                   },
+                   [&](DetachedSessionEnded& e) {
+                     spdlog::info("detached session {} ended: {}", e.session, e.reason);
+                   },
+               },
+               o);
+  }
+}
+
+// A link to the compute server at `where`, index links_.size() (the
+// Router's index too). The --compute ones come first.
+size_t Shard::NewLink(const core::HostPort& where) {
+  const size_t i = links_.size();
+  if (i >= router_.links()) router_.AddLink();  // the --compute ones it has
+  const bool configured = i < opt_.compute.size();
+  LinkOptions lo{where, opt_.token, opt_.compute_tls, opt_.compute_tls_ca};
+  links_.push_back(std::make_unique<ComputeLink>(
+      io_, lo,
+      ComputeLink::Handlers{[this, i, configured] {
+                              router_.SetLinkUp(i, true);
+                              if (configured) links_up_.fetch_add(1, std::memory_order_relaxed);
+                            },
+                            [this, i](const proto::Message& m) {
+                              std::vector<Out> outs;
+                              router_.OnComputeMessage(i, m, &outs);
+                              Dispatch(outs);
+                            },
+                            [this, i, configured](const std::string& why) {
+                              if (configured) links_up_.fetch_sub(1, std::memory_order_relaxed);
+                              std::vector<Out> outs;
+                              router_.OnComputeLost(i, why, &outs);
+                              Dispatch(outs);
+                            }}));
+  link_index_[where.host + ":" + std::to_string(where.port)] = i;
+  return i;
+}
+
+void Shard::OnComputeReports(const std::vector<ComputeReport>& reports) {
+  const bool log = index_ == 0;  // one shard speaks for the hub
+  std::set<size_t> listed;
+  for (const ComputeReport& r : reports) {
+    const std::string where = r.host + ":" + std::to_string(r.port);
+    auto it = link_index_.find(where);
+    size_t i;
+    if (it != link_index_.end()) {
+      i = it->second;
+    } else {
+      if (!r.fresh) continue;  // not reporting: not worth a connection
+      i = NewLink({r.host, r.port});
+      if (log) spdlog::info("compute {}: discovered (service {})", where, r.service_id);
+      links_[i]->Start();
+    }
+    listed.insert(i);
+    if (r.has_status && r.has_stats) {
+      router_.SetLinkReport(
+          i, {r.time_ms, r.stats.sessions(), r.stats.max_sessions(), r.stats.cpus(), r.load1});
+    }
+    if (router_.link(i).in_rotation != r.fresh) {
+      router_.SetLinkInRotation(i, r.fresh);
+      if (log && r.fresh) spdlog::info("compute {}: reporting again; back in rotation", where);
+      if (log && !r.fresh) {
+        spdlog::warn("compute {}: no report for over {} s; out of rotation (no new sessions)",
+                     where, opt_.stale_after.count() / 1000.0);
+      }
+    }
+  }
+  // Not running as far as the database knows.
+  for (auto it = link_index_.begin(); it != link_index_.end();) {
+    const size_t i = it->second;
+    const bool configured = i < opt_.compute.size();
+    if (listed.count(i) || (configured && !router_.link(i).reported)) {
+      ++it;
+      continue;
+    }
+    if (router_.link(i).in_rotation) {
+      router_.SetLinkInRotation(i, false);
+      if (log) spdlog::info("compute {}: stopped (per the database); out of rotation", it->first);
+    }
+    if (!configured && !router_.link(i).up) {  // gone: let it go
+      links_[i]->Stop();
+      router_.RemoveLink(i);
+      it = link_index_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+}
+
+void Shard::SendTo(uint64_t conn, std::string text) {
+  if (auto it = conns_.find(conn); it != conns_.end()) it->second->Send(std::move(text));
+}
+
+void Shard::AddBrowser(std::shared_ptr<Browser> browser) {
+  const uint64_t id = browser->id();
+  conns_[id] = std::move(browser);
+}
+
+void Shard::OnBrowserText(Browser& b, std::string_view text, std::vector<Out>* outs) {
+  if (b.handed_to >= 0) {
+    Shard* there = (*ctx_.shards)[b.handed_to].get();
+    asio::post(there->io_,
+               [there, id = b.id(), t = std::string(text)] { there->FromRemote(id, t); });
+    return;
+  }
+  outs->clear();
+  router_.OnBrowserText(b.id(), text, outs);
+  Dispatch(*outs);
+}
+
+void Shard::OnBrowserGone(Browser& b) {
+  const uint64_t id = b.id();
+  b.Close();
+  if (b.handed_to >= 0) {
+    Shard* there = (*ctx_.shards)[b.handed_to].get();
+    asio::post(there->io_, [there, id] { there->BrowserClosed(id); });
+    conns_.erase(id);
+  } else {
+    BrowserClosed(id);
+  }
+}
+
+// A resume for a session this shard's Router does not hold.
+void Shard::HandOverResume(uint64_t conn, const proto::Message& m) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  Browser& b = *it->second;
+  const std::string& session = m.resume().session();
+  const auto where = session.empty() ? std::nullopt : ctx_.directory->Find(session);
+  if (!where || *where == index_ || *where >= ctx_.shards->size()) {
+    b.Send(router_.GoneJson(m.id(), session));
+    return;
+  }
+  if (!b.Local() || router_.Busy(conn)) {  // its sessions live here (or on a third shard)
+    b.Send(Router::ErrorJson(m.id(), proto::Error::BAD_REQUEST,
+                             "resume that session first thing on a new connection (this one "
+                             "already has other sessions)"));
+    return;
+  }
+  // From now on this WebSocket speaks to the session's shard.
+  Shard* there = (*ctx_.shards)[*where].get();
+  b.handed_to = static_cast<int>(*where);
+  spdlog::info("browser {} handed over to shard {} to resume session {}", conn, *where, session);
+  asio::post(there->io_, [there, home = this, conn, text = Router::ToJson(m)] {
+    there->conns_[conn] = std::make_shared<RemoteBrowser>(home, conn);
+    there->FromRemote(conn, text);
+  });
+}
+
+// A message of a WebSocket handed over to this shard.
+void Shard::FromRemote(uint64_t conn, const std::string& text) {
+  if (!conns_.count(conn)) return;
+  std::vector<Out> outs;
+  router_.OnBrowserText(conn, text, &outs);
+  Dispatch(outs);
+}
+
+void Shard::BrowserClosed(uint64_t conn) {
+  std::vector<Out> outs;
+  router_.OnBrowserClosed(conn, &outs);
+  Dispatch(outs);
+  conns_.erase(conn);
+}
+
+asio::awaitable<void> Shard::ExpireLoop() {
+  asio::steady_timer tick(io_);
+  std::vector<Out> outs;
+  for (;;) {
+    tick.expires_after(opt_.expire_tick);
+    boost::system::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    outs.clear();
+    router_.ExpireDetached(Router::Clock::now(), &outs);
+    Dispatch(outs);
+  }
+}
+
+void Shard::StoreBlob(proto::Blob&& b) {
+  if (store_) {
+    store::Blob row{b.sha1(), b.mime(), b.data()};
+    store_->PutBlob(std::move(row), [sha1 = b.sha1()](store::Result<void> r) {
+      if (!r) spdlog::warn("blob {} not saved in the database: {}", sha1, r.error());
+    });
+  }
+  if (!ctx_.blobs->Put(std::move(*b.mutable_sha1()), std::move(*b.mutable_mime()),
+                       std::move(*b.mutable_data()))) {
+    spdlog::warn("a compute server sent a blob whose name is not its SHA-1; dropped");
+  }
+}
+
+asio::awaitable<void> Shard::AcceptLoop() {
+  std::atomic<size_t>& count = *ctx_.connections;
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket sock =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (!acceptor_.is_open()) co_return;
+      continue;
+    }
+    if (count.fetch_add(1, std::memory_order_relaxed) >= opt_.max_connections) {
+      count.fetch_sub(1, std::memory_order_relaxed);
+      RefuseFull(std::move(sock));
+      continue;
+    }
+    ConnSlot slot(&count);
+    sock.set_option(tcp::no_delay(true), ec);
+    core::Spawn(io_, ServeConnection(*this, std::move(sock), std::move(slot)), "hub connection");
+  }
+}
+
+// Past --max-connections: a plain-text 503 (a TLS client just sees the
+// connection close), sent without waiting; the socket closes at once.
+void Shard::RefuseFull(tcp::socket sock) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_full_warning_ > opt_.full_warning_interval) {
+    last_full_warning_ = now;
+    spdlog::warn("connection limit ({}) reached: refusing new connections", opt_.max_connections);
+  }
+  if (!ctx_.tls) {
+    const std::string res = ConnectionLimitResponse(opt_.max_connections);
+    boost::system::error_code ec;
+    sock.non_blocking(true, ec);
+    (void)sock.write_some(asio::buffer(res), ec);  // fits a fresh socket's buffer
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+  }
+  boost::system::error_code ec;
+  sock.close(ec);
+}
+
+}  // namespace salvus::hub
