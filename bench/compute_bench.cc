@@ -32,9 +32,10 @@ Stats Summarize(std::vector<double> v) {
 
 std::string Json(const Stats& s) {
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "{\"n\": %zu, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f}",
-                s.n, s.p50_ms, s.p99_ms, s.min_ms, s.max_ms);
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"n\": %zu, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f}", s.n,
+      s.p50_ms, s.p99_ms, s.min_ms, s.max_ms);
   return buf;
 }
 

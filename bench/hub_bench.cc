@@ -8,9 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio.hpp>
-
 #include <algorithm>
+#include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -40,8 +39,9 @@ std::string Pct(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   auto p = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
   char buf[200];
-  std::snprintf(buf, sizeof buf, "{\"n\": %zu, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"max_ms\": %.4f}",
-                v.size(), p(0.5), p(0.99), v.back());
+  std::snprintf(buf, sizeof buf,
+                "{\"n\": %zu, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"max_ms\": %.4f}", v.size(),
+                p(0.5), p(0.99), v.back());
   return buf;
 }
 
@@ -162,10 +162,10 @@ int main(int argc, char** argv) {
       const int n = quick ? 300 : 2000;
       for (int i = 0; i < n + 50; ++i) {
         const uint64_t id = 10 + i;
-        const std::string req = "{\"id\": " + std::to_string(id) +
-                                ", \"interactUpdate\": {\"session\": \"" + s +
-                                "\", \"interact\": \"" + interact + "\", \"values\": \"{\\\"n\\\": " +
-                                std::to_string(i % 1000) + "}\"}}";
+        const std::string req =
+            "{\"id\": " + std::to_string(id) + ", \"interactUpdate\": {\"session\": \"" + s +
+            "\", \"interact\": \"" + interact +
+            "\", \"values\": \"{\\\"n\\\": " + std::to_string(i % 1000) + "}\"}}";
         const auto t0 = Clock::now();
         co_await ws->AsyncWrite(req, asio::use_awaitable);
         bool shown = false;
@@ -232,23 +232,27 @@ int main(int argc, char** argv) {
         int running = browsers;
         asio::steady_timer all_done(ex, Clock::time_point::max());
         for (int i = 0; i < browsers; ++i) {
-          asio::co_spawn(ex, [&, i]() -> asio::awaitable<void> {
-            while (Clock::now() < end) {
-              const uint64_t id = ids[i]++;
-              const std::string code = distinct ? std::to_string(id) : "1";
-              Message m = co_await Call(*socks[i], ExecJson(id, sessions[i], code), id);
-              if (m.has_done()) ++cells;
-            }
-            if (--running == 0) all_done.cancel();
-          }, asio::detached);
+          asio::co_spawn(
+              ex,
+              [&, i]() -> asio::awaitable<void> {
+                while (Clock::now() < end) {
+                  const uint64_t id = ids[i]++;
+                  const std::string code = distinct ? std::to_string(id) : "1";
+                  Message m = co_await Call(*socks[i], ExecJson(id, sessions[i], code), id);
+                  if (m.has_done()) ++cells;
+                }
+                if (--running == 0) all_done.cancel();
+              },
+              asio::detached);
         }
         boost::system::error_code ec;
         co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
         char buf[200];
-        std::snprintf(buf, sizeof buf,
-                      "{\"browsers\": %d, \"cells\": %ld, \"seconds\": %.2f, \"cells_per_s\": %.0f}",
-                      browsers, cells, elapsed, cells / elapsed);
+        std::snprintf(
+            buf, sizeof buf,
+            "{\"browsers\": %d, \"cells\": %ld, \"seconds\": %.2f, \"cells_per_s\": %.0f}",
+            browsers, cells, elapsed, cells / elapsed);
         (distinct ? throughput_distinct_json : throughput_json) = buf;
       }
       for (auto& w : socks) co_await w->AsyncClose(asio::use_awaitable);
@@ -270,7 +274,8 @@ int main(int argc, char** argv) {
       }
       char b[200];
       std::snprintf(b, sizeof b,
-                    "{\"connections\": %d, \"probed_alive\": %d, \"hub_rss_mb_before\": %.1f, \"hub_rss_mb\": %.1f}",
+                    "{\"connections\": %d, \"probed_alive\": %d, \"hub_rss_mb_before\": %.1f, "
+                    "\"hub_rss_mb\": %.1f}",
                     idle, alive, rss_before / 1024.0, rss / 1024.0);
       idle_json = b;
       for (auto& w : socks) w->Abort();
@@ -290,6 +295,7 @@ int main(int argc, char** argv) {
             << ",\n  \"ws_2plus2_round_trip\": " << rt_json
             << ",\n  \"ws_2plusN_distinct_cells_round_trip\": " << rt_distinct_json
             << ",\n  \"concurrent_sessions\": " << throughput_json
-            << ",\n  \"concurrent_sessions_distinct_cells\": " << throughput_distinct_json << ",\n  \"idle_websockets\": " << idle_json << "\n}\n";
+            << ",\n  \"concurrent_sessions_distinct_cells\": " << throughput_distinct_json
+            << ",\n  \"idle_websockets\": " << idle_json << "\n}\n";
   return 0;
 }

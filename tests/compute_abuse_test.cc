@@ -59,18 +59,18 @@ class AbuseTest : public ::testing::Test {
 ComputeProcess* AbuseTest::server_ = nullptr;
 
 TEST_F(AbuseTest, ForkBombHitsTheSessionsProcessLimit) {
-  auto r = Run(
-      "import os, time\n"
-      "n = 0\n"
-      "try:\n"
-      "    while True:\n"
-      "        if os.fork() == 0:\n"
-      "            while True:\n"
-      "                try: os.fork()\n"
-      "                except OSError: time.sleep(0.05)\n"
-      "        n += 1\n"
-      "except OSError as e:\n"
-      "    print('stopped', n < 32, type(e).__name__)\n");
+  auto r =
+      Run("import os, time\n"
+          "n = 0\n"
+          "try:\n"
+          "    while True:\n"
+          "        if os.fork() == 0:\n"
+          "            while True:\n"
+          "                try: os.fork()\n"
+          "                except OSError: time.sleep(0.05)\n"
+          "        n += 1\n"
+          "except OSError as e:\n"
+          "    print('stopped', n < 32, type(e).__name__)\n");
   EXPECT_EQ(r.status, proto::Done::OK) << r.err;
   EXPECT_EQ(r.out, "stopped True BlockingIOError\n") << r.err;
   // No more than the limit in the whole uid range, and the server is fine.
@@ -118,8 +118,9 @@ TEST_F(AbuseTest, HugeFileStopsAtTheFileSizeLimit) {
 }
 
 TEST_F(AbuseTest, AnotherSessionsHomeAndTmpFilesAreUnreadable) {
-  auto home = Run("import os\n_ = open('secret', 'w').write('s3cret')\n"
-                  "_ = open('/tmp/abuse-tmp-file', 'w').write('x')\nprint(os.getcwd())");
+  auto home =
+      Run("import os\n_ = open('secret', 'w').write('s3cret')\n"
+          "_ = open('/tmp/abuse-tmp-file', 'w').write('x')\nprint(os.getcwd())");
   ASSERT_EQ(home.status, proto::Done::OK) << home.err;
   const std::string dir = home.out.substr(0, home.out.size() - 1);
   auto other = server_->Connect();
@@ -142,8 +143,8 @@ TEST_F(AbuseTest, AnotherSessionsHomeAndTmpFilesAreUnreadable) {
   t.mutable_terminate()->set_session(session_);
   client_->Request(t);
   ASSERT_TRUE(client_->Receive());
-  for (int i = 0; i < 100 && (std::filesystem::exists("/tmp/abuse-tmp-file") ||
-                              std::filesystem::exists(dir));
+  for (int i = 0;
+       i < 100 && (std::filesystem::exists("/tmp/abuse-tmp-file") || std::filesystem::exists(dir));
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -171,9 +172,10 @@ TEST(ComputeKill, SigkillOfTheServerLeavesNoWorker) {
   auto s2 = sneaky->StartSession("sage");
   ASSERT_TRUE(s2);
   // A process that leaves the session's process group and the worker.
-  auto r = sneaky->Execute(*s2, "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
-                                "    if os.fork() == 0: time.sleep(600)\n    os._exit(0)\n"
-                                "time.sleep(0.5)");
+  auto r = sneaky->Execute(*s2,
+                           "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+                           "    if os.fork() == 0: time.sleep(600)\n    os._exit(0)\n"
+                           "time.sleep(0.5)");
   ASSERT_TRUE(r) << r.error();
   proto::Message ex;
   ex.mutable_execute()->set_session(*s1);

@@ -17,8 +17,8 @@
 namespace salvus {
 namespace {
 
-using testutil::ComputeProcess;
 using compute::CgroupMembership;
+using testutil::ComputeProcess;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -126,8 +126,9 @@ TEST_F(ComputeCgroupTest, EachWorkerHasItsOwnCgroupWithTheLimitsAndItIsGoneAfter
   EXPECT_EQ(ProcessLimit(dirs), "40");
 
   // What the session starts stays in its cgroup, even in a session of its own.
-  const std::string child = Run(
-      s1, "import subprocess\n"
+  const std::string child =
+      Run(s1,
+          "import subprocess\n"
           "print(subprocess.run(['setsid', 'cat', '/proc/self/cgroup'], capture_output=True,"
           " text=True).stdout, end='')");
   EXPECT_EQ(Directories(child), dirs);
@@ -162,9 +163,10 @@ TEST_F(ComputeCgroupTest, MemoryIsLimitedForTheWholeSessionNotPerProcess) {
   proto::Limits limits;
   limits.set_memory_mb(300);
   const std::string s = Start(limits);
-  EXPECT_EQ(Run(s, "import subprocess, sys\n"
-                   "print(subprocess.run([sys.executable, '-c', 'b = bytearray(450 * 2**20)'])"
-                   ".returncode)"),
+  EXPECT_EQ(Run(s,
+                "import subprocess, sys\n"
+                "print(subprocess.run([sys.executable, '-c', 'b = bytearray(450 * 2**20)'])"
+                ".returncode)"),
             "-9\n");
   EXPECT_EQ(Run(s, "'alive'"), "'alive'\n");
   Terminate(s);

@@ -4,12 +4,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sys/wait.h>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "core/frame.h"
@@ -179,7 +179,8 @@ TEST_F(ComputeTest, InvalidUtf8OutputIsReplacedNotFatal) {
   auto c = Connect();
   auto s = c->StartSession("sage");
   ASSERT_TRUE(s);
-  auto r = c->Execute(*s, "import os\nos.write(1, b'bad \\xff\\xfe bytes\\n')\nprint('\\udcff ok')");
+  auto r =
+      c->Execute(*s, "import os\nos.write(1, b'bad \\xff\\xfe bytes\\n')\nprint('\\udcff ok')");
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->status, proto::Done::OK) << r->err;
   EXPECT_NE(r->out.find("bad \xEF\xBF\xBD\xEF\xBF\xBD bytes\n"), std::string::npos) << r->out;
@@ -379,12 +380,13 @@ TEST(ComputePython, PlainPythonKernel) {
 TEST(ComputeTls, TlsConnectionsWork) {
   char tmpl[] = "/tmp/salvus-tls-XXXXXX";
   std::string dir = mkdtemp(tmpl);
-  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-                          "-addext subjectAltName=IP:127.0.0.1 -keyout " + dir + "/key.pem -out " +
-                          dir + "/cert.pem >/dev/null 2>&1";
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      dir + "/key.pem -out " + dir + "/cert.pem >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  ComputeProcess server({"--kernel", "python", "--tls-cert", dir + "/cert.pem", "--tls-key",
-                         dir + "/key.pem"});
+  ComputeProcess server(
+      {"--kernel", "python", "--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"});
   ASSERT_TRUE(server.ok()) << server.log();
   auto o = server.client_options();
   o.tls = true;
@@ -429,9 +431,10 @@ struct ExecRun {
 ExecRun RunExec(const testutil::ComputeProcess& server, const std::string& args,
                 const std::string& stdin_text = "") {
   const std::string dir = server.dir();
-  const std::string cmd = std::string(SALVUS_BINARY) + " exec --compute 127.0.0.1:" +
-                          std::to_string(server.port()) + " --token-file " + dir + "/token " +
-                          args + " < " + dir + "/stdin > " + dir + "/out 2> " + dir + "/err";
+  const std::string cmd = std::string(SALVUS_BINARY) +
+                          " exec --compute 127.0.0.1:" + std::to_string(server.port()) +
+                          " --token-file " + dir + "/token " + args + " < " + dir + "/stdin > " +
+                          dir + "/out 2> " + dir + "/err";
   { std::ofstream(dir + "/stdin") << stdin_text; }
   int status = std::system(cmd.c_str());
   auto slurp = [](const std::string& p) {
@@ -454,10 +457,11 @@ TEST(ComputeExec, ExitCodesAndStreams) {
   auto piped = RunExec(server, "-", "for i in range(3): print(i)\n");
   EXPECT_EQ(piped.code, 0) << piped.err;
   EXPECT_EQ(piped.out, "0\n1\n2\n");
-  auto wrong = testutil::ComputeProcess::WriteFile(server.dir() + "/wrong", "not-the-cluster-token-000");
-  const std::string cmd = std::string(SALVUS_BINARY) + " exec --compute 127.0.0.1:" +
-                          std::to_string(server.port()) + " --token-file " + wrong + " 1 2>" +
-                          server.dir() + "/err2";
+  auto wrong =
+      testutil::ComputeProcess::WriteFile(server.dir() + "/wrong", "not-the-cluster-token-000");
+  const std::string cmd = std::string(SALVUS_BINARY) +
+                          " exec --compute 127.0.0.1:" + std::to_string(server.port()) +
+                          " --token-file " + wrong + " 1 2>" + server.dir() + "/err2";
   EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
   auto refused = RunExec(server, "--no-such-option 1");
   EXPECT_EQ(refused.code, 2);
@@ -468,8 +472,8 @@ TEST(ComputeExec, UnreachableServerIsExitTwo) {
   char tmpl[] = "/tmp/salvus-exec-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   { std::ofstream(dir + "/token") << "0123456789abcdef0123"; }
-  const std::string cmd = std::string(SALVUS_BINARY) +
-                          " exec --compute 127.0.0.1:1 --token-file " + dir + "/token '1' 2>/dev/null";
+  const std::string cmd = std::string(SALVUS_BINARY) + " exec --compute 127.0.0.1:1 --token-file " +
+                          dir + "/token '1' 2>/dev/null";
   EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
   std::filesystem::remove_all(dir);
 }
@@ -485,9 +489,10 @@ TEST(ComputeUids, ARangeInUseIsRefused) {
   testutil::ComputeProcess first({"--kernel", "python", "--pool", "1"});
   ASSERT_TRUE(first.ok()) << first.log();
   // A second server on the same uids would kill the first one's sessions.
-  const std::string cmd = std::string(SALVUS_BINARY) + " compute --kernel python --listen 127.0.0.1:0 --token-file " +
-                          first.dir() + "/token --state-dir " + first.dir() + "/state2 --uid-base " +
-                          std::to_string(first.uid_base()) + " --uid-count 100 2>" + first.dir() + "/err2";
+  const std::string cmd =
+      std::string(SALVUS_BINARY) + " compute --kernel python --listen 127.0.0.1:0 --token-file " +
+      first.dir() + "/token --state-dir " + first.dir() + "/state2 --uid-base " +
+      std::to_string(first.uid_base()) + " --uid-count 100 2>" + first.dir() + "/err2";
   EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
   std::ifstream in(first.dir() + "/err2");
   std::string err((std::istreambuf_iterator<char>(in)), {});

@@ -34,7 +34,6 @@ using Clock = std::chrono::steady_clock;
 using testutil::ReadFile;
 using testutil::UpProcess;
 
-
 // `salvus up --port 0` in a fresh data folder; stopped with SIGTERM.
 
 struct Ran {
@@ -57,8 +56,10 @@ Ran Salvus(std::vector<std::string> args, const std::string& input = "",
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, (dir + "/in").c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, (dir + "/out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, (dir + "/err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, (dir + "/out").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&fa, 2, (dir + "/err").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   // The child gets default signal handling whatever the test runner set.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -206,12 +207,13 @@ void CtrlCInterruptsThenQuits(std::vector<std::string> args, const std::string& 
     // The cell keeps writing the time to a file: once the session is
     // ended, the file is deleted (root: the session's /tmp files go) or
     // stops changing.
-    const std::string alive =
-        "/tmp/salvus-exec-hub-alive-" + std::to_string(getpid()) + "-" + mode;
+    const std::string alive = "/tmp/salvus-exec-hub-alive-" + std::to_string(getpid()) + "-" + mode;
     auto a = args;
     a.push_back(
         "import time\nprint('started', flush=True)\nwhile True:\n"
-        "    try:\n        open('" + alive + "', 'w').write(repr(time.time()))\n"
+        "    try:\n        open('" +
+        alive +
+        "', 'w').write(repr(time.time()))\n"
         "        time.sleep(0.05r)\n    except KeyboardInterrupt:\n"
         "        print('caught', flush=True)\n");
     Ran r = Salvus(a, "", [](pid_t pid, const std::string& out) {
@@ -254,9 +256,8 @@ TEST_F(ExecHubTest, ClientSpeaksTheDocumentedProtocol) {
   auto s = (*c)->StartSession("sage");
   ASSERT_TRUE(s) << s.error();
   std::vector<std::string> seen;
-  auto r = (*c)->Execute(*s, "print(1)\nprint(2)", [&](const proto::Message& m) {
-    seen.push_back(m.output().text());
-  });
+  auto r = (*c)->Execute(*s, "print(1)\nprint(2)",
+                         [&](const proto::Message& m) { seen.push_back(m.output().text()); });
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->status, proto::Done::OK);
   EXPECT_EQ(r->out, "1\n2\n");
@@ -283,21 +284,22 @@ TEST(ExecHubTls, WssWithAndWithoutVerification) {
   char tmpl[] = "/tmp/salvus-exec-tls-XXXXXX";
   const std::string certs = mkdtemp(tmpl);
   auto make_cert = [&](const std::string& name) {
-    const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-                            "-addext subjectAltName=IP:127.0.0.1 -keyout " + certs + "/" + name +
-                            ".key -out " + certs + "/" + name + ".pem 2>/dev/null";
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+        certs + "/" + name + ".key -out " + certs + "/" + name + ".pem 2>/dev/null";
     return std::system(cmd.c_str()) == 0;
   };
   ASSERT_TRUE(make_cert("hub"));
   ASSERT_TRUE(make_cert("other"));
-  UpProcess up({"--kernel", "python", "--tls-cert", certs + "/hub.pem", "--tls-key",
-                certs + "/hub.key"});
+  UpProcess up(
+      {"--kernel", "python", "--tls-cert", certs + "/hub.pem", "--tls-key", certs + "/hub.key"});
   ASSERT_TRUE(up.ok()) << up.log();
   const std::string port = std::to_string(up.port());
   const std::string wss = "wss://127.0.0.1:" + port + "/ws";
 
-  Ran r = Salvus({"exec", "--hub", wss, "--kernel", "python", "--tls-ca", certs + "/hub.pem",
-                  "print(6*7)"});
+  Ran r = Salvus(
+      {"exec", "--hub", wss, "--kernel", "python", "--tls-ca", certs + "/hub.pem", "print(6*7)"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "42\n");
   // Without a CA the certificate is not checked (like --compute).
@@ -315,8 +317,8 @@ TEST(ExecHubTls, WssWithAndWithoutVerification) {
   EXPECT_NE(r.err.find("TLS handshake with 127.0.0.1:" + port + " failed"), std::string::npos)
       << r.err;
   // The right CA, but the certificate does not name "localhost".
-  r = Salvus({"exec", "--hub", "wss://localhost:" + port + "/ws", "--kernel", "python",
-              "--tls-ca", certs + "/hub.pem", "1"});
+  r = Salvus({"exec", "--hub", "wss://localhost:" + port + "/ws", "--kernel", "python", "--tls-ca",
+              certs + "/hub.pem", "1"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("TLS handshake"), std::string::npos) << r.err;
   // Plain WebSocket to the TLS port.

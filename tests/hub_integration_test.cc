@@ -3,8 +3,8 @@
 // starting sessions right after it says it is ready, and PostgreSQL as its
 // database; and `salvus hub` learning two compute servers from the Store
 // (their monitors' reports, through memcached) and placing sessions by load.
-#include <gtest/gtest.h>
 #include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -48,7 +48,8 @@ std::string HttpGet(uint16_t port, const std::string& target) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string answer;
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    const std::string req =
+        "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     (void)!write(fd, req.data(), req.size());
     char buf[4096];
     for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, n);
@@ -274,9 +275,9 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   char tmpl[] = "/tmp/salvus-routing-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   testutil::ComputeProcess a({"--kernel", "python", "--max-sessions", "4", "--pool", "1",
-                             "--stats-file", dir + "/a.json"});
+                              "--stats-file", dir + "/a.json"});
   testutil::ComputeProcess b({"--kernel", "python", "--max-sessions", "16", "--pool", "1",
-                             "--stats-file", dir + "/b.json"});
+                              "--stats-file", dir + "/b.json"});
   ASSERT_TRUE(a.ok()) << a.log();
   ASSERT_TRUE(b.ok()) << b.log();
   ASSERT_EQ(a.token(), b.token());
@@ -284,23 +285,43 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
   testutil::ComputeProcess::WriteFile(dir + "/b.pid", std::to_string(b.pid()) + "\n");
   auto monitor = [&](const std::string& name, uint16_t port) {
     return std::make_unique<testutil::Child>(
-        std::vector<std::string>{SALVUS_BINARY, "monitor", "--pidfile", dir + "/" + name + ".pid",
-                                 "--type", "compute", "--name", "compute-" + name, "--address",
-                                 "127.0.0.1", "--port", std::to_string(port), "--db", db,
-                                 "--memcached", mc.address(), "--interval", "0.5",
-                                 "--extra-file", dir + "/" + name + ".json"},
+        std::vector<std::string>{
+            SALVUS_BINARY, "monitor",   "--pidfile",    dir + "/" + name + ".pid",
+            "--type",      "compute",   "--name",       "compute-" + name,
+            "--address",   "127.0.0.1", "--port",       std::to_string(port),
+            "--db",        db,          "--memcached",  mc.address(),
+            "--interval",  "0.5",       "--extra-file", dir + "/" + name + ".json"},
         dir + "/monitor-" + name + ".out", dir + "/monitor-" + name + ".err");
   };
   auto monitor_a = monitor("a", a.port());
   auto monitor_b = monitor("b", b.port());
   std::filesystem::create_directories(dir + "/web");
-  testutil::ComputeProcess::WriteFile(dir + "/web/index.html", "<!doctype html><title>stub</title>\n");
+  testutil::ComputeProcess::WriteFile(dir + "/web/index.html",
+                                      "<!doctype html><title>stub</title>\n");
   const std::string hub_log = dir + "/hub.log";
-  testutil::Child hub({SALVUS_BINARY, "hub", "--listen", "127.0.0.1:0", "--db", db, "--memcached",
-                      mc.address(), "--token-file", a.dir() + "/token", "--web", dir + "/web",
-                      "--port-file", dir + "/hub.port", "--threads", "2", "--discover-interval",
-                      "0.2", "--stale-after", "2", "--log-file", hub_log},
-                     dir + "/hub.out", dir + "/hub.err");
+  testutil::Child hub({SALVUS_BINARY,
+                       "hub",
+                       "--listen",
+                       "127.0.0.1:0",
+                       "--db",
+                       db,
+                       "--memcached",
+                       mc.address(),
+                       "--token-file",
+                       a.dir() + "/token",
+                       "--web",
+                       dir + "/web",
+                       "--port-file",
+                       dir + "/hub.port",
+                       "--threads",
+                       "2",
+                       "--discover-interval",
+                       "0.2",
+                       "--stale-after",
+                       "2",
+                       "--log-file",
+                       hub_log},
+                      dir + "/hub.out", dir + "/hub.err");
   uint16_t port = 0;
   ASSERT_TRUE(testutil::WaitFor([&] {
     port = static_cast<uint16_t>(std::atoi(testutil::ReadFile(dir + "/hub.port").c_str()));
@@ -338,17 +359,18 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   };
   auto counts_are = [&](int in_a, int in_b) {
-    return testutil::WaitFor([&] { return SessionsOf(dir + "/a.json") == in_a &&
-                                         SessionsOf(dir + "/b.json") == in_b; },
-                            std::chrono::seconds(10));
+    return testutil::WaitFor(
+        [&] { return SessionsOf(dir + "/a.json") == in_a && SessionsOf(dir + "/b.json") == in_b; },
+        std::chrono::seconds(10));
   };
 
   // 1. Ten sessions spread by room (4 vs 16): about 2 and 8, where "fewest
   //    sessions" would try 5 and 5 (and A has room for 4 only).
   std::vector<std::string> sessions;
   start(10, &sessions);
-  ASSERT_TRUE(testutil::WaitFor([&] { return SessionsOf(dir + "/a.json") + SessionsOf(dir + "/b.json") == 10; },
-                               std::chrono::seconds(10)));
+  ASSERT_TRUE(testutil::WaitFor(
+      [&] { return SessionsOf(dir + "/a.json") + SessionsOf(dir + "/b.json") == 10; },
+      std::chrono::seconds(10)));
   const int in_a = SessionsOf(dir + "/a.json");
   EXPECT_GE(in_a, 1);
   EXPECT_LE(in_a, 3);

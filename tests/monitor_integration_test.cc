@@ -22,12 +22,12 @@
 #include <sstream>
 #include <thread>
 
-#include "store/await_store.h"
 #include "monitor/logtail.h"
 #include "monitor/procstat.h"
+#include "store/await_store.h"
 #include "store/store.h"
-#include "util/compute_process.h"
 #include "util/child_process.h"
+#include "util/compute_process.h"
 #include "util/memcached_process.h"
 #include "util/postgres_server.h"
 

@@ -4,13 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <expected>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <algorithm>
 #include <memory>
 #include <thread>
 
@@ -116,8 +116,8 @@ int RunCompute(const ComputeFlags& f) {
   o.root = geteuid() == 0;
   o.state_dir = f.state_dir;
   if (o.state_dir.empty()) {
-    o.state_dir = o.root ? "/var/lib/salvus/compute"
-                         : "/tmp/salvus-compute-" + std::to_string(geteuid());
+    o.state_dir =
+        o.root ? "/var/lib/salvus/compute" : "/tmp/salvus-compute-" + std::to_string(geteuid());
   }
   o.state_dir = std::filesystem::absolute(o.state_dir).lexically_normal().string();
   if (!o.root) {
@@ -249,22 +249,30 @@ Command AddComputeCommand(CLI::App& app) {
     c->add_option_function<double>(name, std::move(set), fmt::format("{} (default {})", help, def));
   };
   auto& d = f->defaults;
-  limit("--walltime", [f](double v) { f->defaults.set_walltime_s(v); }, d.walltime_s(),
-        "session walltime limit, seconds");
-  limit("--idle", [f](double v) { f->defaults.set_idle_s(v); }, d.idle_s(),
-        "idle session limit, seconds");
-  limit("--cputime", [f](double v) { f->defaults.set_cputime_s(v); }, d.cputime_s(),
-        "CPU time limit per session, seconds");
-  limit("--memory-mb", [f](double v) { f->defaults.set_memory_mb(static_cast<uint64_t>(v)); },
-        static_cast<double>(d.memory_mb()), "memory a session may add to the warm image, MB");
-  limit("--open-files", [f](double v) { f->defaults.set_open_files(static_cast<uint32_t>(v)); },
-        d.open_files(), "open files per session");
-  limit("--processes", [f](double v) { f->defaults.set_processes(static_cast<uint32_t>(v)); },
-        d.processes(), "processes per session (as root)");
-  limit("--file-size-mb", [f](double v) { f->defaults.set_file_size_mb(static_cast<uint64_t>(v)); },
-        static_cast<double>(d.file_size_mb()), "largest file a session may write, MB");
-  limit("--output-bytes", [f](double v) { f->defaults.set_output_bytes(static_cast<uint64_t>(v)); },
-        static_cast<double>(d.output_bytes()), "output cap per request, bytes");
+  limit(
+      "--walltime", [f](double v) { f->defaults.set_walltime_s(v); }, d.walltime_s(),
+      "session walltime limit, seconds");
+  limit(
+      "--idle", [f](double v) { f->defaults.set_idle_s(v); }, d.idle_s(),
+      "idle session limit, seconds");
+  limit(
+      "--cputime", [f](double v) { f->defaults.set_cputime_s(v); }, d.cputime_s(),
+      "CPU time limit per session, seconds");
+  limit(
+      "--memory-mb", [f](double v) { f->defaults.set_memory_mb(static_cast<uint64_t>(v)); },
+      static_cast<double>(d.memory_mb()), "memory a session may add to the warm image, MB");
+  limit(
+      "--open-files", [f](double v) { f->defaults.set_open_files(static_cast<uint32_t>(v)); },
+      d.open_files(), "open files per session");
+  limit(
+      "--processes", [f](double v) { f->defaults.set_processes(static_cast<uint32_t>(v)); },
+      d.processes(), "processes per session (as root)");
+  limit(
+      "--file-size-mb", [f](double v) { f->defaults.set_file_size_mb(static_cast<uint64_t>(v)); },
+      static_cast<double>(d.file_size_mb()), "largest file a session may write, MB");
+  limit(
+      "--output-bytes", [f](double v) { f->defaults.set_output_bytes(static_cast<uint64_t>(v)); },
+      static_cast<double>(d.output_bytes()), "output cap per request, bytes");
   return {c, [f] { return RunCompute(*f); }};
 }
 

@@ -105,7 +105,8 @@ void BlockStopSignals() {
 
 Command AddHubCommand(CLI::App& app) {
   auto f = std::make_shared<HubFlags>();
-  CLI::App* c = app.add_subcommand("hub", "Serve the web page and route browsers to compute servers");
+  CLI::App* c =
+      app.add_subcommand("hub", "Serve the web page and route browsers to compute servers");
   c->add_option("--listen", f->listen, "HOST:PORT for browsers (http and WebSocket /ws)")
       ->capture_default_str();
   c->add_option("--compute", f->compute,
@@ -174,11 +175,11 @@ Command AddHubCommand(CLI::App& app) {
             o->db = f->db;
             o->allow_origins = f->allow_origins;
             o->blob_cache_bytes = f->blob_cache_mb << 20;
-            o->reconnect_grace = std::chrono::milliseconds(
-                static_cast<int64_t>(f->reconnect_grace_s * 1000));
+            o->reconnect_grace =
+                std::chrono::milliseconds(static_cast<int64_t>(f->reconnect_grace_s * 1000));
             o->memcached = f->memcached;
-            o->discover_interval = std::chrono::milliseconds(
-                static_cast<int64_t>(f->discover_interval_s * 1000));
+            o->discover_interval =
+                std::chrono::milliseconds(static_cast<int64_t>(f->discover_interval_s * 1000));
             o->stale_after =
                 std::chrono::milliseconds(static_cast<int64_t>(f->stale_after_s * 1000));
             o->max_message_rate = f->limits.max_message_rate;
@@ -193,8 +194,9 @@ Command AddHubCommand(CLI::App& app) {
               return 2;
             }
             if (!hub.WaitForCompute(std::chrono::seconds(10))) {
-              spdlog::warn("not every compute server is reachable yet; sessions start on those "
-                           "that are, and on the others once they answer");
+              spdlog::warn(
+                  "not every compute server is reachable yet; sessions start on those "
+                  "that are, and on the others once they answer");
             }
             spdlog::info("hub listening on {}://{}:{}", o->tls_cert.empty() ? "http" : "https",
                          o->listen.host, port);

@@ -1,6 +1,5 @@
 // salvus: one binary, one subcommand per process kind (DESIGN.md).
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/commands.h"

@@ -17,8 +17,6 @@
 #include <mutex>
 #include <thread>
 
-
-
 #include "cli/commands.h"
 #include "core/hex.h"
 #include "core/log.h"
@@ -26,7 +24,6 @@
 extern char** environ;
 
 namespace salvus::cli {
-
 
 namespace {
 
@@ -176,12 +173,12 @@ int RunUp(const UpFlags& f) {
   const uint16_t cport = FreePort();
   const std::string caddr = "127.0.0.1:" + std::to_string(cport);
   BlockStopSignals();
-  ComputeChild compute({"salvus", "compute", "--listen", caddr, "--token-file", token,
-                        "--kernel", f.kernel, "--max-sessions", std::to_string(f.max_sessions),
-                        "--state-dir", data + "/compute", "--log-file", data + "/compute.log",
-                        "--port-file", data + "/compute.port", "--exit-with-parent",
-                        "--uid-base", std::to_string(f.uid_base)},
-                       data + "/compute.port");
+  ComputeChild compute(
+      {"salvus", "compute", "--listen", caddr, "--token-file", token, "--kernel", f.kernel,
+       "--max-sessions", std::to_string(f.max_sessions), "--state-dir", data + "/compute",
+       "--log-file", data + "/compute.log", "--port-file", data + "/compute.port",
+       "--exit-with-parent", "--uid-base", std::to_string(f.uid_base)},
+      data + "/compute.port");
   std::cout << "Starting Sage (a few seconds)..." << std::endl;
   if (!compute.Spawn() || !compute.WaitReady(std::chrono::seconds(180))) {
     std::cerr << "salvus up: the compute server did not start; see " << data << "/compute.log\n";
@@ -204,8 +201,7 @@ int RunUp(const UpFlags& f) {
   o->tls_key = f.tls_key;
   o->db = f.db.empty() ? "sqlite:" + data + "/salvus.db" : f.db;
   o->allow_origins = f.allow_origins;
-  o->reconnect_grace =
-      std::chrono::milliseconds(static_cast<int64_t>(f.reconnect_grace_s * 1000));
+  o->reconnect_grace = std::chrono::milliseconds(static_cast<int64_t>(f.reconnect_grace_s * 1000));
   o->max_message_rate = f.limits.max_message_rate;
   o->max_connections = f.limits.max_connections;
   hub::Hub hub(*o);
@@ -213,8 +209,8 @@ int RunUp(const UpFlags& f) {
   try {
     port = hub.Start();
   } catch (const std::exception& e) {
-    std::cerr << "salvus up: cannot start the hub on " << f.host << ":" << f.port << ": " << e.what()
-              << "\n";
+    std::cerr << "salvus up: cannot start the hub on " << f.host << ":" << f.port << ": "
+              << e.what() << "\n";
     compute.Stop();
     return 2;
   }
@@ -224,8 +220,8 @@ int RunUp(const UpFlags& f) {
     spdlog::warn("the hub is not connected to the compute server yet; see {}/compute.log", data);
   }
   std::ofstream(data + "/hub.port") << port << "\n";
-  std::cout << "Salvus is running at " << (f.tls_cert.empty() ? "http" : "https") << "://" << f.host << ":" << port << "/  (Ctrl-C stops it)"
-            << std::endl;
+  std::cout << "Salvus is running at " << (f.tls_cert.empty() ? "http" : "https") << "://" << f.host
+            << ":" << port << "/  (Ctrl-C stops it)" << std::endl;
   WaitForSignal();
   std::cout << "stopping..." << std::endl;
   hub.Stop();

@@ -39,7 +39,8 @@ std::string Unescape(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     const auto octal = [](char c) { return c >= '0' && c <= '7'; };
-    if (s[i] == '\\' && i + 3 < s.size() && std::all_of(s.begin() + i + 1, s.begin() + i + 4, octal)) {
+    if (s[i] == '\\' && i + 3 < s.size() &&
+        std::all_of(s.begin() + i + 1, s.begin() + i + 4, octal)) {
       out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
       i += 3;
     } else {
@@ -134,7 +135,8 @@ std::vector<std::string> Children(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return out;
   while (dirent* e = readdir(d)) {
-    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+    if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 &&
+        std::strcmp(e->d_name, "..") != 0) {
       out.push_back(dir + "/" + e->d_name);
     }
   }
@@ -291,9 +293,10 @@ std::string OwnCgroupDirectory(const std::vector<CgroupMount>& mounts,
                                const std::vector<CgroupMembership>& memberships,
                                std::string_view controller) {
   const bool unified = controller.empty();
-  auto member = std::find_if(memberships.begin(), memberships.end(), [&](const CgroupMembership& m) {
-    return unified ? m.controllers.empty() : HasAllWords(m.controllers, {controller});
-  });
+  auto member =
+      std::find_if(memberships.begin(), memberships.end(), [&](const CgroupMembership& m) {
+        return unified ? m.controllers.empty() : HasAllWords(m.controllers, {controller});
+      });
   if (member == memberships.end()) return "";
   for (const CgroupMount& mount : mounts) {
     if (mount.unified != unified) continue;
@@ -303,7 +306,8 @@ std::string OwnCgroupDirectory(const std::vector<CgroupMount>& mounts,
     }
     std::string_view path = member->path;
     const std::string_view root = mount.root == "/" ? "" : mount.root;
-    if (!path.starts_with(root) || (path.size() > root.size() && path[root.size()] != '/')) continue;
+    if (!path.starts_with(root) || (path.size() > root.size() && path[root.size()] != '/'))
+      continue;
     path.remove_prefix(root.size());
     if (path == "/") path = "";
     return mount.mount_point + std::string(path);
@@ -385,7 +389,8 @@ std::expected<void, std::string> SessionCgroups::SetLimits(const std::string& ho
     if (Exists(dirs[0] + "/memory.swap.max")) (void)WriteFile(dirs[0] + "/memory.swap.max", "0");
     return WriteFile(dirs[0] + "/pids.max", LimitValue(limits.processes(), "max"));
   }
-  if (auto r = WriteFile(dirs[0] + "/memory.limit_in_bytes", LimitValue(memory, "-1")); !r) return r;
+  if (auto r = WriteFile(dirs[0] + "/memory.limit_in_bytes", LimitValue(memory, "-1")); !r)
+    return r;
   return WriteFile(dirs[1] + "/pids.max", LimitValue(limits.processes(), "max"));
 }
 
@@ -395,7 +400,8 @@ void SessionCgroups::RemoveEmptyLeaf(const std::string& home) const {
 
 uint64_t SessionCgroups::OomKills(const std::string& home) const {
   const auto dirs = CgroupLeafDirs(parents_, home);
-  auto text = ReadFile(dirs[0] + (version_ == Version::kV2 ? "/memory.events" : "/memory.oom_control"));
+  auto text =
+      ReadFile(dirs[0] + (version_ == Version::kV2 ? "/memory.events" : "/memory.oom_control"));
   if (!text) return 0;
   for (std::string_view line : Split(*text, "\n")) {
     if (line.starts_with("oom_kill ")) {
@@ -426,9 +432,8 @@ void KillAndRemoveCgroups(const std::vector<std::string>& leaf_dirs) {
     size_t listed = 0;
     for (const std::string& dir : left) listed += KillListed(dir);
     if (listed == 0) {
-      std::erase_if(left, [](const std::string& dir) {
-        return rmdir(dir.c_str()) == 0 || errno == ENOENT;
-      });
+      std::erase_if(
+          left, [](const std::string& dir) { return rmdir(dir.c_str()) == 0 || errno == ENOENT; });
     }
     if (!left.empty()) usleep(2000);
   }

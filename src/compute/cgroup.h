@@ -33,9 +33,9 @@ std::vector<CgroupMembership> ParseProcCgroup(std::string_view text);
 
 // A cgroup file system from /proc/PID/mountinfo.
 struct CgroupMount {
-  bool unified = false;      // cgroup2
-  std::string root;          // the cgroup shown at the mount point
-  std::string mount_point;   // with mountinfo's octal escapes undone
+  bool unified = false;                  // cgroup2
+  std::string root;                      // the cgroup shown at the mount point
+  std::string mount_point;               // with mountinfo's octal escapes undone
   std::vector<std::string> controllers;  // v1 only, from the super options
 };
 std::vector<CgroupMount> ParseCgroupMounts(std::string_view mountinfo);

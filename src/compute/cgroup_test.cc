@@ -54,7 +54,8 @@ TEST(CgroupTest, UndoesMountinfoEscapes) {
 TEST(CgroupTest, FindsOwnDirectoriesOnAHybridMachine) {
   auto mounts = ParseCgroupMounts(kHybridMountinfo);
   auto own = ParseProcCgroup(kHybridProcCgroup);
-  EXPECT_EQ(OwnCgroupDirectory(mounts, own, "memory"), "/sys/fs/cgroup/memory/process_api/f3445d14");
+  EXPECT_EQ(OwnCgroupDirectory(mounts, own, "memory"),
+            "/sys/fs/cgroup/memory/process_api/f3445d14");
   EXPECT_EQ(OwnCgroupDirectory(mounts, own, "pids"), "/sys/fs/cgroup/pids");
   EXPECT_EQ(OwnCgroupDirectory(mounts, own, "cpuacct"), "/sys/fs/cgroup/cpu,cpuacct");
   EXPECT_EQ(OwnCgroupDirectory(mounts, own, ""), "/sys/fs/cgroup/unified");

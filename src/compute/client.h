@@ -5,11 +5,9 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-
-#include <initializer_list>
-
 #include <expected>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>

@@ -24,7 +24,8 @@ T Pick(T requested, T def, T max) {
 }
 }  // namespace
 
-proto::Limits ResolveLimits(const proto::Limits& r, const proto::Limits& d, const proto::Limits& m) {
+proto::Limits ResolveLimits(const proto::Limits& r, const proto::Limits& d,
+                            const proto::Limits& m) {
   proto::Limits l;
   l.set_walltime_s(Pick(r.walltime_s(), d.walltime_s(), m.walltime_s()));
   l.set_idle_s(Pick(r.idle_s(), d.idle_s(), m.idle_s()));

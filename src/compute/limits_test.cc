@@ -11,9 +11,9 @@ TEST(Limits, RequestDefaultAndMaximum) {
   max.set_memory_mb(4096);
   max.set_processes(16);
   proto::Limits l = ResolveLimits(req, def, max);
-  EXPECT_EQ(l.walltime_s(), 10);                 // requested
-  EXPECT_EQ(l.memory_mb(), 4096u);               // capped by the maximum
-  EXPECT_EQ(l.processes(), 16u);                 // default 64 capped to 16
+  EXPECT_EQ(l.walltime_s(), 10);                   // requested
+  EXPECT_EQ(l.memory_mb(), 4096u);                 // capped by the maximum
+  EXPECT_EQ(l.processes(), 16u);                   // default 64 capped to 16
   EXPECT_EQ(l.output_bytes(), 10u * 1000 * 1000);  // default
   EXPECT_EQ(l.cputime_s(), def.cputime_s());
 }

@@ -115,9 +115,9 @@ void OutputChannel::AppendLocked(proto::Output::Stream stream, std::string_view 
 void OutputChannel::StopFloodLocked() {
   overflowed_ = true;
   kill(getpid(), SIGINT);  // stop the code that floods; the pump blocks SIGINT
-  pending_.push_back({proto::Output::STDERR,
-                      "\n[output truncated: this request wrote more than " +
-                          std::to_string(cap_) + " bytes; execution stopped]\n"});
+  pending_.push_back({proto::Output::STDERR, "\n[output truncated: this request wrote more than " +
+                                                 std::to_string(cap_) +
+                                                 " bytes; execution stopped]\n"});
   if (!timer_armed_) ArmTimerLocked(true);
 }
 

@@ -107,7 +107,8 @@ PYBIND11_EMBEDDED_MODULE(_salvus, m) {
         py::arg("data") = py::none(), py::arg("name") = "", py::arg("width") = 0,
         py::arg("height") = 0);
   m.def("set_target", [](std::string target) {
-    if (salvus::compute::g_channel != nullptr) salvus::compute::g_channel->SetTarget(std::move(target));
+    if (salvus::compute::g_channel != nullptr)
+      salvus::compute::g_channel->SetTarget(std::move(target));
   });
   py::class_<BinaryStream>(m, "BinaryStream")
       .def("write", &BinaryStream::write)
@@ -132,9 +133,8 @@ PYBIND11_EMBEDDED_MODULE(_salvus, m) {
       .def_property_readonly("errors", [](Stream&) { return "replace"; })
       .def_property_readonly("closed", [](Stream&) { return false; })
       .def_property_readonly("line_buffering", [](Stream&) { return false; })
-      .def_property_readonly("name", [](Stream& s) {
-        return s.which == 1 ? "<stderr>" : "<stdout>";
-      });
+      .def_property_readonly("name",
+                             [](Stream& s) { return s.which == 1 ? "<stderr>" : "<stdout>"; });
 }
 
 namespace salvus::compute {

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <boost/asio.hpp>
-
 #include <chrono>
 #include <functional>
 #include <string>

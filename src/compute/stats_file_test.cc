@@ -29,12 +29,15 @@ TEST(StatsFile, WritesAtOnceThenFollowsChanges) {
       std::filesystem::temp_directory_path() / ("salvus-stats-test-" + std::to_string(getpid()));
   boost::asio::io_context io;
   uint32_t sessions = 1;
-  StatsFile f(io, path, [&] {
-    proto::ComputeStats s;
-    s.set_sessions(sessions);
-    s.set_max_sessions(4);
-    return s;
-  }, std::chrono::milliseconds(1));
+  StatsFile f(
+      io, path,
+      [&] {
+        proto::ComputeStats s;
+        s.set_sessions(sessions);
+        s.set_max_sessions(4);
+        return s;
+      },
+      std::chrono::milliseconds(1));
   f.Start();
   EXPECT_EQ(Read(path), "{\"sessions\":1,\"maxSessions\":4,\"cpus\":0}\n");
   sessions = 3;

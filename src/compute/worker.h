@@ -8,8 +8,8 @@
 namespace salvus::compute {
 
 struct WorkerConfig {
-  int sock = -1;             // connected to the compute server's main process
-  std::string home;          // the session's home (already the cwd)
+  int sock = -1;                   // connected to the compute server's main process
+  std::string home;                // the session's home (already the cwd)
   bool per_uid_processes = false;  // RLIMIT_NPROC applies to this session alone
 };
 

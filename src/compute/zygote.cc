@@ -176,11 +176,10 @@ void Send(const proto::ZygoteEvent& ev) {
     Send(ev);
   }
 
-  std::map<pid_t, bool> workers;   // live worker pids
+  std::map<pid_t, bool> workers;  // live worker pids
   const PoolPriority priority;
 
-  const core::ForkHooks python_hooks{PythonBeforeFork, PythonAfterForkParent,
-                                     PythonAfterForkChild};
+  const core::ForkHooks python_hooks{PythonBeforeFork, PythonAfterForkParent, PythonAfterForkChild};
   for (;;) {
     pollfd fds[2] = {{control_fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {

@@ -6,7 +6,6 @@
 #include <sys/types.h>
 
 #include <boost/asio.hpp>
-
 #include <deque>
 #include <expected>
 #include <functional>

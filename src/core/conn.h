@@ -7,10 +7,9 @@
 // (single-threaded in the compute server).
 #pragma once
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-
-#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -136,9 +135,9 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
       }
       if (buf.size() < std::max(need, end + kChunk)) buf.resize(std::max(need, end + kChunk));
       boost::system::error_code ec;
-      const size_t n = co_await stream_.async_read_some(
-          asio::buffer(buf.data() + end, buf.size() - end),
-          asio::redirect_error(asio::use_awaitable, ec));
+      const size_t n =
+          co_await stream_.async_read_some(asio::buffer(buf.data() + end, buf.size() - end),
+                                           asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         const bool clean = ec == asio::error::eof || ec == asio::error::operation_aborted ||
                            ec == asio::ssl::error::stream_truncated;

@@ -42,8 +42,9 @@ void ExpectSameAsLibrary(const std::string& json) {
   const bool lib = pbu::JsonStringToMessage(json, &theirs, opts).ok();
   if (!fast) return;  // declined: the library decides, whatever it decides
   ASSERT_TRUE(lib) << "read here but refused by the library: " << json;
-  ASSERT_TRUE(pbu::MessageDifferencer::Equals(ours, theirs))
-      << json << "\nours:\n" << ours.DebugString() << "library:\n" << theirs.DebugString();
+  ASSERT_TRUE(pbu::MessageDifferencer::Equals(ours, theirs)) << json << "\nours:\n"
+                                                             << ours.DebugString() << "library:\n"
+                                                             << theirs.DebugString();
 }
 
 TEST(ReadProtoJsonFast, ReadsWhatBrowsersSendAsTheLibraryDoes) {
@@ -67,16 +68,28 @@ TEST(ReadProtoJsonFast, ReadsTheMappingsOwnTextBack) {
 
 TEST(ReadProtoJsonFast, LeavesTheRestToTheLibrary) {
   for (const char* json : {
-           R"({"id": 1, "startSession": {}, "extra": 1})",          // unknown key
-           R"({"id": 1, "id": 2})",                                  // a key twice
-           R"({"id": 1, "startSession": {}, "interrupt": {}})",     // two members of a oneof
-           R"({"id": null})", R"({"id": 1.0})", R"({"id": 1e3})", R"({"id": -1})",
-           R"({"id": "-0"})", R"({"id": 01})", R"({"id": true})", R"({"id": 1234567890123456})",
-           R"({"complete": {"cursor": "3"}})",                       // quoted 32-bit
-           R"({"execute": {"code": "\u00e9"}})",                     // \u escape
-           R"({"execute": {"code": "a\x"}})", R"({"execute": {"code": "tab	in"}})",
-           R"({"execute": {"code": ["a"]}})", R"({"startSession": {"limits": {"walltimeS": 1}}})",
-           R"({"id": 1} x)", R"({"id": 1)", R"()", R"([])", R"({"id": 1,})",
+           R"({"id": 1, "startSession": {}, "extra": 1})",       // unknown key
+           R"({"id": 1, "id": 2})",                              // a key twice
+           R"({"id": 1, "startSession": {}, "interrupt": {}})",  // two members of a oneof
+           R"({"id": null})",
+           R"({"id": 1.0})",
+           R"({"id": 1e3})",
+           R"({"id": -1})",
+           R"({"id": "-0"})",
+           R"({"id": 01})",
+           R"({"id": true})",
+           R"({"id": 1234567890123456})",
+           R"({"complete": {"cursor": "3"}})",    // quoted 32-bit
+           R"({"execute": {"code": "\u00e9"}})",  // \u escape
+           R"({"execute": {"code": "a\x"}})",
+           R"({"execute": {"code": "tab	in"}})",
+           R"({"execute": {"code": ["a"]}})",
+           R"({"startSession": {"limits": {"walltimeS": 1}}})",
+           R"({"id": 1} x)",
+           R"({"id": 1)",
+           R"()",
+           R"([])",
+           R"({"id": 1,})",
        }) {
     proto::Message m;
     EXPECT_FALSE(ReadProtoJsonFast(json, &m)) << json;
@@ -97,10 +110,18 @@ TEST(ReadProtoJsonFast, WhatItReadsOfMutatedMessagesTheLibraryReadsTheSame) {
     for (int k = 1 + rng() % 3; k > 0 && !json.empty(); --k) {
       const size_t at = rng() % json.size();
       switch (rng() % 4) {
-        case 0: json.erase(at, 1 + rng() % 3); break;
-        case 1: json.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
-        case 2: json[at] = alphabet[rng() % alphabet.size()]; break;
-        case 3: json.insert(at, json.substr(rng() % json.size(), 1 + rng() % 12)); break;
+        case 0:
+          json.erase(at, 1 + rng() % 3);
+          break;
+        case 1:
+          json.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 2:
+          json[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 3:
+          json.insert(at, json.substr(rng() % json.size(), 1 + rng() % 12));
+          break;
       }
     }
     ExpectSameAsLibrary(json);

@@ -73,7 +73,8 @@ TEST(ProtoJson, EscapesWhatJsonNeedsAndReadsBack) {
 }
 
 TEST(ProtoJson, BytesAreBase64AndDoublesShortest) {
-  for (std::string data : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+  for (std::string data :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     proto::Message m;
     m.mutable_blob()->set_sha1("x");
     m.mutable_blob()->set_data(data);
@@ -85,7 +86,8 @@ TEST(ProtoJson, BytesAreBase64AndDoublesShortest) {
   EXPECT_EQ(ProtoJson(m), Library(m));
   m.mutable_session_started()->mutable_limits()->set_idle_s(1e300);
   ExpectRoundTrip(m);
-  m.mutable_session_started()->mutable_limits()->set_idle_s(std::numeric_limits<double>::infinity());
+  m.mutable_session_started()->mutable_limits()->set_idle_s(
+      std::numeric_limits<double>::infinity());
   EXPECT_EQ(ProtoJson(m), Library(m));
 }
 
@@ -108,18 +110,37 @@ TEST(ProtoJson, EveryMessageTypeOfTheProtocolReadsBack) {
         continue;
       }
       switch (f->cpp_type()) {
-        case FD::CPPTYPE_STRING: r->SetString(body, f, "v\n" + f->name()); break;
-        case FD::CPPTYPE_UINT64: r->SetUInt64(body, f, 1ull << 60); break;
-        case FD::CPPTYPE_INT64: r->SetInt64(body, f, -(1ll << 60)); break;
-        case FD::CPPTYPE_UINT32: r->SetUInt32(body, f, 4000000000u); break;
-        case FD::CPPTYPE_INT32: r->SetInt32(body, f, -5); break;
-        case FD::CPPTYPE_DOUBLE: r->SetDouble(body, f, 2.5); break;
-        case FD::CPPTYPE_FLOAT: r->SetFloat(body, f, 0.5f); break;
-        case FD::CPPTYPE_BOOL: r->SetBool(body, f, true); break;
-        case FD::CPPTYPE_ENUM:
-          r->SetEnumValue(body, f, f->enum_type()->value(f->enum_type()->value_count() - 1)->number());
+        case FD::CPPTYPE_STRING:
+          r->SetString(body, f, "v\n" + f->name());
           break;
-        case FD::CPPTYPE_MESSAGE: r->MutableMessage(body, f); break;
+        case FD::CPPTYPE_UINT64:
+          r->SetUInt64(body, f, 1ull << 60);
+          break;
+        case FD::CPPTYPE_INT64:
+          r->SetInt64(body, f, -(1ll << 60));
+          break;
+        case FD::CPPTYPE_UINT32:
+          r->SetUInt32(body, f, 4000000000u);
+          break;
+        case FD::CPPTYPE_INT32:
+          r->SetInt32(body, f, -5);
+          break;
+        case FD::CPPTYPE_DOUBLE:
+          r->SetDouble(body, f, 2.5);
+          break;
+        case FD::CPPTYPE_FLOAT:
+          r->SetFloat(body, f, 0.5f);
+          break;
+        case FD::CPPTYPE_BOOL:
+          r->SetBool(body, f, true);
+          break;
+        case FD::CPPTYPE_ENUM:
+          r->SetEnumValue(body, f,
+                          f->enum_type()->value(f->enum_type()->value_count() - 1)->number());
+          break;
+        case FD::CPPTYPE_MESSAGE:
+          r->MutableMessage(body, f);
+          break;
       }
     }
     ExpectRoundTrip(m);

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/asio/ssl.hpp>
-
 #include <string>
 
 namespace salvus::core {

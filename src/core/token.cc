@@ -1,9 +1,9 @@
 #include "core/token.h"
 
+#include <openssl/crypto.h>
+
 #include <fstream>
 #include <sstream>
-
-#include <openssl/crypto.h>
 
 namespace salvus::core {
 

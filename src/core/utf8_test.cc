@@ -21,10 +21,13 @@ TEST(Utf8, ValidPassesThrough) {
 }
 
 TEST(Utf8, InvalidBecomesReplacement) {
-  EXPECT_EQ(Clean("a\xff" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(Clean("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");       // overlong
+  EXPECT_EQ(Clean("a\xff"
+                  "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(Clean("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_EQ(Clean("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(Clean("x\xE2\x82"), "x\xEF\xBF\xBD");                 // truncated at end
+  EXPECT_EQ(Clean("x\xE2\x82"), "x\xEF\xBF\xBD");                            // truncated at end
   EXPECT_FALSE(IsValidUtf8("a\xff"));
   EXPECT_FALSE(IsValidUtf8("\xE2\x82"));
   EXPECT_TRUE(IsValidUtf8(Clean("\x80\x81\xfe\xff abc \xF4\x90\x80\x80")));

@@ -48,7 +48,8 @@ size_t BlobStore::count() const {
 }
 
 std::string BlobContentType(std::string_view mime) {
-  for (std::string_view ok : {"image/png", "image/jpeg", "image/gif", "image/svg+xml", "image/webp"}) {
+  for (std::string_view ok :
+       {"image/png", "image/jpeg", "image/gif", "image/svg+xml", "image/webp"}) {
     if (mime == ok) return std::string(ok);
   }
   return "application/octet-stream";

@@ -44,7 +44,7 @@ TEST(BlobStore, DropsTheLeastRecentlyUsedPastItsBudget) {
   ASSERT_TRUE(store.Put(core::Sha1Hex(a), "x", a));
   ASSERT_TRUE(store.Put(core::Sha1Hex(b), "x", b));
   ASSERT_TRUE(store.Put(core::Sha1Hex(c), "x", c));
-  ASSERT_NE(store.Get(core::Sha1Hex(a)), nullptr);  // a is now the most recent
+  ASSERT_NE(store.Get(core::Sha1Hex(a)), nullptr);   // a is now the most recent
   ASSERT_TRUE(store.Put(core::Sha1Hex(d), "x", d));  // b goes
   EXPECT_EQ(store.Get(core::Sha1Hex(b)), nullptr);
   EXPECT_NE(store.Get(core::Sha1Hex(a)), nullptr);

@@ -20,7 +20,6 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket/teardown.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
@@ -167,8 +166,8 @@ class CoalescingStream {
 template <class Next, class TeardownHandler>
 void async_teardown(boost::beast::role_type role, CoalescingStream<Next>& stream,
                     TeardownHandler&& handler) {
-  stream.AsyncFlush([&next = stream.next_layer(), role,
-                     h = std::forward<TeardownHandler>(handler)](boost::system::error_code) mutable {
+  stream.AsyncFlush([&next = stream.next_layer(), role, h = std::forward<TeardownHandler>(handler)](
+                        boost::system::error_code) mutable {
     using boost::beast::websocket::async_teardown;
     async_teardown(role, next, std::move(h));
   });

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/beast/websocket.hpp>
-
 #include <chrono>
 #include <random>
 #include <string>
@@ -175,10 +174,12 @@ TEST(CoalescingStream, CloseSendsWhatIsBufferedFirst) {
   Pair p(io);
   Connect(io, &p);
   error_code closed = asio::error::would_block;
-  p.server_ws->async_write(asio::buffer(std::string_view("last words")), [&](error_code ec, size_t) {
-    ASSERT_FALSE(ec);
-    p.server_ws->async_close(websocket::close_code::going_away, [&](error_code ec2) { closed = ec2; });
-  });
+  p.server_ws->async_write(asio::buffer(std::string_view("last words")),
+                           [&](error_code ec, size_t) {
+                             ASSERT_FALSE(ec);
+                             p.server_ws->async_close(websocket::close_code::going_away,
+                                                      [&](error_code ec2) { closed = ec2; });
+                           });
   auto got = ReadN(io, p.client, 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], "last words");

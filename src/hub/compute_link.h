@@ -5,7 +5,6 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>

@@ -29,7 +29,8 @@ std::vector<ComputeReport> ComputeReports(const std::vector<store::ServiceStatus
       if (!ss.latest->extra.empty()) {
         google::protobuf::util::JsonParseOptions o;
         o.ignore_unknown_fields = true;
-        r.has_stats = google::protobuf::util::JsonStringToMessage(ss.latest->extra, &r.stats, o).ok();
+        r.has_stats =
+            google::protobuf::util::JsonStringToMessage(ss.latest->extra, &r.stats, o).ok();
       }
     }
     out.push_back(std::move(r));

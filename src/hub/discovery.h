@@ -12,7 +12,6 @@
 #pragma once
 
 #include <boost/asio.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <expected>

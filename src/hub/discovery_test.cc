@@ -31,8 +31,7 @@ TEST(ComputeReports, RunningComputeServicesWithTheirStats) {
       {Service(1, "compute", 6001, true,
                StatusAt(now - 1000, R"({"sessions":3,"maxSessions":8,"cpus":4,"future":1})", 1.5)),
        Service(2, "hub", 8080, true, StatusAt(now, "")),
-       Service(3, "compute", 6003, false, StatusAt(now, "")),
-       Service(4, "compute", 6004, true)},
+       Service(3, "compute", 6003, false, StatusAt(now, "")), Service(4, "compute", 6004, true)},
       now, 5000);
   ASSERT_EQ(reports.size(), 2u);
   const ComputeReport& a = reports[0];
@@ -54,10 +53,10 @@ TEST(ComputeReports, RunningComputeServicesWithTheirStats) {
 
 TEST(ComputeReports, AnOldReportIsStaleAndBadExtraIsNoStats) {
   const int64_t now = 1'000'000;
-  auto reports = ComputeReports(
-      {Service(1, "compute", 6001, true, StatusAt(now - 5001, "not json")),
-       Service(2, "compute", 0, true, StatusAt(now, ""))},
-      now, 5000);
+  auto reports =
+      ComputeReports({Service(1, "compute", 6001, true, StatusAt(now - 5001, "not json")),
+                      Service(2, "compute", 0, true, StatusAt(now, ""))},
+                     now, 5000);
   ASSERT_EQ(reports.size(), 1u) << "port 0 is no address";
   EXPECT_TRUE(reports[0].has_status);
   EXPECT_FALSE(reports[0].fresh);

@@ -18,20 +18,20 @@
 namespace salvus::hub {
 
 struct LinkLoad {
-  bool up = false;           // connected, said hello
-  bool in_rotation = true;   // false: reported stopped, stopped reporting, or gone
-  bool removed = false;      // link closed for good (never used again)
+  bool up = false;          // connected, said hello
+  bool in_rotation = true;  // false: reported stopped, stopped reporting, or gone
+  bool removed = false;     // link closed for good (never used again)
   // The newest report (reported == false: none yet).
   bool reported = false;
-  int64_t report_ms = 0;     // its time
-  uint32_t sessions = 0;     // in use, from every hub
-  uint32_t max_sessions = 0; // 0: not said
-  uint32_t cpus = 0;         // 0: not said
-  double load1 = 0;          // its host's 1-minute load average
+  int64_t report_ms = 0;      // its time
+  uint32_t sessions = 0;      // in use, from every hub
+  uint32_t max_sessions = 0;  // 0: not said
+  uint32_t cpus = 0;          // 0: not said
+  double load1 = 0;           // its host's 1-minute load average
   // This event loop's view:
   uint32_t started_since_report = 0;
   uint32_t own_sessions = 0;
-  bool full = false;         // refused a start as full since the report
+  bool full = false;  // refused a start as full since the report
 };
 
 // Lower is emptier: the fraction of its sessions in use plus its host's

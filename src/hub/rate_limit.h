@@ -30,7 +30,8 @@ class TokenBucket {
     }
     tokens_ -= 1;
     if (tokens_ >= 0) return Clock::duration::zero();
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-tokens_ / rate_));
+    return std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(-tokens_ / rate_));
   }
 
  private:

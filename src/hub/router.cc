@@ -17,12 +17,18 @@ Router::Router(size_t links, RouterOptions options)
 
 std::string Router::SessionOf(const proto::Message& m) {
   switch (m.body_case()) {
-    case proto::Message::kExecute: return m.execute().session();
-    case proto::Message::kComplete: return m.complete().session();
-    case proto::Message::kInteractUpdate: return m.interact_update().session();
-    case proto::Message::kInterrupt: return m.interrupt().session();
-    case proto::Message::kTerminate: return m.terminate().session();
-    default: return {};
+    case proto::Message::kExecute:
+      return m.execute().session();
+    case proto::Message::kComplete:
+      return m.complete().session();
+    case proto::Message::kInteractUpdate:
+      return m.interact_update().session();
+    case proto::Message::kInterrupt:
+      return m.interrupt().session();
+    case proto::Message::kTerminate:
+      return m.terminate().session();
+    default:
+      return {};
   }
 }
 
@@ -81,8 +87,8 @@ bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
   ++links_[*best].started_since_report;
   const uint64_t id = next_id_++;
   tried.push_back(*best);
-  pending_[id] = {conn, browser_id, *best, proto::Message::kStartSession, "", start,
-                  std::move(tried)};
+  pending_[id] = {conn, browser_id, *best,           proto::Message::kStartSession,
+                  "",   start,      std::move(tried)};
   ToCompute o{*best, {}};
   o.msg.set_id(id);
   *o.msg.mutable_start_session() = *start;
@@ -157,11 +163,11 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
       loose.ignore_unknown_fields = true;
       const uint64_t id =
           pbu::JsonStringToMessage(std::string(text), &lenient, loose).ok() ? lenient.id() : 0;
-      Reply(conn,
-            ErrorJson(id, proto::Error::BAD_REQUEST,
-                      "malformed message: " +
-                          std::string(st.message().data(), st.message().size())),
-            out);
+      Reply(
+          conn,
+          ErrorJson(id, proto::Error::BAD_REQUEST,
+                    "malformed message: " + std::string(st.message().data(), st.message().size())),
+          out);
       return;
     }
   }
@@ -241,14 +247,14 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
 
 void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector<Out>* out) {
   if (in.id() == 0) {
-    if (in.has_session_ended()) EndSession(in.session_ended().session(), in.session_ended().reason(), out);
+    if (in.has_session_ended())
+      EndSession(in.session_ended().session(), in.session_ended().reason(), out);
     return;
   }
   auto it = pending_.find(in.id());
   if (it == pending_.end() || it->second.link != link) return;  // its browser left
   Pending p = it->second;
-  if (in.has_error() && in.error().code() == proto::Error::UNAVAILABLE && p.start &&
-      p.conn != 0) {
+  if (in.has_error() && in.error().code() == proto::Error::UNAVAILABLE && p.start && p.conn != 0) {
     // Full (or without that kernel): the next emptiest server may take it.
     links_[link].full = true;
     full_since_[link] = Clock::now();

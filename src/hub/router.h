@@ -169,8 +169,8 @@ class Router {
     proto::Limits limits;  // from SessionStarted, repeated to a resume
     // While detached:
     Clock::time_point deadline{};
-    std::deque<std::string> buffer;  // JSON replies in order
-    size_t buffered = 0;             // bytes in `buffer`
+    std::deque<std::string> buffer;   // JSON replies in order
+    size_t buffered = 0;              // bytes in `buffer`
     std::map<uint64_t, size_t> lost;  // browser id -> output bytes dropped
   };
   void Reply(uint64_t conn, const std::string& text, std::vector<Out>* out);
@@ -190,9 +190,9 @@ class Router {
   uint64_t next_id_ = 1;
   std::function<void(const std::string&, bool)> observer_;
   std::vector<LinkLoad> links_;
-  std::vector<Clock::time_point> full_since_;  // when each link last refused a start as full
-  std::unordered_map<uint64_t, Pending> pending_;         // hub id -> who asked
-  std::unordered_map<std::string, Session> owner_;        // session -> its browser and link
+  std::vector<Clock::time_point> full_since_;       // when each link last refused a start as full
+  std::unordered_map<uint64_t, Pending> pending_;   // hub id -> who asked
+  std::unordered_map<std::string, Session> owner_;  // session -> its browser and link
   std::unordered_map<uint64_t, std::set<std::string>> sessions_of_;  // browser -> sessions
 };
 

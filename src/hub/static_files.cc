@@ -58,7 +58,8 @@ http::response<http::string_body> ServeStatic(const std::string& root,
   }
   if (path == "/" || IsSharedPath(path)) path = "/index.html";
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(root + path, ec)) return fail(http::status::not_found, "not found");
+  if (!std::filesystem::is_regular_file(root + path, ec))
+    return fail(http::status::not_found, "not found");
   std::ifstream in(root + path, std::ios::binary);
   if (!in) return fail(http::status::not_found, "not found");
   std::stringstream ss;
@@ -66,9 +67,8 @@ http::response<http::string_body> ServeStatic(const std::string& root,
   if (in.bad()) return fail(http::status::not_found, "not found");
   res.result(http::status::ok);
   res.set(http::field::content_type, MimeType(path));
-  res.set(http::field::cache_control, path.rfind("/assets/", 0) == 0
-                                          ? "public, max-age=31536000, immutable"
-                                          : "no-cache");
+  res.set(http::field::cache_control,
+          path.rfind("/assets/", 0) == 0 ? "public, max-age=31536000, immutable" : "no-cache");
   res.set("X-Content-Type-Options", "nosniff");
   if (req.method() == http::verb::get) res.body() = ss.str();
   res.prepare_payload();

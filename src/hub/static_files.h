@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
-
 #include <string>
 
 namespace salvus::hub {

@@ -93,8 +93,8 @@ asio::awaitable<bool> Monitor::Register(const Process& p) {
   // The database may be starting too (or restarting): keep trying while the
   // process lives.
   for (auto backoff = 100ms;; backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s)) {
-    auto id =
-        co_await store::AwaitStore<int64_t>([&](auto cb) { store_.RegisterService(s, std::move(cb)); });
+    auto id = co_await store::AwaitStore<int64_t>(
+        [&](auto cb) { store_.RegisterService(s, std::move(cb)); });
     if (id) {
       service_id_ = *id;
       auto cursor = co_await store::AwaitStore<store::LogCursor>(

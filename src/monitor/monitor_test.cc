@@ -180,8 +180,7 @@ TEST_F(MonitorTest, FollowsAServiceFromStartToExit) {
   const pid_t pid = SpawnService();
   WritePidFile(pid);
   ASSERT_TRUE(WaitFor([&] { return Statuses() >= 3 && LogLines() >= 10; }));
-  EXPECT_FALSE(cache_.Get(registry::kServicesKey))
-      << "registering invalidates the services list";
+  EXPECT_FALSE(cache_.Get(registry::kServicesKey)) << "registering invalidates the services list";
   {
     auto cached = cache_.Get(registry::StatusKey(m.service_id()));
     ASSERT_TRUE(cached);

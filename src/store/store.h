@@ -14,6 +14,7 @@
 // Destroy stores before the io_context they were opened with.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -21,8 +22,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
 
 namespace salvus::store {
 
@@ -99,7 +98,7 @@ struct ServiceStatus {
 struct Options {
   size_t status_rows = 100000;  // cap_table: newest rows kept
   size_t log_rows = 100000;
-  int prune_interval_s = 60;    // background pruning; 0 disables it
+  int prune_interval_s = 60;  // background pruning; 0 disables it
 };
 
 class Store {
@@ -116,8 +115,8 @@ class Store {
   // --- permalinks ---
   // Stores code under a fresh random id (collisions retried) and returns the
   // id; the same (code, language, interact_state) again returns its old id.
-  virtual void CreatePermalink(std::string code, std::string language,
-                               std::string interact_state, Callback<std::string> cb) = 0;
+  virtual void CreatePermalink(std::string code, std::string language, std::string interact_state,
+                               Callback<std::string> cb) = 0;
   virtual void GetPermalink(std::string id, Callback<std::optional<Permalink>> cb) = 0;
 
   // --- blobs ---
@@ -148,14 +147,13 @@ class Store {
   // Which hub a browser connection is on; connected=false removes it.
   virtual void SetBrowser(std::string browser, std::string hub, bool connected, Done cb) = 0;
   // A session started (ended=false) or ended on a compute server.
-  virtual void SetSession(std::string session, std::string hub, std::string compute,
-                          bool ended, Done cb) = 0;
+  virtual void SetSession(std::string session, std::string hub, std::string compute, bool ended,
+                          Done cb) = 0;
 };
 
 // Opens "sqlite:PATH" or "postgresql://..." (any libpq URI). Connects, but
 // does not migrate: call Migrate first.
-Result<std::unique_ptr<Store>> OpenStore(const std::string& url,
-                                         boost::asio::any_io_executor ex,
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, boost::asio::any_io_executor ex,
                                          const Options& opt = {});
 
 }  // namespace salvus::store

@@ -1,12 +1,9 @@
 #include "util/compute_process.h"
 
-#include "util/child_process.h"
-#include "util/uid_block.h"
-
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +13,9 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "util/child_process.h"
+#include "util/uid_block.h"
 
 extern char** environ;
 
@@ -31,18 +31,12 @@ ComputeProcess::ComputeProcess(std::vector<std::string> extra)
   dir_ = mkdtemp(tmpl);
   chmod(dir_.c_str(), 0711);  // session uids pass through to their homes
   token_ = "test-token-" + std::to_string(getpid()) + "-0123456789abcdef";
-  {
-    std::ofstream(dir_ + "/token") << token_ << "\n";
-  }
-  std::vector<std::string> args = {SALVUS_BINARY,        "compute",
-                                   "--listen",           "127.0.0.1:0",
-                                   "--token-file",       dir_ + "/token",
-                                   "--port-file",        dir_ + "/port",
-                                   "--state-dir",        dir_ + "/state",
-                                   "--log-file",         dir_ + "/log",
+  { std::ofstream(dir_ + "/token") << token_ << "\n"; }
+  std::vector<std::string> args = {SALVUS_BINARY, "compute", "--listen", "127.0.0.1:0",
+                                   "--token-file", dir_ + "/token", "--port-file", dir_ + "/port",
+                                   "--state-dir", dir_ + "/state", "--log-file", dir_ + "/log",
                                    // Each test server gets uids of its own: tests run in parallel.
-                                   "--uid-base",         std::to_string(uid_base()),
-                                   "--uid-count",        "100"};
+                                   "--uid-base", std::to_string(uid_base()), "--uid-count", "100"};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -53,7 +47,6 @@ ComputeProcess::ComputeProcess(std::vector<std::string> extra)
   }
   port_ = WaitForPortFile(dir_ + "/port", &pid_, std::chrono::seconds(120));
 }
-
 
 ComputeProcess::~ComputeProcess() {
   if (pid_ > 0) {

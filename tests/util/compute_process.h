@@ -32,6 +32,7 @@ class ComputeProcess {
 
   void Kill(int sig);  // and wait for it
   static std::string WriteFile(const std::string& path, const std::string& content);
+
  private:
   uid_t uid_base_;
   std::string dir_;

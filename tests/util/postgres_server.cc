@@ -1,7 +1,5 @@
 #include "util/postgres_server.h"
 
-#include "util/free_port.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -23,6 +21,8 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "util/free_port.h"
 
 namespace salvus::testutil {
 namespace {

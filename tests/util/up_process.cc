@@ -44,9 +44,9 @@ UpProcess::UpProcess(std::vector<std::string> extra)
   // The tests speak only to /ws; a stub page keeps them independent of the web build.
   fs::create_directories(dir_ + "/web");
   std::ofstream(dir_ + "/web/index.html") << "<!doctype html><title>stub</title>\n";
-  std::vector<std::string> args = {SALVUS_BINARY, "up",   "--port",     "0",
-                                   "--data",      data(), "--web",      dir_ + "/web",
-                                   "--uid-base",  std::to_string(uid_base_)};
+  std::vector<std::string> args = {
+      SALVUS_BINARY, "up",    "--port",      "0",          "--data",
+      data(),        "--web", dir_ + "/web", "--uid-base", std::to_string(uid_base_)};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -54,8 +54,8 @@ UpProcess::UpProcess(std::vector<std::string> extra)
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/up.out").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/up.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   const int rc = posix_spawn(&pid_, SALVUS_BINARY, &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -80,8 +80,8 @@ bool UpProcess::WaitForSessions(uint16_t port, const std::vector<std::string>& e
     auto c = client::HubClient::Connect(o);
     auto s = c ? (*c)->StartSession(k) : std::unexpected(c.error());
     if (!s) {
-      std::cerr << "salvus up: a session did not start right after hub.port appeared: "
-                << s.error() << "\n";
+      std::cerr << "salvus up: a session did not start right after hub.port appeared: " << s.error()
+                << "\n";
       return false;
     }
     (*c)->Terminate(*s);
