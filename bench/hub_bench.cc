@@ -281,7 +281,7 @@ int main(int argc, char** argv) {
       for (auto& w : socks) w->Abort();
     });
   } catch (const SkipTheRest&) {
-    // --interact-only: the rest is skipped.
+    // Nothing to do: --interact-only skips the rest.
   } catch (const std::exception& e) {
     std::cerr << "benchmark failed: " << e.what() << "\n";
     kill(up, SIGTERM);

@@ -22,7 +22,7 @@ struct ExecRun {
 
 ExecRun RunExec(const testutil::ComputeProcess& server, const std::string& args,
                 const std::string& stdin_text = "") {
-  const std::string dir = server.dir();
+  const std::string& dir = server.dir();
   const std::string cmd = std::string(SALVUS_BINARY) +
                           " exec --compute 127.0.0.1:" + std::to_string(server.port()) +
                           " --token-file " + dir + "/token " + args + " < " + dir + "/stdin > " +

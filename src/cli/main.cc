@@ -4,7 +4,9 @@
 
 #include "cli/commands.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   CLI::App app{"Salvus: Sage in the browser, computed on a cluster"};
   app.require_subcommand(1);
   auto compute = salvus::cli::AddComputeCommand(app);
@@ -27,4 +29,19 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(monitor.app)) return monitor.run();
   if (app.got_subcommand(status.app)) return status.run();
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // What a subcommand does not handle ends here, said in one line, rather
+  // than in std::terminate.
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "salvus: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "salvus: an unexpected error\n";
+  }
+  return 1;
 }

@@ -305,7 +305,8 @@ std::string OwnCgroupDirectory(const std::vector<CgroupMount>& mounts,
       continue;
     }
     std::string_view path = member->path;
-    const std::string_view root = mount.root == "/" ? "" : mount.root;
+    const std::string_view root =
+        mount.root == "/" ? std::string_view() : std::string_view(mount.root);
     if (!path.starts_with(root) || (path.size() > root.size() && path[root.size()] != '/'))
       continue;
     path.remove_prefix(root.size());

@@ -79,6 +79,17 @@ TEST(CgroupTest, AMountShowingASubtreeResolvesRelativeToItsRoot) {
   EXPECT_EQ(OwnCgroupDirectory(mounts, ParseProcCgroup("0::/outerwear\n"), ""), "");
 }
 
+TEST(CgroupTest, AMountRootLongerThanAShortStringResolvesToo) {
+  // The root once went through a temporary std::string that died before it
+  // was read (seen by clang-tidy; a heap-sized root makes it matter).
+  auto mounts = ParseCgroupMounts(
+      "25 20 0:22 /machine.slice/container-0123456789.scope /cg rw - cgroup2 cgroup2 rw\n");
+  EXPECT_EQ(
+      OwnCgroupDirectory(
+          mounts, ParseProcCgroup("0::/machine.slice/container-0123456789.scope/salvus\n"), ""),
+      "/cg/salvus");
+}
+
 TEST(CgroupTest, HasAllWords) {
   EXPECT_TRUE(HasAllWords("cpuset cpu io memory hugetlb pids rdma\n", {"memory", "pids"}));
   EXPECT_TRUE(HasAllWords("cpu,cpuacct", {"cpuacct"}));

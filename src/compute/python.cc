@@ -255,6 +255,8 @@ void CleanUpBeforeExit() {
   try {
     WorkerModule().attr("finish_worker")();
   } catch (const py::error_already_set&) {
+    // Nothing to do: the worker exits next and its clean-up is best effort
+    // (the session's home and processes go with its uid anyway).
   }
 }
 

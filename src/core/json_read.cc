@@ -139,7 +139,10 @@ class Reader {
     while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
     const size_t n = static_cast<size_t>(p_ - digits);
     if (n == 0 || n > 15 || (n > 1 && *digits == '0')) return false;
-    if (quoted && (p_ == end_ || *p_++ != '"')) return false;
+    if (quoted) {
+      if (p_ == end_ || *p_ != '"') return false;
+      ++p_;
+    }
     if (!quoted && p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
     const auto [ptr, ec] = std::from_chars(b, digits + n, *v);
     return ec == std::errc() && ptr == digits + n && !(negative_ && *v == 0);  // not -0

@@ -119,7 +119,7 @@ TEST(ReadProtoJsonFast, WhatItReadsOfMutatedMessagesTheLibraryReadsTheSame) {
         case 2:
           json[at] = alphabet[rng() % alphabet.size()];
           break;
-        case 3:
+        default:
           json.insert(at, json.substr(rng() % json.size(), 1 + rng() % 12));
           break;
       }

@@ -103,7 +103,13 @@ class PgConnection : public Db, public std::enable_shared_from_this<PgConnection
         socket_(ex),
         timer_(ex) {}
 
-  ~PgConnection() override { Disconnect(); }
+  ~PgConnection() override {
+    try {
+      Disconnect();
+    } catch (const std::exception& e) {
+      spdlog::warn("store: closing the PostgreSQL connection: {}", e.what());
+    }
+  }
 
   void Enqueue(Job job) {
     queue_.push_back(std::move(job));
@@ -400,7 +406,13 @@ PostgresStore::PostgresStore(std::string conninfo, std::chrono::seconds connect_
   StartPruning();
 }
 
-PostgresStore::~PostgresStore() { conn_->Close(); }
+PostgresStore::~PostgresStore() {
+  try {
+    conn_->Close();
+  } catch (const std::exception& e) {
+    spdlog::warn("store: closing the PostgreSQL connection: {}", e.what());
+  }
+}
 
 void PostgresStore::Enqueue(Job job) { conn_->Enqueue(std::move(job)); }
 

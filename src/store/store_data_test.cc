@@ -64,8 +64,9 @@ TYPED_TEST(StoreTest, Permalinks) {
   ASSERT_TRUE(same) << same.error();
   EXPECT_EQ(*same, *id);
   std::set<std::string> ids = {*id};
-  for (auto [c, l, st] : {std::tuple{code, "python", R"({"n": 3})"}, std::tuple{code, "sage", ""},
-                          std::tuple{code + " ", "sage", ""}}) {
+  for (const auto& [c, l, st] :
+       {std::tuple{code, "python", R"({"n": 3})"}, std::tuple{code, "sage", ""},
+        std::tuple{code + " ", "sage", ""}}) {
     auto other = create(c, l, st);
     ASSERT_TRUE(other) << other.error();
     EXPECT_TRUE(ids.insert(*other).second) << "reused " << *other;

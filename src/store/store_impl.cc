@@ -65,6 +65,36 @@ asio::awaitable<void> RunOp(std::function<asio::awaitable<T>(Db&)> op, Db& db,
 
 }  // namespace
 
+// Background cap_table: a thread that wakes every interval and posts a
+// CapTables to the store's executor (where it runs like any operation).
+// Not an asio timer on that executor: a pending timer counts as work, so
+// io_context::run() would never return while the store lives, and a one-shot
+// tool (open, query, run the loop until done) would hang.
+class StoreImpl::Pruner {
+ public:
+  Pruner(std::chrono::seconds interval, std::function<void()> tick)
+      : thread_([this, interval, tick = std::move(tick)] {
+          pthread_setname_np(pthread_self(), "salvus-prune");
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, interval, [this] { return stop_; })) tick();
+        }) {}
+
+  ~Pruner() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
 StoreImpl::StoreImpl(asio::any_io_executor ex, const Options& opt)
     : executor_(std::move(ex)), options_(opt) {}
 
@@ -203,36 +233,6 @@ void StoreImpl::Query(std::string sql, std::vector<Param> params, Callback<Rows>
       [sql = std::move(sql), params = std::move(params)](Db& db) { return db.Query(sql, params); },
       std::move(cb));
 }
-
-// Background cap_table: a thread that wakes every interval and posts a
-// CapTables to the store's executor (where it runs like any operation).
-// Not an asio timer on that executor: a pending timer counts as work, so
-// io_context::run() would never return while the store lives, and a one-shot
-// tool (open, query, run the loop until done) would hang.
-class StoreImpl::Pruner {
- public:
-  Pruner(std::chrono::seconds interval, std::function<void()> tick)
-      : thread_([this, interval, tick = std::move(tick)] {
-          pthread_setname_np(pthread_self(), "salvus-prune");
-          std::unique_lock lock(mu_);
-          while (!cv_.wait_for(lock, interval, [this] { return stop_; })) tick();
-        }) {}
-
-  ~Pruner() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // GUARDED_BY(mu_)
-  std::thread thread_;
-};
 
 void StoreImpl::StartPruning() {
   if (options_.prune_interval_s <= 0) return;

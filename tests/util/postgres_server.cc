@@ -126,7 +126,7 @@ std::string TemplateCluster(const std::string& bin, const Identity& who,
                             const std::string& log_path) {
   const std::string version = fs::path(bin).parent_path().filename().string();
   // Bump "v2" when the initdb options change.
-  const std::string path = "/tmp/salvus-pg-template-v2-" + version + "-" + std::to_string(who.uid);
+  std::string path = "/tmp/salvus-pg-template-v2-" + version + "-" + std::to_string(who.uid);
   auto usable = [&] {
     struct stat st {};
     return lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == who.uid &&
