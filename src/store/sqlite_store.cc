@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -58,6 +59,7 @@ class SqliteDb : public Db {
   Rows Run(const std::string& sql, const std::vector<Param>& params);
   sqlite3_stmt* Prepare(const std::string& sql);
   void Close();
+  Rows SwitchToWal();
   [[noreturn]] void Fail(const std::string& what) {
     throw DbError(what + ": " + sqlite3_errmsg(db_));
   }
@@ -77,7 +79,7 @@ bool SqliteDb::Open(std::string* error) {
     try {
       // WAL: readers do not block the writer; NORMAL is durable in WAL mode
       // except for the last commits on power loss.
-      Rows mode = Run("PRAGMA journal_mode=WAL", {});
+      Rows mode = SwitchToWal();
       const std::string got = mode.empty() ? "" : mode.Text(0, 0);
       if (got != "wal" && got != "memory") {
         spdlog::warn("store: sqlite: {} is in journal mode \"{}\", not WAL", path_, got);
@@ -93,6 +95,24 @@ bool SqliteDb::Open(std::string* error) {
   }
   Close();
   return false;
+}
+
+// Switching a fresh file to WAL takes an exclusive lock, and SQLite does not
+// call the busy handler for it: several processes opening a new database at
+// once get SQLITE_BUSY at once. Retry within the same busy timeout.
+Rows SqliteDb::SwitchToWal() {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    try {
+      return Run("PRAGMA journal_mode=WAL", {});
+    } catch (const DbError&) {
+      if (sqlite3_errcode(db_) != SQLITE_BUSY || std::chrono::steady_clock::now() > deadline) {
+        throw;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void SqliteDb::Close() {
