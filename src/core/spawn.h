@@ -22,18 +22,11 @@ void LogEscapedException(const std::string& what, const std::exception_ptr& e);
 uint64_t EscapedExceptions();
 
 // co_spawn(ex, awaitable, <log what escaped>). `what` names the coroutine
-// in the log: a string literal costs nothing per spawn (the hub spawns two
-// coroutines per connection); a built string is kept until it ends.
-template <typename Executor>
-void Spawn(Executor&& ex, boost::asio::awaitable<void> a, const char* what) {
-  boost::asio::co_spawn(std::forward<Executor>(ex), std::move(a),
-                        [what](const std::exception_ptr& e) {
-                          if (e) LogEscapedException(what, e);
-                        });
-}
-
-template <typename Executor>
-void Spawn(Executor&& ex, boost::asio::awaitable<void> a, std::string what) {
+// in the log: a string literal stays a `const char*` and costs nothing per
+// spawn (the hub spawns two coroutines per connection); a built std::string
+// is kept until the coroutine ends.
+template <typename Executor, typename Label>
+void Spawn(Executor&& ex, boost::asio::awaitable<void> a, Label what) {
   boost::asio::co_spawn(std::forward<Executor>(ex), std::move(a),
                         [what = std::move(what)](const std::exception_ptr& e) {
                           if (e) LogEscapedException(what, e);

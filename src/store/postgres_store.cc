@@ -103,13 +103,7 @@ class PgConnection : public Db, public std::enable_shared_from_this<PgConnection
         socket_(ex),
         timer_(ex) {}
 
-  ~PgConnection() override {
-    try {
-      Disconnect();
-    } catch (const std::exception& e) {
-      spdlog::warn("store: closing the PostgreSQL connection: {}", e.what());
-    }
-  }
+  ~PgConnection() override { Disconnect(); }
 
   void Enqueue(Job job) {
     queue_.push_back(std::move(job));
@@ -123,7 +117,7 @@ class PgConnection : public Db, public std::enable_shared_from_this<PgConnection
     asio::co_spawn(ex_, RunQueue(shared_from_this()), asio::detached);
   }
 
-  void Close() {
+  void Close() noexcept {
     closed_ = true;
     queue_.clear();
     Disconnect();
@@ -143,7 +137,7 @@ class PgConnection : public Db, public std::enable_shared_from_this<PgConnection
   asio::awaitable<void> Wait(Descriptor::wait_type what);
   // Forgets the connection: the descriptor lets go of libpq's socket before
   // PQfinish closes it.
-  void Disconnect();
+  void Disconnect() noexcept;
   // The connection broke during a query: forget it and fail the operation.
   [[noreturn]] void Broken(const std::string& why);
   std::string Target() const;
@@ -160,9 +154,14 @@ class PgConnection : public Db, public std::enable_shared_from_this<PgConnection
   bool closed_ = false;
 };
 
-void PgConnection::Disconnect() {
-  timer_.cancel();
-  if (socket_.is_open()) socket_.release();  // never close libpq's fd ourselves
+// Runs in destructors: what asio may throw here is logged, not thrown.
+void PgConnection::Disconnect() noexcept {
+  try {
+    timer_.cancel();
+    if (socket_.is_open()) socket_.release();  // never close libpq's fd ourselves
+  } catch (const std::exception& e) {
+    spdlog::warn("store: closing the PostgreSQL connection: {}", e.what());
+  }
   if (conn_ != nullptr) PQfinish(conn_);
   conn_ = nullptr;
 }
@@ -406,13 +405,7 @@ PostgresStore::PostgresStore(std::string conninfo, std::chrono::seconds connect_
   StartPruning();
 }
 
-PostgresStore::~PostgresStore() {
-  try {
-    conn_->Close();
-  } catch (const std::exception& e) {
-    spdlog::warn("store: closing the PostgreSQL connection: {}", e.what());
-  }
-}
+PostgresStore::~PostgresStore() { conn_->Close(); }
 
 void PostgresStore::Enqueue(Job job) { conn_->Enqueue(std::move(job)); }
 
