@@ -1,103 +1,14 @@
 // Hub benchmarks through the browser protocol (JSON over WebSocket) against
 // `salvus up` with real Sage. Prints one JSON object.
 // Usage: hub_bench [--quick] [--interact-only]
-#include <google/protobuf/util/json_util.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <boost/asio.hpp>
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <memory>
-#include <string>
-#include <thread>
-#include <vector>
+#include "bench_client.h"
 
-#include "client/hub_socket.h"
-#include "proto/salvus.pb.h"
-
-extern char** environ;
-
-namespace asio = boost::asio;
-using asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
-using Ws = salvus::client::HubSocket;
-using salvus::proto::Message;
+using namespace salvus::bench;
 
 namespace {
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-std::string Pct(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto p = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
-  char buf[200];
-  std::snprintf(buf, sizeof buf,
-                "{\"n\": %zu, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"max_ms\": %.4f}", v.size(),
-                p(0.5), p(0.99), v.back());
-  return buf;
-}
-
-long RssKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-asio::awaitable<std::unique_ptr<Ws>> Open(uint16_t port) {
-  return salvus::client::OpenHubSocket(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-                                       "127.0.0.1", "/ws");
-}
-
-asio::awaitable<Message> Call(Ws& ws, const std::string& json, uint64_t id) {
-  co_await ws.AsyncWrite(json, asio::use_awaitable);
-  for (;;) {
-    co_await ws.AsyncRead(asio::use_awaitable);
-    // Like a browser's JSON.parse, a cheap look first: this client shares the
-    // machine with the servers it measures, so it spends as little as it can
-    // (the message is read in place, never copied).
-    const std::string_view text = ws.text();
-    if (text.find("\"output\":") != std::string_view::npos) continue;
-    Message m;
-    google::protobuf::util::JsonStringToMessage(text, &m);
-    if (m.id() != id) continue;
-    if (m.has_output()) continue;
-    co_return m;
-  }
-}
-
-asio::awaitable<std::string> Start(Ws& ws) {
-  Message m = co_await Call(ws, R"({"id": 1, "startSession": {}})", 1);
-  if (!m.has_session_started()) throw std::runtime_error("start failed: " + m.error().text());
-  co_return m.session_started().session();
-}
-
-std::string ExecJson(uint64_t id, const std::string& session, const std::string& code) {
-  return "{\"id\": " + std::to_string(id) + ", \"execute\": {\"session\": \"" + session +
-         "\", \"code\": \"" + code + "\"}}";
-}
-
 struct SkipTheRest {};
-
-template <class F>
-void RunIo(F&& f) {
-  asio::io_context io;
-  std::exception_ptr err;
-  asio::co_spawn(io, std::forward<F>(f), [&](std::exception_ptr e) { err = e; });
-  io.run();
-  if (err) std::rethrow_exception(err);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,30 +23,19 @@ int main(int argc, char** argv) {
   nofile.rlim_cur = nofile.rlim_max;
   setrlimit(RLIMIT_NOFILE, &nofile);
 
-  char tmpl[] = "/tmp/salvus-hubbench-XXXXXX";
-  const std::string data = mkdtemp(tmpl);
-  std::filesystem::permissions(data, std::filesystem::perms(0711));
-  std::vector<std::string> args = {SALVUS_BINARY, "up", "--port", "0", "--data", data,
-                                   "--max-sessions", "128",
-                                   // The pipeline's speed is measured, not the per-connection
-                                   // flood guard (one socket here sends ~2,000 messages/s).
-                                   "--max-message-rate", "0"};
-  std::vector<char*> argv2;
-  for (auto& a : args) argv2.push_back(a.data());
-  argv2.push_back(nullptr);
-  pid_t up;
-  posix_spawn(&up, SALVUS_BINARY, nullptr, nullptr, argv2.data(), environ);
-  uint16_t port = 0;
-  for (int i = 0; i < 1800 && port == 0; ++i) {
-    std::ifstream in(data + "/hub.port");
-    unsigned p = 0;
-    if (in >> p) port = static_cast<uint16_t>(p);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (port == 0) {
-    std::cerr << "salvus up did not start\n";
+  // The pipeline's speed is measured, not the per-connection flood guard
+  // (one socket here sends ~2,000 messages/s).
+  std::unique_ptr<Up> running;
+  try {
+    running = std::make_unique<Up>(
+        SALVUS_BINARY,
+        std::vector<std::string>{"--max-sessions", "128", "--max-message-rate", "0"});
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
     return 1;
   }
+  const uint16_t port = running->port();
+  const pid_t up = running->pid();
 
   std::string rt_json = "null", rt_distinct_json = "null", throughput_json = "null",
               throughput_distinct_json = "null", idle_json = "null", interact_json;
@@ -284,13 +184,9 @@ int main(int argc, char** argv) {
     // Nothing to do: --interact-only skips the rest.
   } catch (const std::exception& e) {
     std::cerr << "benchmark failed: " << e.what() << "\n";
-    kill(up, SIGTERM);
-    waitpid(up, nullptr, 0);
     return 1;
   }
-  kill(up, SIGTERM);
-  waitpid(up, nullptr, 0);
-  std::filesystem::remove_all(data);
+  running.reset();
   std::cout << "{\n  \"interact_update_round_trip\": " << interact_json
             << ",\n  \"ws_2plus2_round_trip\": " << rt_json
             << ",\n  \"ws_2plusN_distinct_cells_round_trip\": " << rt_distinct_json

@@ -4,5 +4,6 @@ set -euo pipefail
 BUILD=${1:-build}
 "$BUILD/bin/compute_bench"
 "$BUILD/bin/hub_bench"
+"$BUILD/bin/burst_bench"
 "$BUILD/bin/store_bench" --benchmark_format=json
 "$BUILD/bin/monitor_bench"

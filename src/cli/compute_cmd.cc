@@ -37,6 +37,8 @@ struct ComputeFlags {
   std::string kernel = "sage";
   unsigned max_sessions = 32;
   unsigned pool = 2;
+  unsigned pool_max = 16;
+  unsigned pool_idle_s = 120;
   std::string tls_cert, tls_key;
   bool isolate_network = false;
   bool exit_with_parent = false;
@@ -106,6 +108,8 @@ int RunCompute(const ComputeFlags& f) {
   o.kernel = f.kernel;
   o.max_sessions = f.max_sessions;
   o.pool_size = f.pool;
+  o.pool_max = std::max(f.pool_max, f.pool);
+  o.pool_idle = std::chrono::seconds(f.pool_idle_s);
   o.tls_cert = f.tls_cert;
   o.tls_key = f.tls_key;
   o.isolate_network = f.isolate_network;
@@ -226,6 +230,12 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_option("--max-sessions", f->max_sessions, "sessions running at once")
       ->capture_default_str();
   c->add_option("--pool", f->pool, "preforked workers kept ready")->capture_default_str();
+  c->add_option("--pool-max", f->pool_max,
+                "under a burst of starts the pool grows by one per start up to this many")
+      ->capture_default_str();
+  c->add_option("--pool-idle", f->pool_idle_s,
+                "seconds without a start after which the pool shrinks back to --pool")
+      ->capture_default_str();
   c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve TLS");
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_flag("--isolate-network", f->isolate_network,

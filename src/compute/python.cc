@@ -178,7 +178,7 @@ void InstallOutput(OutputChannel* channel) {
   sys.attr("stderr") = salvus.attr("Stream")(1);
 }
 
-std::expected<void, std::string> InitWorker(const std::string& home, uint64_t seed) {
+std::expected<void, std::string> InitWorker(const std::string& home, uint64_t seed, bool warm) {
   try {
     // os.environ is a snapshot taken when the zygote started Python; the
     // worker's environment (set in C after fork) must reach it too.
@@ -187,7 +187,7 @@ std::expected<void, std::string> InitWorker(const std::string& home, uint64_t se
       if (const char* v = getenv(name)) environ[py::str(name)] = py::str(v);
     }
     WorkerModule().attr("init_worker")(home, seed);
-    WorkerModule().attr("warm_worker")();
+    if (warm) WorkerModule().attr("warm_worker")();
   } catch (const py::error_already_set& e) {
     return std::unexpected(std::string("init_worker failed: ") + e.what());
   }

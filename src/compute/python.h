@@ -28,10 +28,10 @@ void PythonAfterForkChild();
 // In a worker: route sys.stdout/sys.stderr to `channel`.
 void InstallOutput(OutputChannel* channel);
 
-// Points the session at `home`, seeds every RNG, and warms the worker up
-// (quietly) so its first cell is as fast as later ones. Runs in preforked
-// workers, before a session is assigned.
-std::expected<void, std::string> InitWorker(const std::string& home, uint64_t seed);
+// Points the session at `home`, seeds every RNG, and, if `warm`, warms the
+// worker up (quietly) so its first cell is as fast as later ones. Runs in
+// preforked workers, before a session is assigned.
+std::expected<void, std::string> InitWorker(const std::string& home, uint64_t seed, bool warm);
 
 enum class ExecStatus { kOk, kError, kInterrupted };
 // Runs one cell. Output goes through the installed channel.

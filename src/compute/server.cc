@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "compute/cgroup.h"
 #include "compute/limits.h"
@@ -27,7 +28,12 @@ ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, Worke
       acceptor_(io),
       ready_(io),
       respawn_backoff_(io),
-      refill_timer_(io) {
+      refill_timer_(io),
+      pool_idle_timer_(io) {
+  opt_.pool_max = std::max(opt_.pool_max, opt_.pool_size);
+  pool_target_ = opt_.pool_size;
+  spawn_in_flight_ = opt_.spawn_in_flight != 0 ? opt_.spawn_in_flight
+                                               : std::max(2u, std::thread::hardware_concurrency());
   ready_.expires_at(asio::steady_timer::time_point::max());
   if (opt_.root) uids_.emplace(opt_.uid_base, opt_.uid_count);
   pool_limits_ = ResolveLimits({}, opt_.default_limits, opt_.max_limits);
@@ -46,6 +52,7 @@ void ComputeServer::Stop() {
   acceptor_.close(ec);
   ready_.cancel();
   refill_timer_.cancel();
+  pool_idle_timer_.cancel();
   std::vector<std::string> ids;
   for (auto& [id, s] : sessions_) ids.push_back(id);
   for (auto& id : ids)
@@ -85,8 +92,10 @@ asio::awaitable<void> ComputeServer::Run() {
   acceptor_.listen();
   port_ = acceptor_.local_endpoint().port();
   LogCgroups();
-  spdlog::info("compute server ({}) listening on {}:{}{}; max {} sessions, pool {}", opt_.kernel,
-               opt_.listen.host, port_, tls_ ? " (TLS)" : "", opt_.max_sessions, opt_.pool_size);
+  spdlog::info(
+      "compute server ({}) listening on {}:{}{}; max {} sessions, pool {} (up to {} under a burst)",
+      opt_.kernel, opt_.listen.host, port_, tls_ ? " (TLS)" : "", opt_.max_sessions, opt_.pool_size,
+      opt_.pool_max);
   if (!opt_.port_file.empty()) {
     const std::string tmp = opt_.port_file + ".tmp";
     std::ofstream(tmp) << port_ << "\n";

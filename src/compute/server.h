@@ -43,7 +43,13 @@ struct ComputeOptions {
   std::string token;
   std::string kernel = "sage";
   unsigned max_sessions = 32;
-  unsigned pool_size = 2;         // preforked, ready workers
+  unsigned pool_size = 2;  // preforked, ready workers kept at all times
+  // Under a burst of starts the pool grows by one per start up to this many
+  // ready workers, and shrinks back to pool_size after pool_idle without a start.
+  unsigned pool_max = 16;
+  // Workers being forked and set up at once: a few at a time, so that the
+  // first are ready sooner than if all shared the CPU (0: the CPU count).
+  unsigned spawn_in_flight = 0;
   std::string tls_cert, tls_key;  // both set: TLS
   bool isolate_network = false;
   std::string state_dir;    // homes live in <state_dir>/homes
@@ -65,6 +71,8 @@ struct ComputeOptions {
   // much later: forking a Sage-sized zygote takes tens of milliseconds of
   // CPU, which must not compete with the session's first request.
   Ms refill_quiet{50};
+  // The pool shrinks back to pool_size after this long without a start.
+  Ms pool_idle{120'000};
   // After a worker fails to start, the next is forked this much later,
   // doubled for each further failure in a row, at most 2^5 times.
   Ms respawn_backoff{250};
@@ -97,6 +105,9 @@ class ComputeServer : private WorkerLauncher::Listener {
   void AfterStop(const std::function<void()>& done);
   // Sessions started and not ended (from every hub).
   size_t sessions_in_use() const { return sessions_.size(); }
+  // Workers ready in the pool, and how many it aims to keep ready now.
+  size_t workers_ready() const { return ready_workers_.size(); }
+  unsigned pool_target() const { return pool_target_; }
   // The port listened on (0 until Run listens).
   uint16_t port() const { return port_; }
 
@@ -137,7 +148,10 @@ class ComputeServer : private WorkerLauncher::Listener {
   // worker_pool.cc
   void FillPool();
   bool DeferRefill();
-  void SpawnWorker();
+  void SpawnWorker(bool urgent);
+  void GrowPool();
+  void ShrinkPool();
+  void HurryForWaitingStarts();
   void MoveWorker(WorkerRecord& w, WorkerState to);  // every state change of a worker
   void Promote(WorkerRecord& w);
   void AssignWorkers();
@@ -171,11 +185,15 @@ class ComputeServer : private WorkerLauncher::Listener {
   std::map<uint64_t, std::unique_ptr<WorkerRecord>> workers_;
   std::deque<uint64_t> ready_workers_;  // kIdle, in the order they became ready
   unsigned spawning_ = 0;               // workers in kSpawning
+  unsigned urgent_spawning_ = 0;        // of which urgent (for waiting starts)
   std::map<std::string, std::unique_ptr<SessionRecord>> sessions_;
   std::deque<std::string> waiting_starts_;  // sessions waiting for a worker
   boost::asio::steady_timer respawn_backoff_;
   bool backoff_armed_ = false;
-  TimePoint quiet_until_{};  // see ComputeOptions::refill_quiet
+  TimePoint quiet_until_{};   // see ComputeOptions::refill_quiet
+  unsigned pool_target_ = 0;  // ready workers aimed at: pool_size, more under a burst
+  unsigned spawn_in_flight_ = 1;
+  boost::asio::steady_timer pool_idle_timer_;
   boost::asio::steady_timer refill_timer_;
   bool refill_armed_ = false;
   unsigned reaps_running_ = 0;

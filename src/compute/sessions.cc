@@ -50,11 +50,14 @@ void ComputeServer::HandleStart(const std::shared_ptr<HubConn>& hub, uint64_t id
   sessions_[sid] = std::move(session);
   ArmDeadline(ref);
   waiting_starts_.push_back(sid);
-  // With a worker at hand, its replacement is forked a little later (see
-  // DeferRefill); without one, a worker is forked for this start right away.
-  if (!ready_workers_.empty()) quiet_until_ = clock_.Now() + opt_.refill_quiet;
+  // With workers at hand, the replacement is forked a little later (see
+  // DeferRefill; the period is not extended by the starts that follow);
+  // without one, a worker is forked for this start right away.
+  if (!ready_workers_.empty() && now >= quiet_until_) quiet_until_ = now + opt_.refill_quiet;
+  GrowPool();
   AssignWorkers();
   FillPool();
+  HurryForWaitingStarts();
 }
 
 // A ready worker applies the session's limits before it reads anything

@@ -73,7 +73,7 @@ int RunWorker(const WorkerConfig& cfg) {
   if (getrandom(&seed, sizeof seed, 0) != sizeof seed) return 12;
   proto::Message reply;
   channel.SetDiscard(true);
-  auto init = InitWorker(cfg.home, seed);
+  auto init = InitWorker(cfg.home, seed, cfg.warm);
   channel.SetDiscard(false);
   if (!init) {
     reply.mutable_error()->set_code(proto::Error::INTERNAL);

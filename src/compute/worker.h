@@ -11,6 +11,9 @@ struct WorkerConfig {
   int sock = -1;                   // connected to the compute server's main process
   std::string home;                // the session's home (already the cwd)
   bool per_uid_processes = false;  // RLIMIT_NPROC applies to this session alone
+  // Runs a few cells quietly before it says it is ready (a pooled worker);
+  // false for one a start waits for, whose first cell pays that instead.
+  bool warm = true;
 };
 
 // Runs the worker until its socket closes. Returns the process exit code.

@@ -24,6 +24,9 @@ struct WorkerSpec {
   uid_t uid = 0;  // 0: the server's own uid (not root)
   std::string home;
   bool isolate_network = false;
+  // For a start that is waiting: set up at normal priority, without the
+  // warm-up a pooled worker does (its first cell pays for that instead).
+  bool urgent = false;
 };
 
 // The processes of one retired worker, to be killed and cleaned up.

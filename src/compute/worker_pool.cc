@@ -1,5 +1,6 @@
 // The pool of preforked workers: spawning (with back-off when workers cannot
-// start), refilling (after a quiet period following a start), priority,
+// start, a few forks at a time), refilling (after a quiet period following a
+// start), growing under a burst of starts and shrinking when idle, priority,
 // handing ready workers to waiting starts, and the frames workers send.
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -19,16 +20,20 @@ namespace asio = boost::asio;
 void ComputeServer::MoveWorker(WorkerRecord& w, WorkerState to) {
   const WorkerState from = w.state();
   if (!w.MoveTo(to)) return;
-  if (from == WorkerState::kSpawning) --spawning_;
+  if (from == WorkerState::kSpawning) {
+    --spawning_;
+    if (w.urgent) --urgent_spawning_;
+  }
   if (from == WorkerState::kIdle) std::erase(ready_workers_, w.wid);
   if (to == WorkerState::kIdle) ready_workers_.push_back(w.wid);
 }
 
 // True when refilling the pool should wait for the quiet period after a
-// start (and a timer will do it then). Never while a start waits for a
-// worker or none is ready.
+// start (and a timer will do it then). Only while more than one worker is
+// still ready: never while a start waits for a worker, nor when the next
+// start would find the pool empty.
 bool ComputeServer::DeferRefill() {
-  if (!waiting_starts_.empty() || ready_workers_.empty() || clock_.Now() >= quiet_until_) {
+  if (!waiting_starts_.empty() || ready_workers_.size() <= 1 || clock_.Now() >= quiet_until_) {
     return false;
   }
   if (!refill_armed_) {
@@ -42,26 +47,72 @@ bool ComputeServer::DeferRefill() {
   return true;
 }
 
+// Spawns workers until the pool holds its target beyond the workers owed
+// to waiting starts, a few forks at a time. Called whenever that balance
+// may have changed: a start, a worker ready or gone, a reap, a timer.
 void ComputeServer::FillPool() {
   if (stopping_ || !launcher_ready_ || backoff_armed_) return;
   if (DeferRefill()) return;
-  // Workers in the pool or on their way, beyond those already owed to waiting starts.
-  while (ready_workers_.size() + spawning_ < opt_.pool_size + waiting_starts_.size()) {
-    unsigned live_sessions = static_cast<unsigned>(sessions_.size());
-    if (workers_.size() >= opt_.max_sessions + opt_.pool_size ||
-        ready_workers_.size() + spawning_ + live_sessions >= opt_.max_sessions + opt_.pool_size) {
-      break;
-    }
+  for (;;) {
+    // A waiting start gets a worker of its own, set up without delay; the
+    // pool's own workers warm up at low priority (whichever is ready first
+    // serves the start that waited longest).
+    const bool for_start = waiting_starts_.size() > urgent_spawning_;
+    const bool for_pool = ready_workers_.size() + spawning_ < pool_target_ + waiting_starts_.size();
+    if (!for_start && !for_pool) break;
+    // Processes alive at most: one per session that may run, plus the pool.
+    if (workers_.size() >= opt_.max_sessions + opt_.pool_max) break;
+    // A few forks at a time (the next when one is ready), counted apart for
+    // waiting starts, so the pool's own warm-ups never hold a start back.
+    if ((for_start ? urgent_spawning_ : spawning_) >= spawn_in_flight_) break;
     if (uids_ && uids_->free_count() == 0) {
       spdlog::warn("no free session uid left in {}..{}", opt_.uid_base,
                    opt_.uid_base + opt_.uid_count - 1);
       break;
     }
-    SpawnWorker();
+    SpawnWorker(for_start);
   }
 }
 
-void ComputeServer::SpawnWorker() {
+// A start arrived: the pool aims one worker higher (up to pool_max) until
+// pool_idle passes without a start.
+void ComputeServer::GrowPool() {
+  pool_target_ = std::min(opt_.pool_max, pool_target_ + 1);
+  pool_idle_timer_.expires_after(opt_.pool_idle);
+  pool_idle_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) ShrinkPool();
+  });
+}
+
+// No start for pool_idle: back to pool_size ready workers; the newest of
+// the others are retired.
+void ComputeServer::ShrinkPool() {
+  pool_target_ = opt_.pool_size;
+  while (ready_workers_.size() > pool_target_) {
+    WorkerRecord& w = *workers_[ready_workers_.back()];
+    spdlog::debug("the pool shrinks: worker {} retires", w.wid);
+    ReapWorker(w);
+  }
+}
+
+// More starts wait than workers are being set up for them (forks at a time
+// are capped): workers set up for the pool at low priority get their normal
+// priority now, as many as are missing, so a warm-up never delays a start.
+void ComputeServer::HurryForWaitingStarts() {
+  size_t owed =
+      waiting_starts_.size() > urgent_spawning_ ? waiting_starts_.size() - urgent_spawning_ : 0;
+  for (auto& [wid, w] : workers_) {
+    if (owed == 0) break;
+    if (w->state() != WorkerState::kSpawning || w->urgent) continue;
+    --owed;
+    if (w->low_priority && w->pid > 0) {
+      w->low_priority = false;
+      launcher_.Promote(w->pid);
+    }
+  }
+}
+
+void ComputeServer::SpawnWorker(bool urgent) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     spdlog::error("socketpair: {}", strerror(errno));
@@ -85,7 +136,10 @@ void ComputeServer::SpawnWorker() {
   const uint64_t wid = w->wid;
   conn->Start({[this, wid](std::string_view body) { OnWorkerFrame(wid, body); },
                [this, wid](core::ConnEnd) { OnWorkerEnd(wid); }});
-  const WorkerSpec spec{w->uid, w->home, opt_.isolate_network};
+  w->urgent = urgent;
+  w->low_priority = !urgent;
+  if (urgent) ++urgent_spawning_;
+  const WorkerSpec spec{w->uid, w->home, opt_.isolate_network, urgent};
   workers_[wid] = std::move(w);
   ++spawning_;
   launcher_.Spawn(wid, spec, sv[1]);
@@ -96,7 +150,8 @@ void ComputeServer::SpawnWorker() {
 // Called when it is ready and when its pid is known: it acts on the later.
 void ComputeServer::Promote(WorkerRecord& w) {
   const bool ready = w.state() == WorkerState::kIdle || w.state() == WorkerState::kServing;
-  if (!ready || w.pid <= 0) return;
+  if (!ready || !w.low_priority || w.pid <= 0) return;
+  w.low_priority = false;
   launcher_.Promote(w.pid);
 }
 
@@ -109,6 +164,7 @@ void ComputeServer::OnWorkerSpawned(uint64_t wid, pid_t pid) {
     StartReaper(w);
   } else {
     Promote(w);
+    HurryForWaitingStarts();
   }
 }
 
@@ -204,6 +260,7 @@ void ComputeServer::OnFirstWorkerFrame(WorkerRecord& w, const proto::Message& m)
     Promote(w);
     spdlog::debug("worker {} ready ({} ready)", w.wid, ready_workers_.size());
     AssignWorkers();
+    FillPool();  // the next fork, if the pool or a waiting start needs one
     return;
   }
   last_worker_error_ = m.has_error() ? m.error().text() : "unexpected first message";

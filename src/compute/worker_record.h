@@ -44,6 +44,10 @@ struct WorkerRecord {
   pid_t pid = 0;  // as the launcher reports it; 0 until then
   uid_t uid = 0;
   std::string home;
+  // Set up at a low priority (a worker for the pool, not for a waiting start)
+  // and not yet given its normal priority back.
+  bool low_priority = false;
+  bool urgent = false;    // forked for a waiting start (WorkerSpec::urgent)
   std::string session;    // set while kServing (kept into kEnded)
   std::string exit_text;  // how the process ended, once the launcher said
   std::unique_ptr<boost::asio::steady_timer> grace;  // kEnded: waits for the exit report

@@ -108,7 +108,8 @@ void Send(const proto::ZygoteEvent& ev) {
   close(g_control);
   close(sigfd);
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-  if (priority.enabled) setpriority(PRIO_PROCESS, 0, priority.low());
+  // A worker a start waits for keeps its priority (and skips the warm-up).
+  if (priority.enabled && !spawn.urgent()) setpriority(PRIO_PROCESS, 0, priority.low());
   signal(SIGCHLD, SIG_DFL);
   // The socket to the main process moves to fd 3, out of the way of stdio.
   if (sock != 3) {
@@ -132,7 +133,7 @@ void Send(const proto::ZygoteEvent& ev) {
   setenv("MPLCONFIGDIR", (home + "/.matplotlib").c_str(), 1);
   setenv("TMPDIR", home.c_str(), 1);
   setenv("USER", "sage", 1);
-  WorkerConfig wc{sock, home, config.per_uid_processes};
+  WorkerConfig wc{sock, home, config.per_uid_processes, !spawn.urgent()};
   int code = RunWorker(wc);
   _exit(code);
 }

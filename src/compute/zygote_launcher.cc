@@ -71,6 +71,7 @@ void ZygoteLauncher::Spawn(uint64_t wid, const WorkerSpec& spec, int fd) {
   sp->set_uid(spec.uid);
   sp->set_home(spec.home);
   sp->set_isolate_network(spec.isolate_network);
+  sp->set_urgent(spec.urgent);
   wid_by_request_[zr.id()] = wid;
   link_.Send(zr, fd);
 }

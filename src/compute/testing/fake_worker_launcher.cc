@@ -33,8 +33,9 @@ void FakeWorkerLauncher::Start(Listener* listener) {
   asio::post(io_, [this] { listener_->OnLauncherReady("fake"); });
 }
 
-void FakeWorkerLauncher::Spawn(uint64_t wid, const WorkerSpec&, int fd) {
+void FakeWorkerLauncher::Spawn(uint64_t wid, const WorkerSpec& spec, int fd) {
   ++spawned;
+  if (spec.urgent) ++urgent;
   const pid_t pid = next_pid_++;
   asio::post(io_, [this, wid, pid] { listener_->OnWorkerSpawned(wid, pid); });
   std::lock_guard lock(mu_);

@@ -40,6 +40,7 @@ class FakeWorkerLauncher final : public WorkerLauncher {
   // How workers spawned from now on start.
   std::atomic<FakeStart> start_mode{FakeStart::kReady};
   std::atomic<int> spawned{0}, reaped{0}, exited{0}, promoted{0}, interrupts{0};
+  std::atomic<int> urgent{0};  // spawns for a waiting start (WorkerSpec::urgent)
   // The limits the last WorkerStart carried.
   proto::Limits last_limits();
 
