@@ -119,7 +119,9 @@ int main(int argc, char** argv) {
                                    "--max-sessions", "128",
                                    // The pipeline's speed is measured, not the per-connection
                                    // flood guard (one socket here sends ~2,000 messages/s).
-                                   "--max-message-rate", "0"};
+                                   "--max-message-rate", "0",
+                                   // Every session comes from 127.0.0.1.
+                                   "--max-sessions-per-address", "0"};
   std::vector<char*> argv2;
   for (auto& a : args) argv2.push_back(a.data());
   argv2.push_back(nullptr);
