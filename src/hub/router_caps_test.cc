@@ -3,6 +3,7 @@
 // limits a page may ask for.
 #include <gtest/gtest.h>
 
+#include "core/session_limits.h"
 #include "hub/router_test_util.h"
 
 namespace salvus::hub {
