@@ -319,6 +319,8 @@ TEST(HubRouting, SessionsGoByLoadAndAServerThatStopsReportingGetsNoNewOnes) {
                        "0.2",
                        "--stale-after",
                        "2",
+                       "--max-sessions-per-connection",  // ten at once on one connection
+                       "0",
                        "--log-file",
                        hub_log},
                       dir + "/hub.out", dir + "/hub.err");

@@ -31,8 +31,11 @@ std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& li
                                                            const std::vector<std::string>& compute,
                                                            const std::string& token_file,
                                                            const std::string& web);
-// --reconnect-grace, --max-message-rate, --max-connections into `o`
-// (the seconds of the grace period go through `grace_s`).
+// --reconnect-grace, --max-message-rate, --max-connections, the caps on
+// sessions and the ceiling of their limits into `o` (the seconds of the
+// grace period go through `grace_s`).
 void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s);
+// Copies what AddHubLimitOptions sets (but the grace period) from `from`.
+void CopyHubLimits(const hub::HubOptions& from, hub::HubOptions* to);
 
 }  // namespace salvus::cli

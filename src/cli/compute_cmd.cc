@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -50,7 +51,17 @@ struct ComputeFlags {
   std::string log_level = "info";
   std::string log_file;
   proto::Limits defaults = compute::DefaultLimits();
+  proto::Limits maxima;  // --max-*: how far a start request may raise a default
 };
+
+// A count from the command line, clamped into T (a double past T's range
+// would make the conversion undefined); core::SaneLimits bounds it further.
+template <class T>
+T Count(double v) {
+  if (!(v > 0)) return 0;
+  return v >= static_cast<double>(std::numeric_limits<T>::max()) ? std::numeric_limits<T>::max()
+                                                                 : static_cast<T>(v);
+}
 
 // A certificate or key that cannot be loaded is reported before anything
 // starts (the server would throw constructing its TLS context).
@@ -117,6 +128,7 @@ int RunCompute(const ComputeFlags& f) {
   o.uid_count = f.uid_count;
   o.port_file = f.port_file;
   o.default_limits = f.defaults;
+  o.max_limits = f.maxima;
   o.root = geteuid() == 0;
   o.state_dir = f.state_dir;
   if (o.state_dir.empty()) {
@@ -254,34 +266,41 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   c->add_option("--log-file", f->log_file, "log here instead of stderr");
-  auto limit = [c](const char* name, std::function<void(double)> set, double def,
-                   const char* help) {
-    c->add_option_function<double>(name, std::move(set), fmt::format("{} (default {})", help, def));
+  // Each limit: --NAME sets the default (and the ceiling a start request
+  // cannot pass), --max-NAME raises the ceiling above the default.
+  using Set = void (*)(proto::Limits*, double);
+  auto limit = [c, f](const std::string& name, Set set, double def, const char* help) {
+    c->add_option_function<double>(
+        "--" + name, [f, set](double v) { set(&f->defaults, v); },
+        fmt::format("{} (default {}; 0: none; requests may only lower it)", help, def));
+    c->add_option_function<double>(
+        "--max-" + name, [f, set](double v) { set(&f->maxima, v); },
+        fmt::format("let a start request raise --{} up to this", name));
   };
-  auto& d = f->defaults;
+  const auto& d = f->defaults;
   limit(
-      "--walltime", [f](double v) { f->defaults.set_walltime_s(v); }, d.walltime_s(),
+      "walltime", [](proto::Limits* l, double v) { l->set_walltime_s(v); }, d.walltime_s(),
       "session walltime limit, seconds");
   limit(
-      "--idle", [f](double v) { f->defaults.set_idle_s(v); }, d.idle_s(),
+      "idle", [](proto::Limits* l, double v) { l->set_idle_s(v); }, d.idle_s(),
       "idle session limit, seconds");
   limit(
-      "--cputime", [f](double v) { f->defaults.set_cputime_s(v); }, d.cputime_s(),
+      "cputime", [](proto::Limits* l, double v) { l->set_cputime_s(v); }, d.cputime_s(),
       "CPU time limit per session, seconds");
   limit(
-      "--memory-mb", [f](double v) { f->defaults.set_memory_mb(static_cast<uint64_t>(v)); },
+      "memory-mb", [](proto::Limits* l, double v) { l->set_memory_mb(Count<uint64_t>(v)); },
       static_cast<double>(d.memory_mb()), "memory a session may add to the warm image, MB");
   limit(
-      "--open-files", [f](double v) { f->defaults.set_open_files(static_cast<uint32_t>(v)); },
+      "open-files", [](proto::Limits* l, double v) { l->set_open_files(Count<uint32_t>(v)); },
       d.open_files(), "open files per session");
   limit(
-      "--processes", [f](double v) { f->defaults.set_processes(static_cast<uint32_t>(v)); },
+      "processes", [](proto::Limits* l, double v) { l->set_processes(Count<uint32_t>(v)); },
       d.processes(), "processes per session (as root)");
   limit(
-      "--file-size-mb", [f](double v) { f->defaults.set_file_size_mb(static_cast<uint64_t>(v)); },
+      "file-size-mb", [](proto::Limits* l, double v) { l->set_file_size_mb(Count<uint64_t>(v)); },
       static_cast<double>(d.file_size_mb()), "largest file a session may write, MB");
   limit(
-      "--output-bytes", [f](double v) { f->defaults.set_output_bytes(static_cast<uint64_t>(v)); },
+      "output-bytes", [](proto::Limits* l, double v) { l->set_output_bytes(Count<uint64_t>(v)); },
       static_cast<double>(d.output_bytes()), "output cap per request, bytes");
   return {c, [f] { return RunCompute(*f); }};
 }

@@ -77,6 +77,49 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
                 "connections held at once; past it new ones get 503")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  c->add_option("--max-sessions-per-connection", o->max_sessions_per_connection,
+                "sessions one connection may hold; past it a start gets RESOURCE_EXHAUSTED "
+                "(0: no limit)")
+      ->capture_default_str();
+  c->add_option("--max-sessions-per-address", o->max_sessions_per_address,
+                "sessions one client address may hold, over all its connections (0: no limit)")
+      ->capture_default_str();
+  // The ceiling of what a page may ask for; 0: none at the hub.
+  proto::Limits* m = &o->max_session_limits;
+  c->add_option_function<double>(
+      "--max-session-walltime", [m](double v) { m->set_walltime_s(v); },
+      fmt::format("the longest walltime limit a page may ask for, s (default {})",
+                  m->walltime_s()));
+  c->add_option_function<double>(
+      "--max-session-idle", [m](double v) { m->set_idle_s(v); },
+      fmt::format("the longest idle limit a page may ask for, s (default {})", m->idle_s()));
+  c->add_option_function<double>(
+      "--max-session-cputime", [m](double v) { m->set_cputime_s(v); },
+      fmt::format("the most CPU time a page may ask for, s (default {})", m->cputime_s()));
+  c->add_option_function<uint64_t>(
+      "--max-session-memory-mb", [m](uint64_t v) { m->set_memory_mb(v); },
+      fmt::format("the most memory a page may ask for, MB (default {})", m->memory_mb()));
+  c->add_option_function<uint32_t>(
+      "--max-session-open-files", [m](uint32_t v) { m->set_open_files(v); },
+      fmt::format("the most open files a page may ask for (default {})", m->open_files()));
+  c->add_option_function<uint32_t>(
+      "--max-session-processes", [m](uint32_t v) { m->set_processes(v); },
+      fmt::format("the most processes a page may ask for (default {})", m->processes()));
+  c->add_option_function<uint64_t>(
+      "--max-session-file-size-mb", [m](uint64_t v) { m->set_file_size_mb(v); },
+      fmt::format("the largest file size a page may ask for, MB (default {})", m->file_size_mb()));
+  c->add_option_function<uint64_t>(
+      "--max-session-output-bytes", [m](uint64_t v) { m->set_output_bytes(v); },
+      fmt::format("the most output per request a page may ask for (default {})",
+                  m->output_bytes()));
+}
+
+void CopyHubLimits(const hub::HubOptions& from, hub::HubOptions* to) {
+  to->max_message_rate = from.max_message_rate;
+  to->max_connections = from.max_connections;
+  to->max_sessions_per_connection = from.max_sessions_per_connection;
+  to->max_sessions_per_address = from.max_sessions_per_address;
+  to->max_session_limits = from.max_session_limits;
 }
 
 namespace {
@@ -182,8 +225,7 @@ Command AddHubCommand(CLI::App& app) {
                 std::chrono::milliseconds(static_cast<int64_t>(f->discover_interval_s * 1000));
             o->stale_after =
                 std::chrono::milliseconds(static_cast<int64_t>(f->stale_after_s * 1000));
-            o->max_message_rate = f->limits.max_message_rate;
-            o->max_connections = f->limits.max_connections;
+            CopyHubLimits(f->limits, &*o);
             BlockStopSignals();  // before any thread starts, so sigwait gets them
             hub::Hub hub(*o);
             uint16_t port;

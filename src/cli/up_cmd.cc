@@ -202,8 +202,7 @@ int RunUp(const UpFlags& f) {
   o->db = f.db.empty() ? "sqlite:" + data + "/salvus.db" : f.db;
   o->allow_origins = f.allow_origins;
   o->reconnect_grace = std::chrono::milliseconds(static_cast<int64_t>(f.reconnect_grace_s * 1000));
-  o->max_message_rate = f.limits.max_message_rate;
-  o->max_connections = f.limits.max_connections;
+  CopyHubLimits(f.limits, &*o);
   hub::Hub hub(*o);
   uint16_t port;
   try {

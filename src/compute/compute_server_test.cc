@@ -4,6 +4,9 @@
 // under a second.
 #include <signal.h>
 
+#include <limits>
+
+#include "compute/limits.h"
 #include "compute/testing/compute_server_fixture.h"
 
 namespace salvus::compute {
@@ -51,6 +54,34 @@ TEST_F(ComputeServerTest, RequestedLimitsAreClampedToTheOperators) {
   EXPECT_EQ(got.idle_s(), 5);        // under the maximum (none): as asked
   EXPECT_TRUE(WaitFor([&] { return launcher_.last_limits().walltime_s() == 30; }));
   EXPECT_EQ(launcher_.last_limits().memory_mb(), 500u);
+}
+
+// A request can only lower a limit: without --max-*, the defaults are the
+// ceiling (the request, and values no conversion could take).
+TEST_F(ComputeServerTest, ARequestCannotRaiseALimitPastTheDefault) {
+  opt_.default_limits = DefaultLimits();
+  StartServer();
+  auto hub = Connect();
+  proto::Limits asked;
+  asked.set_memory_mb(10000000);
+  asked.set_processes(100000);
+  asked.set_cputime_s(999999999);
+  asked.set_walltime_s(std::numeric_limits<double>::infinity());
+  asked.set_idle_s(std::numeric_limits<double>::quiet_NaN());
+  asked.set_output_bytes(100000000000);
+  asked.set_open_files(10);  // lower: as asked
+  auto r = hub->Start(asked);
+  ASSERT_TRUE(r && r->has_session_started()) << (r ? r->DebugString() : "no reply");
+  const proto::Limits& got = r->session_started().limits();
+  const proto::Limits d = DefaultLimits();
+  EXPECT_EQ(got.memory_mb(), d.memory_mb());
+  EXPECT_EQ(got.processes(), d.processes());
+  EXPECT_EQ(got.cputime_s(), d.cputime_s());
+  EXPECT_EQ(got.walltime_s(), d.walltime_s());
+  EXPECT_EQ(got.idle_s(), d.idle_s());
+  EXPECT_EQ(got.output_bytes(), d.output_bytes());
+  EXPECT_EQ(got.open_files(), 10u);
+  EXPECT_TRUE(WaitFor([&] { return launcher_.last_limits().memory_mb() == d.memory_mb(); }));
 }
 
 TEST_F(ComputeServerTest, WalltimeEndsASessionAndItsRequest) {
@@ -192,6 +223,39 @@ TEST_F(ComputeServerTest, AStartNoWorkerTakesUpTimesOut) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->error().code(), proto::Error::UNAVAILABLE);
   EXPECT_EQ(r->error().text(), "session could not start: no worker became ready within 0 s");
+}
+
+// Before its hello a peer is anyone: a frame over a few KB closes the
+// connection (a hello with the right token but a 5 KB name included); once
+// authenticated, large frames pass.
+TEST_F(ComputeServerTest, FramesBeforeHelloAreSmall) {
+  StartServer();
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server_->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  proto::Message hello;
+  hello.set_id(1);
+  hello.mutable_hello()->set_token(opt_.token);
+  hello.mutable_hello()->set_client(std::string(5000, 'x'));
+  ASSERT_GT(hello.ByteSizeLong(), core::kMaxHelloFrame);
+  core::WriteAll(fd, core::EncodeFrame(hello));
+  std::string body;
+  EXPECT_NE(core::ReadFrame(fd, &body), core::ReadStatus::kOk) << "closed without an answer";
+  close(fd);
+
+  auto hub = Connect();
+  const std::string s = hub->StartOk();
+  const std::string big(100000, 'y');
+  std::string out;
+  auto done = hub->WaitDone(hub->Execute(s, big), &out);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status(), proto::Done::OK);
+  EXPECT_EQ(out, big);
 }
 
 TEST_F(ComputeServerTest, AHubMustSayHelloPromptly) {

@@ -6,6 +6,7 @@
 #include "compute/server.h"
 #include "compute/server_records.h"
 #include "compute/worker_record.h"
+#include "core/log.h"
 #include "core/spawn.h"
 #include "core/token.h"
 
@@ -69,20 +70,23 @@ void ComputeServer::AcceptHub(tcp::socket sock) {
                               },
                               [this, hub](core::ConnEnd end) {
                                 if (end == core::ConnEnd::kTooBig) {
-                                  spdlog::warn("hub {}: frame over {} bytes; closing",
-                                               hub->conn->peer(), opt_.max_frame);
+                                  spdlog::warn("hub {}: frame over {} bytes{}; closing",
+                                               hub->conn->peer(), hub->conn->max_frame(),
+                                               hub->authenticated ? "" : " before hello");
                                 }
                                 OnHubEnd(hub);
                               }};
+  // Until its hello, a peer is anyone: its frames stay small (the limit
+  // rises to max_frame once it has authenticated).
   if (tls_) {
     auto conn = std::make_shared<TlsConn>(asio::ssl::stream<tcp::socket>(std::move(sock), *tls_),
-                                          peer, opt_.max_frame);
+                                          peer, core::kMaxHelloFrame);
     hub->conn = conn;
     core::Spawn(io_, HandshakeThenStart(conn, handlers, peer, opt_.tls_handshake_timeout),
                 "TLS handshake of hub " + peer);
   } else {
-    auto conn =
-        std::make_shared<core::FramedConn<tcp::socket>>(std::move(sock), peer, opt_.max_frame);
+    auto conn = std::make_shared<core::FramedConn<tcp::socket>>(std::move(sock), peer,
+                                                                core::kMaxHelloFrame);
     hub->conn = conn;
     conn->Start(handlers);
   }
@@ -132,6 +136,7 @@ void ComputeServer::OnHubFrame(const std::shared_ptr<HubConn>& hub, std::string_
       return;
     }
     hub->authenticated = true;
+    hub->conn->set_max_frame(opt_.max_frame);
     spdlog::info("hub {} connected ({})", hub->conn->peer(), m.hello().client());
     proto::Message r;
     r.mutable_hello_ok()->set_server("salvus compute");
@@ -201,7 +206,8 @@ SessionRecord* ComputeServer::FindOwned(HubConn& hub, uint64_t id, const std::st
     return nullptr;
   }
   if (!hub.sessions.count(session)) {
-    spdlog::warn("hub {}: request for another connection's session {}", hub.conn->peer(), session);
+    spdlog::warn("hub {}: request for another connection's session {}", hub.conn->peer(),
+                 core::LogId(session));
     ReplyError(hub, id, proto::Error::PERMISSION_DENIED,
                "session " + session + " belongs to another connection");
     return nullptr;

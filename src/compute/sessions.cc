@@ -7,6 +7,7 @@
 #include "compute/server_records.h"
 #include "compute/worker_record.h"
 #include "core/hex.h"
+#include "core/log.h"
 
 namespace salvus::compute {
 
@@ -67,7 +68,7 @@ void ComputeServer::HandleStart(const std::shared_ptr<HubConn>& hub, uint64_t id
 // them says so and ends; the session then ends with the reason.
 void ComputeServer::ConfirmStart(SessionRecord& s) {
   s.started = true;
-  spdlog::debug("session {} started", s.id);
+  spdlog::debug("session {} started", core::LogId(s.id));
   ArmDeadline(s);  // the start deadline no longer applies
   auto hub = s.owner.lock();
   if (!hub) return;
@@ -155,7 +156,7 @@ void ComputeServer::OnDeadline(const std::string& id) {
                        std::to_string(static_cast<long>(s.limits.walltime_s())) + " s"
                  : "the session was idle for " +
                        std::to_string(static_cast<long>(s.limits.idle_s())) + " s";
-  spdlog::info("session {}: {}", id, why);
+  spdlog::info("session {}: {}", core::LogId(id), why);
   EndSession(id, proto::Done::DIED, why, true);
 }
 

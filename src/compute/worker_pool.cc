@@ -12,6 +12,7 @@
 #include "compute/server.h"
 #include "compute/server_records.h"
 #include "compute/worker_record.h"
+#include "core/log.h"
 
 namespace salvus::compute {
 
@@ -186,11 +187,12 @@ void ComputeServer::AssignWorkers() {
     SessionRecord& s = *it->second;
     WorkerRecord& w = *workers_[ready_workers_.front()];
     MoveWorker(w, WorkerState::kServing);
-    spdlog::debug("session {} gets worker {} ({} more ready)", sid, w.wid, ready_workers_.size());
+    spdlog::debug("session {} gets worker {} ({} more ready)", core::LogId(sid), w.wid,
+                  ready_workers_.size());
     w.session = sid;
     s.wid = w.wid;
     if (auto r = SetSessionCgroupLimits(w, s.limits); !r) {
-      spdlog::error("session {}: {}", sid, r.error());
+      spdlog::error("session {}: {}", core::LogId(sid), r.error());
       EndSession(sid, proto::Done::DIED, r.error(), false);
       continue;
     }
@@ -239,7 +241,8 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
   SessionRecord& s = *sit->second;
   auto hub = s.owner.lock();
   if (m.has_error()) {  // the worker could not set up the session
-    spdlog::error("session {}: the worker could not set it up: {}", s.id, m.error().text());
+    spdlog::error("session {}: the worker could not set it up: {}", core::LogId(s.id),
+                  m.error().text());
     EndSession(s.id, proto::Done::DIED, "the session could not start: " + m.error().text(), true);
     return;
   }

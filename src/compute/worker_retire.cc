@@ -10,6 +10,7 @@
 #include "compute/server.h"
 #include "compute/server_records.h"
 #include "compute/worker_record.h"
+#include "core/log.h"
 
 namespace salvus::compute {
 
@@ -75,7 +76,7 @@ void ComputeServer::RetireWorker(uint64_t wid) {
   if (w.grace) w.grace->cancel();
   if (!w.session.empty() && sessions_.count(w.session)) {
     std::string why = w.exit_text.empty() ? "the session's process ended" : w.exit_text;
-    spdlog::warn("session {}: {}", w.session, why);
+    spdlog::warn("session {}: {}", core::LogId(w.session), why);
     EndSession(w.session, proto::Done::DIED, why, true);
   }
   ReapWorker(w);

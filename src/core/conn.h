@@ -34,6 +34,10 @@ class Conn {
   virtual const std::string& peer() const = 0;
   // Bytes queued but not yet written.
   virtual size_t queued_bytes() const = 0;
+  // The largest frame read from now on (a larger one ends the read side
+  // with kTooBig); frames already buffered are checked against it too.
+  virtual void set_max_frame(size_t max_frame) = 0;
+  virtual size_t max_frame() const = 0;
 };
 
 enum class ConnEnd { kEof, kTooBig, kError };
@@ -91,6 +95,8 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
   bool closed() const override { return closed_; }
   const std::string& peer() const override { return peer_; }
   size_t queued_bytes() const override { return queued_; }
+  void set_max_frame(size_t max_frame) override { max_frame_ = max_frame; }
+  size_t max_frame() const override { return max_frame_; }
 
  private:
   auto& LowestLayer() { return stream_.lowest_layer(); }

@@ -20,6 +20,9 @@ inline constexpr size_t kFrameHeaderSize = 4;
 // Large enough for a big cell of code; small enough that one peer cannot make
 // another allocate without bound.
 inline constexpr size_t kDefaultMaxFrame = 8 * 1024 * 1024;
+// Before a peer has authenticated (a hub's hello to a compute server: a
+// token and a name), its frames are at most this.
+inline constexpr size_t kMaxHelloFrame = 4096;
 
 // Appends the frame (header + body) for `msg` to `out`.
 void AppendFrame(const google::protobuf::MessageLite& msg, std::string* out);

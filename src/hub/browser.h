@@ -27,6 +27,8 @@ class Browser {
   // A local WebSocket handed over to another shard (to resume a session held
   // there): its messages go to that shard's Router. -1: not handed over.
   int handed_to = -1;
+  // The client's IP address ("" when unknown): sessions are capped per address.
+  std::string address;
 
  private:
   const uint64_t id_;

@@ -9,6 +9,7 @@
 
 #include "hub/coalescing_stream.h"
 #include "hub/http_handler.h"
+#include "hub/origin.h"
 #include "hub/shard.h"
 #include "hub/ws_session.h"
 
@@ -36,7 +37,9 @@ asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
     auto req = parser.release();
     if (websocket::is_upgrade(req)) {
       if (req.target() != "/ws") co_return;
-      if (!OriginAllowed(req, opt.allow_origins)) {
+      auto& sock = beast::get_lowest_layer(stream).socket();
+      const auto local = sock.local_endpoint(ec);
+      if (ec || !OriginAllowed(req, OwnOrigin(local, shard.tls() != nullptr), opt.allow_origins)) {
         spdlog::warn("refused a WebSocket from origin {}", std::string(req[http::field::origin]));
         auto res = ForbiddenOrigin(req);
         co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));

@@ -47,24 +47,6 @@ std::string DownloadName(std::string_view target) {
   return name.empty() ? "download" : name;
 }
 
-bool OriginAllowed(const HttpRequest& req, const std::vector<std::string>& allowed) {
-  auto it = req.find(http::field::origin);
-  if (it == req.end()) return true;
-  const std::string_view origin(it->value().data(), it->value().size());
-  for (const auto& a : allowed) {
-    if (a == "*" || a == origin) return true;
-  }
-  auto h = req.find(http::field::host);
-  if (h == req.end()) return false;
-  const std::string_view host(h->value().data(), h->value().size());
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (origin.substr(0, scheme.size()) == scheme && origin.substr(scheme.size()) == host) {
-      return true;
-    }
-  }
-  return false;
-}
-
 HttpResponse ForbiddenOrigin(const HttpRequest& req) {
   auto origin = req[http::field::origin];
   auto res = TextResponse(req, http::status::forbidden,

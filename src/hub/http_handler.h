@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace salvus::store {
 class Store;
@@ -46,11 +45,6 @@ class HttpHandler {
 
 // A plain-text response to `req`.
 HttpResponse TextResponse(const HttpRequest& req, http::status status, std::string text);
-
-// Whether a page may open /ws: when it comes from the hub itself, from an
-// origin in `allowed` ("*": any), or is no page at all (no Origin header:
-// command-line clients).
-bool OriginAllowed(const HttpRequest& req, const std::vector<std::string>& allowed);
 
 // The answer to a WebSocket upgrade refused for its origin (closes).
 HttpResponse ForbiddenOrigin(const HttpRequest& req);

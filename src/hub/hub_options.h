@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/address.h"
+#include "core/session_limits.h"
 
 namespace salvus::hub {
 
@@ -48,6 +49,14 @@ struct HubOptions {
   double max_message_rate = 200;
   // A connection over that rate is told (RATE_LIMITED) at most this often.
   std::chrono::milliseconds rate_notice_interval = std::chrono::seconds(10);
+  // Each limit a page's startSession asks for is lowered to this (a zero
+  // field: no ceiling at the hub); compute servers apply their own again.
+  proto::Limits max_session_limits = core::DefaultSessionLimits();
+  // Sessions (started or starting) one WebSocket may hold, and one client
+  // address across all its connections (detached ones included); past
+  // either a startSession gets RESOURCE_EXHAUSTED. 0: no limit.
+  size_t max_sessions_per_connection = 8;
+  size_t max_sessions_per_address = 64;
   // Open TCP connections (browsers, pages loading) the hub holds at once;
   // past it a new connection gets 503 and is closed.
   size_t max_connections = 20000;

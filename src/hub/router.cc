@@ -6,6 +6,7 @@
 
 #include "core/json.h"
 #include "core/json_read.h"
+#include "core/session_limits.h"
 #include "core/utf8.h"
 
 namespace salvus::hub {
@@ -34,6 +35,7 @@ std::string Router::SessionOf(const proto::Message& m) {
 
 void Router::Forget(std::unordered_map<std::string, Session>::iterator it) {
   if (observer_) observer_(it->first, false);
+  GiveSessionSlot(it->second.address);
   --links_[it->second.link].own_sessions;
   owner_.erase(it);
 }
@@ -73,9 +75,37 @@ void Router::SetLinkInRotation(size_t link, bool in) {
   if (link < links_.size()) links_[link].in_rotation = in;
 }
 
+std::string Router::TakeSessionSlot(uint64_t conn, std::string* address) {
+  if (opt_.max_sessions_per_connection != 0) {
+    size_t held = 0;
+    if (auto it = sessions_of_.find(conn); it != sessions_of_.end()) held = it->second.size();
+    for (auto& [id, p] : pending_) {
+      if (p.conn == conn && p.kind == proto::Message::kStartSession) ++held;
+    }
+    if (held >= opt_.max_sessions_per_connection) {
+      return "too many sessions: this connection may hold " +
+             std::to_string(opt_.max_sessions_per_connection) +
+             " at once (terminate one first, or use another connection)";
+    }
+  }
+  address->clear();
+  auto a = address_of_.find(conn);
+  if (quota_ == nullptr || a == address_of_.end() || a->second.empty()) return "";
+  if (!quota_->Take(a->second)) {
+    return "too many sessions: " + std::to_string(quota_->max()) +
+           " are open from this client's address (terminate one first)";
+  }
+  *address = a->second;
+  return "";
+}
+
+void Router::GiveSessionSlot(const std::string& address) {
+  if (quota_ != nullptr && !address.empty()) quota_->Give(address);
+}
+
 bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
                         std::shared_ptr<proto::StartSession> start, std::vector<size_t> tried,
-                        std::vector<Out>* out) {
+                        const std::string& address, std::vector<Out>* out) {
   // A refusal says "full" for a while only: sessions end meanwhile.
   const auto now = Clock::now();
   for (size_t i = 0; i < links_.size(); ++i) {
@@ -87,8 +117,8 @@ bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
   ++links_[*best].started_since_report;
   const uint64_t id = next_id_++;
   tried.push_back(*best);
-  pending_[id] = {conn, browser_id, *best,           proto::Message::kStartSession,
-                  "",   start,      std::move(tried)};
+  pending_[id] = {conn,  browser_id,       *best,  proto::Message::kStartSession, "",
+                  start, std::move(tried), address};
   ToCompute o{*best, {}};
   o.msg.set_id(id);
   *o.msg.mutable_start_session() = *start;
@@ -130,7 +160,7 @@ void Router::Terminate(const std::string& session, size_t link, std::vector<Out>
 void Router::Forward(uint64_t conn, uint64_t browser_id, size_t link, const std::string& session,
                      proto::Message&& m, std::vector<Out>* out) {
   const uint64_t id = next_id_++;
-  pending_[id] = {conn, browser_id, link, m.body_case(), session, {}, {}};
+  pending_[id] = {conn, browser_id, link, m.body_case(), session, {}, {}, {}};
   m.set_id(id);
   out->emplace_back(ToCompute{link, std::move(m)});
 }
@@ -186,9 +216,17 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
   };
   switch (m.body_case()) {
     case proto::Message::kStartSession: {
-      // The emptiest compute server that is up and in rotation (placement.h).
+      std::string address;
+      if (std::string no = TakeSessionSlot(conn, &address); !no.empty()) {
+        Reply(conn, ErrorJson(bid, proto::Error::RESOURCE_EXHAUSTED, no), out);
+        return;
+      }
+      // A page may lower its limits, never raise them past the hub's ceiling.
       auto start = std::make_shared<proto::StartSession>(std::move(*m.mutable_start_session()));
-      if (!PlaceStart(conn, bid, std::move(start), {}, out)) {
+      *start->mutable_limits() = core::LowerToCeiling(start->limits(), opt_.max_limits);
+      // The emptiest compute server that is up and in rotation (placement.h).
+      if (!PlaceStart(conn, bid, std::move(start), {}, address, out)) {
+        GiveSessionSlot(address);
         Reply(conn, ErrorJson(bid, proto::Error::UNAVAILABLE, "no compute server is reachable"),
               out);
       }
@@ -259,7 +297,8 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
     links_[link].full = true;
     full_since_[link] = Clock::now();
     pending_.erase(it);
-    if (!PlaceStart(p.conn, p.browser_id, p.start, p.tried, out)) {
+    if (!PlaceStart(p.conn, p.browser_id, p.start, p.tried, p.address, out)) {
+      GiveSessionSlot(p.address);
       proto::Message m = in;
       m.set_id(p.browser_id);
       Reply(p.conn, ToJson(m), out);
@@ -279,12 +318,17 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
     const std::string& s = m.session_started().session();
     if (p.conn == 0) {  // its browser left before it started: nobody can use it
       pending_.erase(it);
+      GiveSessionSlot(p.address);
       Terminate(s, link, out);
       return;
     }
     auto [at, added] = owner_.try_emplace(s);
     Session& sess = at->second;
-    if (!added) --links_[sess.link].own_sessions;
+    if (!added) {
+      --links_[sess.link].own_sessions;
+      GiveSessionSlot(sess.address);
+    }
+    sess.address = p.address;
     ++links_[link].own_sessions;
     if (observer_) observer_(s, true);
     sess.conn = p.conn;
@@ -302,7 +346,13 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
       Forget(o);
     }
   }
-  if (finished) pending_.erase(it);
+  if (finished) {
+    // A start answered by anything but sessionStarted gives its slot back.
+    if (p.kind == proto::Message::kStartSession && !m.has_session_started()) {
+      GiveSessionSlot(p.address);
+    }
+    pending_.erase(it);
+  }
   if (p.conn != 0) {
     Reply(p.conn, ToJson(m), out);
   } else if (auto o = owner_.find(p.session); o != owner_.end() && o->second.conn == 0) {
@@ -365,6 +415,7 @@ void Router::OnComputeLost(size_t link, const std::string& why, std::vector<Out>
       if (p->second.conn != 0) {
         Reply(p->second.conn, ErrorJson(p->second.browser_id, proto::Error::UNAVAILABLE, why), out);
       }
+      if (p->second.kind == proto::Message::kStartSession) GiveSessionSlot(p->second.address);
       p = pending_.erase(p);
     } else {
       ++p;

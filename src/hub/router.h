@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "hub/address_quota.h"
 #include "hub/placement.h"
 #include "proto/salvus.pb.h"
 
@@ -92,6 +93,12 @@ struct RouterOptions {
   std::chrono::milliseconds full_for = std::chrono::seconds(5);
   // A browser message may exceed max_code by this much (its JSON envelope).
   size_t envelope = 4096;
+  // Each limit a startSession asks for is lowered to this (a zero field: no
+  // ceiling here); the compute server applies its own ceiling again.
+  proto::Limits max_limits;
+  // Sessions one connection may hold, started or starting (0: no limit);
+  // past it a startSession gets RESOURCE_EXHAUSTED.
+  size_t max_sessions_per_connection = 8;
 };
 
 class Router {
@@ -113,6 +120,15 @@ class Router {
   // The link is down (or came up): sessions on it are gone.
   void OnComputeLost(size_t link, const std::string& why, std::vector<Out>* out);
   void SetLinkUp(size_t link, bool up);
+
+  // Sessions per client address (shared by the hub's Routers; null: not
+  // counted). A session counts against the address of the connection that
+  // started it until it ends, detached or not.
+  void SetAddressQuota(AddressQuota* quota) { quota_ = quota; }
+  // The client address of browser `conn` (forgotten when it closes).
+  void SetConnAddress(uint64_t conn, std::string address) {
+    address_of_[conn] = std::move(address);
+  }
 
   // Compute links learnt at run time (from the Store) are added here; the
   // index is the link's for good. A removed link is never used again.
@@ -159,14 +175,20 @@ class Router {
     // A start, kept to try the next compute server if this one refuses.
     std::shared_ptr<proto::StartSession> start;
     std::vector<size_t> tried;
+    std::string address;  // a start's: the client address whose slot it holds
   };
   // Sends a start to the emptiest link not yet tried (false: none left).
   bool PlaceStart(uint64_t conn, uint64_t browser_id, std::shared_ptr<proto::StartSession> start,
-                  std::vector<size_t> tried, std::vector<Out>* out);
+                  std::vector<size_t> tried, const std::string& address, std::vector<Out>* out);
+  // A new start from `conn`: "" when it may go ahead (a slot of its address
+  // taken into *address), else why not.
+  std::string TakeSessionSlot(uint64_t conn, std::string* address);
+  void GiveSessionSlot(const std::string& address);
   struct Session {
     uint64_t conn;  // 0: detached
     size_t link;
     proto::Limits limits;  // from SessionStarted, repeated to a resume
+    std::string address;   // whose slot it holds (AddressQuota)
     // While detached:
     Clock::time_point deadline{};
     std::deque<std::string> buffer;   // JSON replies in order
@@ -186,6 +208,8 @@ class Router {
   void Forget(std::unordered_map<std::string, Session>::iterator it);
 
   const RouterOptions opt_;
+  AddressQuota* quota_ = nullptr;
+  std::unordered_map<uint64_t, std::string> address_of_;  // browser -> client address
   size_t detached_ = 0;
   uint64_t next_id_ = 1;
   std::function<void(const std::string&, bool)> observer_;

@@ -115,6 +115,7 @@ void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_p
     }
     sessions_of_.erase(it);
   }
+  address_of_.erase(conn);
   for (auto p = pending_.begin(); p != pending_.end();) {
     if (p->second.conn != conn) {
       ++p;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/tls.h"
+#include "hub/address_quota.h"
 #include "hub/discovery.h"
 #include "hub/session_directory.h"
 #include "hub/shard.h"
@@ -41,6 +42,7 @@ uint16_t Hub::Start() {
   if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
   blobs_ = std::make_unique<BlobStore>(opt_.blob_cache_bytes);
   directory_ = std::make_unique<SessionDirectory>();
+  sessions_per_address_ = std::make_unique<AddressQuota>(opt_.max_sessions_per_address);
   if (!opt_.db.empty()) {
     // Migrate once, before any shard opens its own connection.
     asio::io_context io;
@@ -58,12 +60,20 @@ uint16_t Hub::Start() {
   uint16_t port = opt_.listen.port;
   for (unsigned i = 0; i < n; ++i) {
     const ShardContext context{
-        &opt_, tls_ ? &*tls_ : nullptr, blobs_.get(), directory_.get(), &connections_, &shards_};
+        &opt_,         tls_ ? &*tls_ : nullptr,     blobs_.get(), directory_.get(),
+        &connections_, sessions_per_address_.get(), &shards_};
     auto shard = std::make_unique<Shard>(context, i, n);
     port = shard->Bind(port);
     shards_.push_back(std::move(shard));
   }
   for (auto& s : shards_) s->Run();
+  if (asio::ip::make_address(opt_.listen.host).is_unspecified()) {
+    spdlog::info(
+        "listening on every interface: a page may open /ws if it came from the address its "
+        "connection reached (an IP address and this port) or from an --allow-origin; give a "
+        "page served under a host name --allow-origin {}://NAME:{}",
+        tls_ ? "https" : "http", port);
+  }
   if (!opt_.db.empty()) {
     ComputeDiscovery::Options d{opt_.db, opt_.memcached, opt_.discover_interval, opt_.stale_after};
     discovery_ = std::make_unique<ComputeDiscovery>(d, [this](std::vector<ComputeReport> r) {

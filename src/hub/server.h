@@ -26,6 +26,7 @@
 
 namespace salvus::hub {
 
+class AddressQuota;
 class SessionDirectory;
 class ComputeDiscovery;
 class Shard;
@@ -47,6 +48,7 @@ class Hub {
   std::optional<boost::asio::ssl::context> tls_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<SessionDirectory> directory_;
+  std::unique_ptr<AddressQuota> sessions_per_address_;
   std::unique_ptr<ComputeDiscovery> discovery_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> connections_{0};  // open TCP connections, all shards

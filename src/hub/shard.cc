@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/log.h"
 #include "core/overloaded.h"
 #include "core/spawn.h"
 #include "hub/blob_store.h"
@@ -58,15 +59,19 @@ Shard::Shard(ShardContext context, unsigned index, unsigned shards)
       index_(index),
       nshards_(shards),
       acceptor_(io_),
-      router_(opt_.compute.size(), RouterOptions{.max_code = opt_.max_code,
-                                                 .max_share = opt_.max_share,
-                                                 .grace = opt_.reconnect_grace,
-                                                 .max_buffer = opt_.max_detached_output,
-                                                 .full_for = opt_.compute_full_for}),
+      router_(opt_.compute.size(),
+              RouterOptions{.max_code = opt_.max_code,
+                            .max_share = opt_.max_share,
+                            .grace = opt_.reconnect_grace,
+                            .max_buffer = opt_.max_detached_output,
+                            .full_for = opt_.compute_full_for,
+                            .max_limits = opt_.max_session_limits,
+                            .max_sessions_per_connection = opt_.max_sessions_per_connection}),
       store_(OpenShardStore(opt_, index, io_)),
       http_(opt_.web_root, ctx_.blobs, store_.get()),
       permalinks_(store_.get()) {
   for (size_t i = 0; i < opt_.compute.size(); ++i) NewLink(opt_.compute[i]);
+  router_.SetAddressQuota(ctx_.sessions_per_address);
   router_.SetSessionObserver([this](const std::string& session, bool here) {
     if (here) {
       ctx_.directory->Put(session, index_);
@@ -115,30 +120,31 @@ void Shard::Stop() {
 
 void Shard::Dispatch(std::vector<Out>& outs) {
   for (Out& o : outs) {
-    std::visit(core::Overloaded{
-                   [&](ToBrowser& b) { SendTo(b.conn, std::move(b.text)); },
-                   // The Router only routes to links that are up; a link that goes
-                   // down tells the Router (OnComputeLost), which answers what waits.
-                   [&](ToCompute& c) { links_[c.link]->Send(c.msg); },
-                   [&](ToStore& s) {
-                     permalinks_.Handle(std::move(s.msg), [this, conn = s.conn](std::string json) {
-                       SendTo(conn, std::move(json));
-                     });
-                   },
-                   [&](KeepBlob& b) { StoreBlob(std::move(b.blob)); },
-                   [&](ResumeElsewhere& r) { HandOverResume(r.conn, r.msg); },
-                   [&](SessionDetached& d) {
-                     spdlog::info("session {} detached: its page has {} s to reconnect", d.session,
-                                  opt_.reconnect_grace.count() / 1000);
-                   },
-                   [&](SessionResumed& r) {
-                     spdlog::info("session {} resumed by browser {}", r.session, r.conn);
-                   },
-                   [&](DetachedSessionEnded& e) {
-                     spdlog::info("detached session {} ended: {}", e.session, e.reason);
-                   },
-               },
-               o);
+    std::visit(
+        core::Overloaded{
+            [&](ToBrowser& b) { SendTo(b.conn, std::move(b.text)); },
+            // The Router only routes to links that are up; a link that goes
+            // down tells the Router (OnComputeLost), which answers what waits.
+            [&](ToCompute& c) { links_[c.link]->Send(c.msg); },
+            [&](ToStore& s) {
+              permalinks_.Handle(std::move(s.msg), [this, conn = s.conn](std::string json) {
+                SendTo(conn, std::move(json));
+              });
+            },
+            [&](KeepBlob& b) { StoreBlob(std::move(b.blob)); },
+            [&](ResumeElsewhere& r) { HandOverResume(r.conn, r.msg); },
+            [&](SessionDetached& d) {
+              spdlog::info("session {} detached: its page has {} s to reconnect",
+                           core::LogId(d.session), opt_.reconnect_grace.count() / 1000);
+            },
+            [&](SessionResumed& r) {
+              spdlog::info("session {} resumed by browser {}", core::LogId(r.session), r.conn);
+            },
+            [&](DetachedSessionEnded& e) {
+              spdlog::info("detached session {} ended: {}", core::LogId(e.session), e.reason);
+            },
+        },
+        o);
   }
 }
 
@@ -227,6 +233,7 @@ void Shard::SendTo(uint64_t conn, std::string text) {
 
 void Shard::AddBrowser(std::shared_ptr<Browser> browser) {
   const uint64_t id = browser->id();
+  router_.SetConnAddress(id, browser->address);
   conns_[id] = std::move(browser);
 }
 
@@ -248,7 +255,7 @@ void Shard::OnBrowserGone(Browser& b) {
   if (b.handed_to >= 0) {
     Shard* there = (*ctx_.shards)[b.handed_to].get();
     asio::post(there->io_, [there, id] { there->BrowserClosed(id); });
-    conns_.erase(id);
+    BrowserClosed(id);  // nothing of it is here but its address
   } else {
     BrowserClosed(id);
   }
@@ -274,9 +281,11 @@ void Shard::HandOverResume(uint64_t conn, const proto::Message& m) {
   // From now on this WebSocket speaks to the session's shard.
   Shard* there = (*ctx_.shards)[*where].get();
   b.handed_to = static_cast<int>(*where);
-  spdlog::info("browser {} handed over to shard {} to resume session {}", conn, *where, session);
-  asio::post(there->io_, [there, home = this, conn, text = Router::ToJson(m)] {
+  spdlog::info("browser {} handed over to shard {} to resume session {}", conn, *where,
+               core::LogId(session));
+  asio::post(there->io_, [there, home = this, conn, address = b.address, text = Router::ToJson(m)] {
     there->conns_[conn] = std::make_shared<RemoteBrowser>(home, conn);
+    there->router_.SetConnAddress(conn, address);
     there->FromRemote(conn, text);
   });
 }

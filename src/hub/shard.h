@@ -33,6 +33,7 @@ class Store;
 
 namespace salvus::hub {
 
+class AddressQuota;
 class BlobStore;
 class SessionDirectory;
 class Shard;
@@ -44,6 +45,7 @@ struct ShardContext {
   BlobStore* blobs = nullptr;
   SessionDirectory* directory = nullptr;
   std::atomic<size_t>* connections = nullptr;                   // open TCP connections, all shards
+  AddressQuota* sessions_per_address = nullptr;                 // sessions held per client address
   const std::vector<std::unique_ptr<Shard>>* shards = nullptr;  // for hand-overs
 };
 

@@ -112,6 +112,10 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
   co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return;
   auto conn = std::make_shared<WsConn<Stream>>(std::move(ws), shard.NewConnId());
+  // Sessions are capped per client address (router.h).
+  if (auto peer = beast::get_lowest_layer(conn->ws()).socket().remote_endpoint(ec); !ec) {
+    conn->address = peer.address().to_string();
+  }
   shard.AddBrowser(conn);
   GoneGuard gone(shard, conn);
   core::Spawn(shard.io(), conn->WriteLoop(), "hub WebSocket writer");

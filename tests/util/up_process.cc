@@ -84,7 +84,10 @@ bool UpProcess::WaitForSessions(uint16_t port, const std::vector<std::string>& e
                 << "\n";
       return false;
     }
-    (*c)->Terminate(*s);
+    // Until its ack the session holds a place among its address's sessions.
+    const uint64_t t = (*c)->Terminate(*s);
+    for (auto m = (*c)->Receive(); m && m->id() != t; m = (*c)->Receive()) {
+    }
     (*c)->Close();
   }
   return true;
