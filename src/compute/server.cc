@@ -10,6 +10,7 @@
 #include "compute/limits.h"
 #include "compute/server_records.h"
 #include "compute/worker_record.h"
+#include "core/descriptors.h"
 #include "core/spawn.h"
 #include "core/tls.h"
 
@@ -80,6 +81,7 @@ asio::awaitable<void> ComputeServer::Run() {
   }
   tcp::endpoint ep(asio::ip::make_address(opt_.listen.host), opt_.listen.port);
   acceptor_.open(ep.protocol());
+  core::SetCloseOnExec(acceptor_.native_handle());  // asio does not
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
   acceptor_.listen();
