@@ -120,18 +120,22 @@ TEST(UpHygiene, ACellHoldsNoDescriptorOfTheHubEvenAfterTheComputeServerRestarts)
         return now > 0 && now != compute;
       },
       std::chrono::seconds(60)));
-  bool back = false;
-  for (int i = 0; i < 600 && !back; ++i) {
-    if (auto s = c->StartSession()) {
-      back = true;
-      c->Terminate(*s);
+  // A new connection: `c` is told that its session ended, whenever.
+  auto after = Connect(up);
+  ASSERT_NE(after, nullptr);
+  std::string session;
+  for (int i = 0; i < 600 && session.empty(); ++i) {
+    if (auto s = after->StartSession()) {
+      session = *s;
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }
-  ASSERT_TRUE(back) << up.log();
-  fds = RunCell(*c, kListFds);
-  EXPECT_EQ(UnexpectedDescriptors(fds, up.data()), "") << fds;
+  ASSERT_FALSE(session.empty()) << up.log();
+  auto r = after->Execute(session, kListFds);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(UnexpectedDescriptors(r->out, up.data()), "") << r->out;
+  after->Close();
   held->Close();
   c->Close();
   EXPECT_EQ(up.Stop(), "");
