@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <expected>
 #include <filesystem>
@@ -19,9 +20,11 @@
 #include "compute/limits.h"
 #include "compute/sandbox.h"
 #include "compute/server.h"
+#include "compute/state_dir.h"
 #include "compute/stats_file.h"
 #include "compute/zygote_launcher.h"
 #include "compute/zygote_link.h"
+#include "core/descriptors.h"
 #include "core/log.h"
 #include "core/tls.h"
 #include "core/token.h"
@@ -82,6 +85,9 @@ std::expected<void, std::string> CheckTlsFiles(const std::string& cert, const st
 }
 
 int RunCompute(const ComputeFlags& f) {
+  // Whatever this process inherited is not its own (under `salvus up`, once,
+  // the hub's sockets): its zygote and sessions must never see it.
+  core::CloseAllExcept({0, 1, 2});
   if (f.exit_with_parent) {
     // Under `salvus up`: stop (cleanly) when it goes, however it goes.
     const pid_t parent = getppid();
@@ -130,12 +136,23 @@ int RunCompute(const ComputeFlags& f) {
   o.default_limits = f.defaults;
   o.max_limits = f.maxima;
   o.root = geteuid() == 0;
-  o.state_dir = f.state_dir;
-  if (o.state_dir.empty()) {
-    o.state_dir =
-        o.root ? "/var/lib/salvus/compute" : "/tmp/salvus-compute-" + std::to_string(geteuid());
+  compute::StateDir state{f.state_dir, false};
+  if (state.path.empty()) {
+    auto d = compute::DefaultStateDir(o.root, std::getenv("XDG_RUNTIME_DIR"));
+    if (!d) {
+      std::cerr << "salvus compute: no state directory: " << d.error() << "\n";
+      return 2;
+    }
+    state = *d;
   }
-  o.state_dir = std::filesystem::absolute(o.state_dir).lexically_normal().string();
+  o.state_dir = std::filesystem::absolute(state.path).lexically_normal().string();
+  // A directory made for this run goes with it (after the zygote: declared first).
+  struct RemoveAtExit {
+    std::string path;
+    ~RemoveAtExit() {
+      if (!path.empty()) compute::RemoveTree(path);
+    }
+  } temporary{state.temporary ? o.state_dir : ""};
   if (!o.root) {
     spdlog::warn(
         "not running as root: sessions share this user's uid (no per-session uid, no "
@@ -161,16 +178,23 @@ int RunCompute(const ComputeFlags& f) {
   }
 
   // Homes: <state>/homes/<worker>. Session uids must be able to reach their
-  // own home, and nothing else.
-  std::error_code ec;
-  std::filesystem::create_directories(o.state_dir + "/homes", ec);
-  if (ec) {
-    std::cerr << "salvus compute: cannot create " << o.state_dir << ": " << ec.message() << "\n";
+  // own home, and nothing else: found out now, not at the first session.
+  if (o.root) {
+    if (const std::string closed = compute::FirstClosedToOthers(o.state_dir); !closed.empty()) {
+      std::cerr << "salvus compute: session uids could not reach their homes in " << o.state_dir
+                << ": " << closed
+                << " lets no other user through; choose a --state-dir they can reach (every "
+                   "folder above it with o+x)\n";
+      return 2;
+    }
+  }
+  if (auto r = compute::PrepareStateDir(o.state_dir, o.root); !r) {
+    std::cerr << "salvus compute: state directory: " << r.error() << "\n";
     return 2;
   }
-  chmod(o.state_dir.c_str(), o.root ? 0711 : 0700);
-  chmod((o.state_dir + "/homes").c_str(), o.root ? 0711 : 0700);
+  if (state.temporary) spdlog::info("state directory (removed at exit): {}", o.state_dir);
   // Leftovers from a previous run that did not stop cleanly.
+  std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator(o.state_dir + "/homes", ec)) {
     compute::RemoveTree(e.path().string());
   }
@@ -255,8 +279,9 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_flag("--exit-with-parent", f->exit_with_parent,
               "stop when the parent process exits (used by `salvus up`)");
   c->add_option("--state-dir", f->state_dir,
-                "folder for session homes (default /var/lib/salvus/compute as root, "
-                "/tmp/salvus-compute-UID otherwise)");
+                "folder for session homes, owned by this user (default /var/lib/salvus/compute "
+                "as root; otherwise $XDG_RUNTIME_DIR/salvus-compute, or a fresh "
+                "/tmp/salvus-compute-UID-XXXXXX removed at exit)");
   c->add_option("--uid-base", f->uid_base, "first session uid (as root)")->capture_default_str();
   c->add_option("--uid-count", f->uid_count, "number of session uids")->capture_default_str();
   c->add_option("--port-file", f->port_file, "write the listening port here once ready");

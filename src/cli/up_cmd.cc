@@ -18,6 +18,8 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/up_places.h"
+#include "compute/sandbox.h"
 #include "core/hex.h"
 #include "core/log.h"
 
@@ -36,7 +38,7 @@ struct UpFlags {
   std::string web = SALVUS_WEB_DIR;
   std::string kernel = "sage";
   unsigned max_sessions = 32;
-  unsigned uid_base = 200000;
+  unsigned uid_base = 0;  // 0: the first free block from 200000
   std::string tls_cert, tls_key;
   std::string db;
   std::vector<std::string> allow_origins;
@@ -88,9 +90,16 @@ class ComputeChild {
     sigemptyset(&none);
     posix_spawnattr_setsigmask(&attr, &none);  // our stop signals are blocked for sigwait
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    // Only stdio: never the hub's listening socket or its browsers'
+    // connections (asio opens them without close-on-exec, and another
+    // thread may be between accept and setting it).
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     fs::remove(port_file_);
     pid_t pid;
-    int rc = posix_spawn(&pid, "/proc/self/exe", nullptr, &attr, argv.data(), environ);
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) return false;
     pid_ = pid;
@@ -156,6 +165,9 @@ class ComputeChild {
 };
 
 int RunUp(const UpFlags& f) {
+  // What this process and its compute server write is theirs alone unless
+  // made otherwise (the database, its -wal and -shm, logs, ports).
+  umask(077);
   core::InitLogging("up", "info");
   std::error_code ec;
   fs::create_directories(f.data, ec);
@@ -164,7 +176,36 @@ int RunUp(const UpFlags& f) {
     return 2;
   }
   const std::string data = fs::absolute(f.data).lexically_normal().string();
-  chmod(data.c_str(), 0711);  // session uids pass through to their homes
+  const bool root = geteuid() == 0;
+  auto homes = PlaceSessionHomes(data, root);
+  if (!homes) {
+    std::cerr << "salvus up: " << homes.error() << "\n";
+    return 2;
+  }
+  struct RemoveAtExit {
+    std::string path;
+    ~RemoveAtExit() {
+      if (!path.empty()) compute::RemoveTree(path);
+    }
+  } own_homes{homes->own ? homes->state_dir : ""};
+  if (homes->own) {
+    spdlog::info("session homes are in {} (session uids cannot pass through a folder above {})",
+                 homes->state_dir, data);
+  }
+  if (auto r = MakeDataPrivate(data, root && !homes->own); !r) {
+    std::cerr << "salvus up: " << r.error() << "\n";
+    return 2;
+  }
+  unsigned uid_base = f.uid_base != 0 ? f.uid_base : 200000;
+  if (root && f.uid_base == 0) {
+    auto b = PickUidBlock(200000, 1000, 10);
+    if (!b) {
+      std::cerr << "salvus up: " << b.error() << "\n";
+      return 2;
+    }
+    uid_base = *b;
+    spdlog::info("session uids {}..{} (--uid-base chooses others)", uid_base, uid_base + 999);
+  }
   if (!fs::exists(f.web + "/index.html")) {
     std::cerr << "salvus up: no web client in " << f.web << " (build it with `make`)\n";
     return 2;
@@ -175,9 +216,9 @@ int RunUp(const UpFlags& f) {
   BlockStopSignals();
   ComputeChild compute(
       {"salvus", "compute", "--listen", caddr, "--token-file", token, "--kernel", f.kernel,
-       "--max-sessions", std::to_string(f.max_sessions), "--state-dir", data + "/compute",
+       "--max-sessions", std::to_string(f.max_sessions), "--state-dir", homes->state_dir,
        "--log-file", data + "/compute.log", "--port-file", data + "/compute.port",
-       "--exit-with-parent", "--uid-base", std::to_string(f.uid_base)},
+       "--exit-with-parent", "--uid-base", std::to_string(uid_base)},
       data + "/compute.port");
   std::cout << "Starting Sage (a few seconds)..." << std::endl;
   if (!compute.Spawn() || !compute.WaitReady(std::chrono::seconds(180))) {
@@ -242,9 +283,8 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--kernel", f->kernel, "sage or python")->capture_default_str();
   c->add_option("--max-sessions", f->max_sessions, "sessions at once")->capture_default_str();
   c->add_option("--uid-base", f->uid_base,
-                "first of 1000 session uids (as root); two `salvus up` on one machine need "
-                "different ones")
-      ->capture_default_str();
+                "first of 1000 session uids (as root; default: the first block of 200000, "
+                "201000, ... 209000 that nothing else uses)");
   c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_option("--db", f->db, "database URL (default: sqlite:DATA/salvus.db)");

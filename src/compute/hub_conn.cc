@@ -6,6 +6,7 @@
 #include "compute/server.h"
 #include "compute/server_records.h"
 #include "compute/worker_record.h"
+#include "core/descriptors.h"
 #include "core/log.h"
 #include "core/spawn.h"
 #include "core/token.h"
@@ -58,6 +59,7 @@ asio::awaitable<void> ComputeServer::AcceptLoop() {
 }
 
 void ComputeServer::AcceptHub(tcp::socket sock) {
+  core::SetCloseOnExec(sock.native_handle());  // asio accepts without it
   boost::system::error_code ec;
   sock.set_option(tcp::no_delay(true), ec);
   std::string peer = "?";

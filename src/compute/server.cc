@@ -11,6 +11,7 @@
 #include "compute/limits.h"
 #include "compute/server_records.h"
 #include "compute/worker_record.h"
+#include "core/descriptors.h"
 #include "core/spawn.h"
 #include "core/tls.h"
 
@@ -87,6 +88,7 @@ asio::awaitable<void> ComputeServer::Run() {
   }
   tcp::endpoint ep(asio::ip::make_address(opt_.listen.host), opt_.listen.port);
   acceptor_.open(ep.protocol());
+  core::SetCloseOnExec(acceptor_.native_handle());  // asio does not
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
   acceptor_.listen();

@@ -18,7 +18,9 @@
 #include "compute/cgroup.h"
 #include "compute/python.h"
 #include "compute/sandbox.h"
+#include "compute/session_env.h"
 #include "compute/worker.h"
+#include "core/descriptors.h"
 #include "core/fork.h"
 #include "core/frame.h"
 #include "proto/salvus.pb.h"
@@ -79,6 +81,9 @@ bool RecvPacket(int sock, std::string* data, int* fd_received, bool* eof) {
 namespace {
 
 int g_control = -1;
+// What Python opened while the zygote started it (a font file, semaphores):
+// workers keep these, and nothing else of the zygote's.
+std::vector<int> g_python_fds;
 constexpr int kPoolNice = 10;
 
 // Getting a worker ready for a future session (its warm-up: 60-100 ms of
@@ -117,6 +122,11 @@ void Send(const proto::ZygoteEvent& ev) {
     close(sock);
     sock = 3;
   }
+  // Nothing else of the zygote's: a socket another spawn request brought,
+  // whatever the zygote got since it started Python.
+  std::vector<int> keep = {0, 1, 2, 3};
+  keep.insert(keep.end(), g_python_fds.begin(), g_python_fds.end());
+  core::CloseAllExcept(std::move(keep));
   SandboxSpec spec{static_cast<uid_t>(spawn.uid()), spawn.home(), spawn.isolate_network(),
                    CgroupLeafDirs(config.cgroup_parents, spawn.home())};
   if (auto r = EnterSandbox(spec); !r) {
@@ -128,11 +138,7 @@ void Send(const proto::ZygoteEvent& ev) {
     _exit(20);
   }
   const std::string& home = spawn.home();
-  setenv("HOME", home.c_str(), 1);
-  setenv("DOT_SAGE", (home + "/.sage").c_str(), 1);
-  setenv("MPLCONFIGDIR", (home + "/.matplotlib").c_str(), 1);
-  setenv("TMPDIR", home.c_str(), 1);
-  setenv("USER", "sage", 1);
+  SetWorkerEnvironment(home);
   WorkerConfig wc{sock, home, config.per_uid_processes, !spawn.urgent()};
   int code = RunWorker(wc);
   _exit(code);
@@ -148,21 +154,16 @@ void Send(const proto::ZygoteEvent& ev) {
 
   const std::string home = config.state_dir + "/zygote";
   mkdir(home.c_str(), 0700);
-  setenv("HOME", home.c_str(), 1);
-  setenv("DOT_SAGE", (home + "/.sage").c_str(), 1);
-  setenv("MPLCONFIGDIR", (home + "/.matplotlib").c_str(), 1);
-  setenv("MPLBACKEND", "agg", 1);
-  setenv("OPENBLAS_NUM_THREADS", "1", 1);
-  setenv("OMP_NUM_THREADS", "1", 1);
-  unsetenv("PYTHONPATH");
-  unsetenv("PYTHONHOME");
-  unsetenv("DISPLAY");
+  SetZygoteEnvironment(home);  // nothing of the operator's
 
   if (auto r = InitPython(config.kernel); !r) {
     proto::ZygoteEvent ev;
     ev.set_failed(r.error());
     Send(ev);
     _exit(1);
+  }
+  for (int fd : core::OpenDescriptors()) {
+    if (fd > 2 && fd != control_fd) g_python_fds.push_back(fd);
   }
 
   sigset_t chld, old_mask;

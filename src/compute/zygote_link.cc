@@ -1,12 +1,14 @@
 #include "compute/zygote_link.h"
 
 #include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "core/descriptors.h"
 #include "core/fork.h"
 #include "core/spawn.h"
 
@@ -32,7 +34,20 @@ std::expected<ZygoteLink, std::string> ZygoteLink::Start(const ZygoteConfig& bas
   if (pid < 0) return std::unexpected(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     close(sv[0]);
-    RunZygote(config, sv[1]);
+    // The zygote, and so every worker, keeps stdio and its end of the link
+    // (as fd 3) and nothing else of this process: not the log file, nor
+    // whatever this process inherited (under `salvus up`, once, the hub's
+    // sockets). The logger goes first: its file is closed with it.
+    spdlog::drop_all();
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("zygote"));  // no sinks
+    int control = sv[1];
+    if (control != 3) {
+      control = dup2(sv[1], 3);
+      close(sv[1]);
+    }
+    core::SetCloseOnExec(control);
+    core::CloseAllExcept({0, 1, 2, control});
+    RunZygote(config, control);
   }
   close(sv[1]);
   ZygoteLink link(sv[0], pid);

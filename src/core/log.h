@@ -10,8 +10,8 @@
 
 namespace salvus::core {
 
-// Logs to stderr, or to `file` when non-empty. `level`: trace, debug, info,
-// warn, error.
+// Logs to stderr, or appends to `file` when non-empty (made 0600, never
+// inherited by a child process). `level`: trace, debug, info, warn, error.
 void InitLogging(const std::string& name, const std::string& level, const std::string& file = "");
 
 // A session id is a capability (whoever has it can resume the session), and

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/descriptors.h"
 #include "core/spawn.h"
 
 namespace salvus::hub {
@@ -49,6 +50,7 @@ asio::awaitable<void> ComputeLink::Run() {
     if (!ec) co_await asio::async_connect(sock, eps, asio::redirect_error(asio::use_awaitable, ec));
     std::shared_ptr<core::Conn> conn;
     if (!ec) {
+      core::SetCloseOnExec(sock.native_handle());  // asio connects without it
       sock.set_option(tcp::no_delay(true), ec);
       if (ssl_) {
         using Tls = asio::ssl::stream<tcp::socket>;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/descriptors.h"
 #include "core/log.h"
 #include "core/overloaded.h"
 #include "core/spawn.h"
@@ -92,6 +93,7 @@ void Shard::PostComputeReports(std::vector<ComputeReport> reports) {
 uint16_t Shard::Bind(uint16_t port) {
   tcp::endpoint ep(asio::ip::make_address(opt_.listen.host), port);
   acceptor_.open(ep.protocol());
+  core::SetCloseOnExec(acceptor_.native_handle());  // asio does not
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   int one = 1;
   setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -342,6 +344,7 @@ asio::awaitable<void> Shard::AcceptLoop() {
       if (!acceptor_.is_open()) co_return;
       continue;
     }
+    core::SetCloseOnExec(sock.native_handle());  // asio accepts without it
     if (count.fetch_add(1, std::memory_order_relaxed) >= opt_.max_connections) {
       count.fetch_sub(1, std::memory_order_relaxed);
       RefuseFull(std::move(sock));

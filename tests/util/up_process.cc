@@ -35,18 +35,21 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-UpProcess::UpProcess(std::vector<std::string> extra)
+UpProcess::UpProcess(std::vector<std::string> extra, UpSetup setup)
     // 1000 uids (what `salvus up` takes as root) among 250000..259999.
-    : uid_base_(ClaimUidBlock(250000, 1000, 10)) {
+    : uid_base_(setup.own_uids ? ClaimUidBlock(250000, 1000, 10) : 0) {
   char tmpl[] = "/tmp/salvus-up-test-XXXXXX";
   dir_ = mkdtemp(tmpl);
-  chmod(dir_.c_str(), 0711);  // session uids pass through to their homes
+  if (!setup.private_parent) chmod(dir_.c_str(), 0711);  // session uids pass through
   // The tests speak only to /ws; a stub page keeps them independent of the web build.
   fs::create_directories(dir_ + "/web");
   std::ofstream(dir_ + "/web/index.html") << "<!doctype html><title>stub</title>\n";
-  std::vector<std::string> args = {
-      SALVUS_BINARY, "up",    "--port",      "0",          "--data",
-      data(),        "--web", dir_ + "/web", "--uid-base", std::to_string(uid_base_)};
+  std::vector<std::string> args = {SALVUS_BINARY, "up",   "--port", "0",
+                                   "--data",      data(), "--web",  dir_ + "/web"};
+  if (setup.own_uids) {
+    args.push_back("--uid-base");
+    args.push_back(std::to_string(uid_base_));
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -64,6 +67,12 @@ UpProcess::UpProcess(std::vector<std::string> extra)
     return;
   }
   const uint16_t port = WaitForPortFile(data() + "/hub.port", &pid_, std::chrono::seconds(180));
+  if (!setup.own_uids) {
+    // "session uids 201000..201999 (...)"
+    const std::string out = ReadFile(dir_ + "/up.out");
+    const size_t at = out.find("session uids ");
+    if (at != std::string::npos) uid_base_ = std::stoul(out.substr(at + 13));
+  }
   if (port != 0 && WaitForSessions(port, extra)) port_ = port;
 }
 
@@ -142,7 +151,7 @@ std::string UpProcess::log() const {
 
 std::vector<pid_t> UpProcess::Leftovers() const {
   std::vector<pid_t> left = ProcessesMatching(data());
-  if (geteuid() == 0) {
+  if (geteuid() == 0 && uid_base_ != 0) {
     for (pid_t p : ProcessesWithUids(uid_base_, 1000)) left.push_back(p);
   }
   std::erase(left, getpid());

@@ -13,11 +13,20 @@ namespace salvus::testutil {
 
 std::string ReadFile(const std::string& path);
 
+struct UpSetup {
+  // The data folder's parent is 0700, as `mktemp -d` makes it (otherwise
+  // 0711: session uids pass through to their homes).
+  bool private_parent = false;
+  // --uid-base from a block of its own; false: `salvus up` picks one (read
+  // back from its log).
+  bool own_uids = true;
+};
+
 class UpProcess {
  public:
   // `extra`: more options for `salvus up`. Waits (up to 180 s) until
   // sessions start through its hub; ok() says whether they do.
-  explicit UpProcess(std::vector<std::string> extra = {});
+  explicit UpProcess(std::vector<std::string> extra = {}, UpSetup setup = {});
   ~UpProcess();
   UpProcess(const UpProcess&) = delete;
   UpProcess& operator=(const UpProcess&) = delete;
