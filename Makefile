@@ -4,7 +4,7 @@ BUILD ?= build
 DATA ?= data
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build web run test bench lint format clean
+.PHONY: all deps configure build web run test bench lint format fuzz clean
 
 all: build
 
@@ -40,9 +40,16 @@ bench: build
 lint: build
 	scripts/lint.sh $(BUILD)
 
+# The fuzz targets (fuzz/), built with clang + libFuzzer + ASan/UBSan in
+# $(FUZZ_BUILD), each run for FUZZ_SECONDS (two at once); fails on a crash.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD ?= build-fuzz
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) fuzz/run.sh
+
 # Rewrites the C++ sources in the project's format (make test checks it).
 format:
 	scripts/format.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)

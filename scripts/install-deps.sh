@@ -8,6 +8,8 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config make
   # format check (make test) and make lint
   clang-format clang-tidy-19
+  # make fuzz: clang 19 with libFuzzer and the sanitizers' runtimes
+  clang-19 libclang-rt-19-dev
   # libraries
   libboost-dev libboost-system-dev libssl-dev
   libprotobuf-dev protobuf-compiler

@@ -193,11 +193,13 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
       loose.ignore_unknown_fields = true;
       const uint64_t id =
           pbu::JsonStringToMessage(std::string(text), &lenient, loose).ok() ? lenient.id() : 0;
-      Reply(
-          conn,
-          ErrorJson(id, proto::Error::BAD_REQUEST,
-                    "malformed message: " + std::string(st.message().data(), st.message().size())),
-          out);
+      // The library quotes the input around the error, cut anywhere (even
+      // inside a character): repaired, since a reply must be UTF-8.
+      std::string why = "malformed message: ";
+      core::Utf8Sanitizer utf8;
+      utf8.Feed(std::string_view(st.message().data(), st.message().size()), &why);
+      utf8.Finish(&why);
+      Reply(conn, ErrorJson(id, proto::Error::BAD_REQUEST, why), out);
       return;
     }
   }

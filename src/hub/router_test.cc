@@ -1,6 +1,7 @@
 // The Router: routing, placement, errors, blobs, sharing.
 #include <gtest/gtest.h>
 
+#include "core/utf8.h"
 #include "hub/router_test_util.h"
 
 namespace salvus::hub {
@@ -135,6 +136,22 @@ TEST_F(RouterTest, BadInputGetsClearErrors) {
   EXPECT_EQ(Parse(Text(out[4])).id(), 6u);
   EXPECT_NE(Parse(Text(out[6])).error().text().find("too large"), std::string::npos);
   EXPECT_NE(Parse(Text(out[7])).error().text().find("UTF-8"), std::string::npos);
+}
+
+// Found by fuzz/router_fuzz.cc: the library's error message quotes the
+// input around the error, cut anywhere, even inside a character; the reply
+// was then not UTF-8 (a browser fails a WebSocket on such a text frame).
+TEST_F(RouterTest, AMalformedMessagesErrorIsValidUtf8) {
+  std::string text = R"({"id": 1, "execute": x ")";
+  for (int i = 0; i < 12; ++i) text += "\xCF\xAE";  // U+03EE, 2 bytes
+  text += "\"}";
+  for (size_t cut = 0; cut < 3; ++cut) {
+    std::vector<Out> out;
+    r_.OnBrowserText(1, text.substr(cut), &out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_TRUE(core::IsValidUtf8(Text(out[0]))) << Text(out[0]);
+    EXPECT_EQ(Parse(Text(out[0])).error().code(), proto::Error::BAD_REQUEST);
+  }
 }
 
 TEST_F(RouterTest, AnotherBrowsersSessionIsNotFound) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <vector>
 
 namespace salvus::monitor {
@@ -225,8 +226,19 @@ double CpuPercent(const Sample* prev, const Sample& cur) {
 }
 
 int64_t StartTimeMs(const Sample& s, const HostInfo& host) {
-  return host.boot_time_ms +
-         static_cast<int64_t>(s.starttime * 1000 / static_cast<uint64_t>(host.ticks_per_s));
+  // Saturating: the kernel's figures never come near the limits, a
+  // malformed file's may (starttime * 1000 wrapped, the sum overflowed).
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const auto ticks = static_cast<uint64_t>(std::max(host.ticks_per_s, 1L));
+  const uint64_t whole_s = s.starttime / ticks;
+  if (whole_s > static_cast<uint64_t>(kMax) / 1000) return kMax;
+  const uint64_t ms = whole_s * 1000 + s.starttime % ticks * 1000 / ticks;
+  int64_t out;
+  if (ms > static_cast<uint64_t>(kMax) ||
+      __builtin_add_overflow(host.boot_time_ms, static_cast<int64_t>(ms), &out)) {
+    return kMax;  // ms >= 0: only upwards
+  }
+  return out;
 }
 
 std::optional<uid_t> ProcessUid(pid_t pid, const std::string& proc) {

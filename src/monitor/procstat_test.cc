@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
 
 namespace salvus::monitor {
 namespace {
@@ -151,6 +152,21 @@ TEST(ProcStatTest, ReadsThisProcess) {
   EXPECT_EQ(ProcessUid(getpid()), getuid());
   EXPECT_FALSE(UserName(getuid()).empty());
   EXPECT_FALSE(ReadSample(0x3ffffff, *host).has_value());  // above pid_max: never exists
+}
+
+// Found by fuzz/procstat_fuzz.cc: starttime * 1000 wrapped, and boot time
+// plus start time overflowed int64 (undefined behaviour).
+TEST(ProcStatTest, StartTimeSaturatesOnAbsurdFigures) {
+  HostInfo h;
+  h.ticks_per_s = 100;
+  h.boot_time_ms = 1'700'000'000'000;
+  Sample s;
+  s.starttime = std::numeric_limits<uint64_t>::max();
+  EXPECT_EQ(StartTimeMs(s, h), std::numeric_limits<int64_t>::max());
+  s.starttime = 980'575;
+  EXPECT_EQ(StartTimeMs(s, h), 1'700'000'000'000 + 9'805'750);
+  h.boot_time_ms = std::numeric_limits<int64_t>::max() - 5;
+  EXPECT_EQ(StartTimeMs(s, h), std::numeric_limits<int64_t>::max());
 }
 
 }  // namespace

@@ -60,7 +60,9 @@ def _json_value(v):
 
 
 def _browser_number(raw, what):
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+    # An int is finite however long (math.isfinite would overflow on it).
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or (
+            isinstance(raw, float) and not math.isfinite(raw)):
         raise _BadValue('%s must be a number, not %s' % (what, json.dumps(raw)))
     return raw
 

@@ -112,8 +112,14 @@ class _Slider(_Control):
         raise TypeError('slider: cannot make a slider over %s' % (p,))
 
     def _snap(self, x):
-        k = int(round((x - float(self.min)) / float(self.step)))
-        return self.min + max(0, min(k, self.nsteps)) * self.step
+        # Clamped to the ends before rounding: a number past a float's range
+        # (or one that overflows in steps) snaps to an end like any other.
+        try:
+            steps = (float(x) - float(self.min)) / float(self.step)
+        except OverflowError:  # an int too large for a float
+            steps = math.inf if x > 0 else -math.inf
+        k = int(round(max(0.0, min(steps, float(self.nsteps)))))
+        return self.min + k * self.step
 
     def spec(self):
         d = {}

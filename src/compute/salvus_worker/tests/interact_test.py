@@ -226,6 +226,19 @@ class InteractTest(SageTestCase):
                     s.update(first, {})['status'], s.update(last, {})['status']]
         self.assertEqual(in_worker(body), [1005, 1000, 'error', 'ok'])
 
+    def test_numbers_past_a_float_snap_to_the_ends(self):
+        # Found by fuzz/interact_values_fuzz.py: 1e308 in steps of 0.25
+        # overflowed to inf, and a 400-digit int was no number at all.
+        def body(s):
+            r = s.run('@interact\ndef f(x=(0.0, 1.0, 0.25), n=(1, 10), '
+                      'r=range_slider(0, 100, 10)):\n    print(x, n, r)')
+            iid = interact_message(r['displays'][0])['id']
+            return [s.update(iid, {'x': 1e308, 'n': 10**400, 'r': [-10**400, 1e308]}),
+                    s.update(iid, {'x': -1e308, 'n': -10**400, 'r': [5e-324, -1e308]})]
+        high, low = in_worker(body)
+        self.assertOk(high, '1.00000000000000 10 (0, 100)\n')
+        self.assertOk(low, '0.000000000000000 1 (0, 0)\n')
+
 
 if __name__ == '__main__':
     unittest.main()
