@@ -28,9 +28,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<Up> running;
   try {
     running = std::make_unique<Up>(
-        SALVUS_BINARY,
-        std::vector<std::string>{"--max-sessions", "128", "--max-message-rate", "0",
-                                 "--max-sessions-per-address", "0"});
+        SALVUS_BINARY, std::vector<std::string>{"--max-sessions", "128", "--max-message-rate", "0",
+                                                "--max-sessions-per-address", "0"});
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 1;

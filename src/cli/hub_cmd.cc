@@ -69,8 +69,9 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 86400.0));
   c->add_option("--max-message-rate", o->max_message_rate,
-                "messages per second one connection may send (bursts of a second's worth pass); "
-                "faster senders are slowed down, nothing is dropped (0: no limit)")
+                "messages per second one connection may send (bursts of a second's worth pass; "
+                "a request sent while none of its own is in flight is free); faster senders "
+                "are slowed down, nothing is dropped (0: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e9));
   c->add_option("--max-connections", o->max_connections,

@@ -23,12 +23,19 @@ class Browser {
   virtual void Close() = 0;
   virtual void Abort() = 0;  // closes the socket now
   virtual bool Local() const { return true; }
+  // The message it just sent costs a token of its rate (rate_limit.h):
+  // every message does but one sent to a compute server while the
+  // connection had no request in flight (Router::OnBrowserText).
+  virtual void Charge() = 0;
 
   // A local WebSocket handed over to another shard (to resume a session held
   // there): its messages go to that shard's Router. -1: not handed over.
   int handed_to = -1;
   // The client's IP address ("" when unknown): sessions are capped per address.
   std::string address;
+  // It misbehaved (a message over the size limit): its sessions end with
+  // it rather than wait for a resume.
+  bool end_sessions = false;
 
  private:
   const uint64_t id_;

@@ -24,9 +24,11 @@ struct HubOptions {
   std::string tls_cert, tls_key;  // both set: serve https and wss
   bool compute_tls = false;
   std::string compute_tls_ca;
-  size_t max_code = 1 << 20;     // largest cell accepted
-  size_t max_message = 4 << 20;  // WebSocket messages above this close the socket (1009)
-  size_t max_share = 64 << 10;   // largest code + interact state a permalink may hold
+  size_t max_code = 1 << 20;  // largest cell accepted
+  // A WebSocket message above this closes the socket (1009, with a reason)
+  // and ends the connection's sessions.
+  size_t max_message = 4 << 20;
+  size_t max_share = 64 << 10;  // largest code + interact state a permalink may hold
   std::string port_file;
   std::string db;                       // Store URL (sqlite:PATH, postgresql://...); empty: none
   size_t blob_cache_bytes = 256 << 20;  // blobs kept in memory
@@ -45,7 +47,10 @@ struct HubOptions {
   // long (unless a newer report of its load comes first).
   std::chrono::milliseconds compute_full_for = std::chrono::seconds(5);
   // Messages per second one WebSocket may send on average (bursts of one
-  // second's worth pass at once); faster senders are slowed, not cut. 0: no limit.
+  // second's worth pass at once); faster senders are slowed, not cut. A
+  // request that goes to a compute server while the connection has none
+  // in flight is not counted (a client that waits for each answer is
+  // never slowed). 0: no limit.
   double max_message_rate = 200;
   // A connection over that rate is told (RATE_LIMITED) at most this often.
   std::chrono::milliseconds rate_notice_interval = std::chrono::seconds(10);

@@ -117,8 +117,8 @@ bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
   ++links_[*best].started_since_report;
   const uint64_t id = next_id_++;
   tried.push_back(*best);
-  pending_[id] = {conn,  browser_id,       *best,  proto::Message::kStartSession, "",
-                  start, std::move(tried), address};
+  AddPending(id, {conn, browser_id, *best, proto::Message::kStartSession, "", start,
+                  std::move(tried), address});
   ToCompute o{*best, {}};
   o.msg.set_id(id);
   *o.msg.mutable_start_session() = *start;
@@ -144,10 +144,32 @@ bool Router::Busy(uint64_t conn) const {
   if (auto it = sessions_of_.find(conn); it != sessions_of_.end() && !it->second.empty()) {
     return true;
   }
-  for (auto& [id, p] : pending_) {
-    if (p.conn == conn) return true;
+  return InFlight(conn) > 0;
+}
+
+size_t Router::InFlight(uint64_t conn) const {
+  auto it = in_flight_.find(conn);
+  return it == in_flight_.end() ? 0 : it->second;
+}
+
+void Router::AddPending(uint64_t id, Pending p) {
+  if (p.conn != 0) ++in_flight_[p.conn];
+  pending_[id] = std::move(p);
+}
+
+Router::PendingMap::iterator Router::ErasePending(PendingMap::iterator it) {
+  SetPendingConn(it->second, 0);
+  return pending_.erase(it);
+}
+
+void Router::SetPendingConn(Pending& p, uint64_t conn) {
+  if (p.conn == conn) return;
+  if (p.conn != 0) {
+    auto it = in_flight_.find(p.conn);
+    if (--it->second == 0) in_flight_.erase(it);
   }
-  return false;
+  p.conn = conn;
+  if (conn != 0) ++in_flight_[conn];
 }
 
 void Router::Terminate(const std::string& session, size_t link, std::vector<Out>* out) {
@@ -160,22 +182,25 @@ void Router::Terminate(const std::string& session, size_t link, std::vector<Out>
 void Router::Forward(uint64_t conn, uint64_t browser_id, size_t link, const std::string& session,
                      proto::Message&& m, std::vector<Out>* out) {
   const uint64_t id = next_id_++;
-  pending_[id] = {conn, browser_id, link, m.body_case(), session, {}, {}, {}};
+  AddPending(id, {conn, browser_id, link, m.body_case(), session, {}, {}, {}});
   m.set_id(id);
   out->emplace_back(ToCompute{link, std::move(m)});
 }
 
-void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out>* out) {
+bool Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out>* out) {
+  const bool idle = InFlight(conn) == 0;
+  const size_t before = out->size();
+  Route(conn, text, out);
+  if (!idle) return false;
+  for (size_t i = before; i < out->size(); ++i) {
+    if (std::holds_alternative<ToCompute>((*out)[i])) return true;
+  }
+  return false;
+}
+
+void Router::Route(uint64_t conn, std::string_view text, std::vector<Out>* out) {
   if (!core::IsValidUtf8(text)) {
     Reply(conn, ErrorJson(0, proto::Error::BAD_REQUEST, "message is not valid UTF-8"), out);
-    return;
-  }
-  if (text.size() > opt_.max_code + opt_.envelope) {
-    Reply(conn,
-          ErrorJson(0, proto::Error::BAD_REQUEST,
-                    "message too large: " + std::to_string(text.size()) + " bytes (limit " +
-                        std::to_string(opt_.max_code) + " bytes of code)"),
-          out);
     return;
   }
   proto::Message m;
@@ -204,6 +229,23 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
     }
   }
   const uint64_t bid = m.id();
+  // Too large, whatever it holds: refused under its request's id. (Only a
+  // message over the WebSocket's limit, HubOptions::max_message, closes the
+  // connection: it is never read.)
+  const size_t code = m.has_execute()           ? m.execute().code().size()
+                      : m.has_complete()        ? m.complete().code().size()
+                      : m.has_interact_update() ? m.interact_update().values().size()
+                                                : 0;
+  if (code > opt_.max_code || text.size() > opt_.max_code + opt_.envelope) {
+    Reply(conn,
+          ErrorJson(bid, proto::Error::BAD_REQUEST,
+                    code > opt_.max_code
+                        ? "code too large (limit " + std::to_string(opt_.max_code) + " bytes)"
+                        : "message too large: " + std::to_string(text.size()) + " bytes (limit " +
+                              std::to_string(opt_.max_code) + " bytes of code)"),
+          out);
+    return;
+  }
   auto owned = [&](const std::string& session) -> const Session* {
     auto it = owner_.find(session);
     if (it == owner_.end() || it->second.conn != conn) {
@@ -239,17 +281,6 @@ void Router::OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out
     case proto::Message::kInteractUpdate:
     case proto::Message::kInterrupt:
     case proto::Message::kTerminate: {
-      const size_t size = m.has_execute()           ? m.execute().code().size()
-                          : m.has_complete()        ? m.complete().code().size()
-                          : m.has_interact_update() ? m.interact_update().values().size()
-                                                    : 0;
-      if (size > opt_.max_code) {
-        Reply(conn,
-              ErrorJson(bid, proto::Error::BAD_REQUEST,
-                        "code too large (limit " + std::to_string(opt_.max_code) + " bytes)"),
-              out);
-        return;
-      }
       const std::string session = SessionOf(m);
       const Session* s = owned(session);
       if (!s) return;
@@ -298,7 +329,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
     // Full (or without that kernel): the next emptiest server may take it.
     links_[link].full = true;
     full_since_[link] = Clock::now();
-    pending_.erase(it);
+    ErasePending(it);
     if (!PlaceStart(p.conn, p.browser_id, p.start, p.tried, p.address, out)) {
       GiveSessionSlot(p.address);
       proto::Message m = in;
@@ -319,7 +350,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
   } else if (m.has_session_started()) {
     const std::string& s = m.session_started().session();
     if (p.conn == 0) {  // its browser left before it started: nobody can use it
-      pending_.erase(it);
+      ErasePending(it);
       GiveSessionSlot(p.address);
       Terminate(s, link, out);
       return;
@@ -353,7 +384,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
     if (p.kind == proto::Message::kStartSession && !m.has_session_started()) {
       GiveSessionSlot(p.address);
     }
-    pending_.erase(it);
+    ErasePending(it);
   }
   if (p.conn != 0) {
     Reply(p.conn, ToJson(m), out);
@@ -368,7 +399,7 @@ void Router::EndSession(const std::string& session, const std::string& why, std:
   const uint64_t conn = it->second.conn;
   if (conn == 0) {  // detached: nobody to tell; a resume will find it gone
     for (auto p = pending_.begin(); p != pending_.end();) {
-      p = p->second.session == session ? pending_.erase(p) : std::next(p);
+      p = p->second.session == session ? ErasePending(p) : std::next(p);
     }
     out->emplace_back(DetachedSessionEnded{session, why});
     --detached_;
@@ -391,7 +422,7 @@ void Router::EndSession(const std::string& session, const std::string& why, std:
         d.mutable_error()->set_text(why);
       }
       Reply(conn, ToJson(d), out);
-      p = pending_.erase(p);
+      p = ErasePending(p);
     } else {
       ++p;
     }
@@ -418,7 +449,7 @@ void Router::OnComputeLost(size_t link, const std::string& why, std::vector<Out>
         Reply(p->second.conn, ErrorJson(p->second.browser_id, proto::Error::UNAVAILABLE, why), out);
       }
       if (p->second.kind == proto::Message::kStartSession) GiveSessionSlot(p->second.address);
-      p = pending_.erase(p);
+      p = ErasePending(p);
     } else {
       ++p;
     }

@@ -111,9 +111,14 @@ class Router {
   // The session a session-scoped request names ("" for others).
   static std::string SessionOf(const proto::Message& m);
 
-  void OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out>* out);
-  // Detaches the connection's sessions until now + grace.
-  void OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_point now = Clock::now());
+  // True when the message went to a compute server while `conn` had no
+  // other request in flight here: a client that waits for each answer
+  // (such a message costs its connection no token of its rate; the rest do).
+  bool OnBrowserText(uint64_t conn, std::string_view text, std::vector<Out>* out);
+  // Detaches the connection's sessions until now + grace (`keep_sessions`
+  // false, or no grace: they end now).
+  void OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_point now = Clock::now(),
+                       bool keep_sessions = true);
   // Ends the detached sessions whose grace period is over at `now`.
   void ExpireDetached(Clock::time_point now, std::vector<Out>* out);
   void OnComputeMessage(size_t link, const proto::Message& m, std::vector<Out>* out);
@@ -157,6 +162,9 @@ class Router {
   size_t detached() const { return detached_; }
   // Whether `conn` has sessions or requests in flight here.
   bool Busy(uint64_t conn) const;
+  // Requests of `conn` waiting here for their last answer (done, error,
+  // ack, sessionStarted).
+  size_t InFlight(uint64_t conn) const;
 
   // The answer to a resume whose session nobody holds.
   std::string GoneJson(uint64_t id, const std::string& session) const;
@@ -177,6 +185,11 @@ class Router {
     std::vector<size_t> tried;
     std::string address;  // a start's: the client address whose slot it holds
   };
+  using PendingMap = std::unordered_map<uint64_t, Pending>;
+  // Every change to pending_ goes through these: they keep in_flight_.
+  void AddPending(uint64_t id, Pending p);
+  PendingMap::iterator ErasePending(PendingMap::iterator it);
+  void SetPendingConn(Pending& p, uint64_t conn);
   // Sends a start to the emptiest link not yet tried (false: none left).
   bool PlaceStart(uint64_t conn, uint64_t browser_id, std::shared_ptr<proto::StartSession> start,
                   std::vector<size_t> tried, const std::string& address, std::vector<Out>* out);
@@ -195,6 +208,8 @@ class Router {
     size_t buffered = 0;              // bytes in `buffer`
     std::map<uint64_t, size_t> lost;  // browser id -> output bytes dropped
   };
+  // OnBrowserText's work.
+  void Route(uint64_t conn, std::string_view text, std::vector<Out>* out);
   void Reply(uint64_t conn, const std::string& text, std::vector<Out>* out);
   void Forward(uint64_t conn, uint64_t browser_id, size_t link, const std::string& session,
                proto::Message&& m, std::vector<Out>* out);
@@ -215,7 +230,8 @@ class Router {
   std::function<void(const std::string&, bool)> observer_;
   std::vector<LinkLoad> links_;
   std::vector<Clock::time_point> full_since_;       // when each link last refused a start as full
-  std::unordered_map<uint64_t, Pending> pending_;   // hub id -> who asked
+  PendingMap pending_;                              // hub id -> who asked
+  std::unordered_map<uint64_t, size_t> in_flight_;  // browser -> its entries in pending_
   std::unordered_map<std::string, Session> owner_;  // session -> its browser and link
   std::unordered_map<uint64_t, std::set<std::string>> sessions_of_;  // browser -> sessions
 };

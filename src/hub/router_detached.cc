@@ -82,7 +82,7 @@ void Router::Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector
   s.conn = conn;
   sessions_of_[conn].insert(session);
   for (auto& [id, p] : pending_) {
-    if (p.session == session) p.conn = conn;
+    if (p.session == session) SetPendingConn(p, conn);
   }
   Reply(conn, ToJson(ok), out);
   if (!was_detached) return;
@@ -96,13 +96,14 @@ void Router::Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector
   out->emplace_back(SessionResumed{conn, session});
 }
 
-void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_point now) {
+void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_point now,
+                             bool keep_sessions) {
   std::set<std::string> kept;
   if (auto it = sessions_of_.find(conn); it != sessions_of_.end()) {
     for (const std::string& s : it->second) {
       auto o = owner_.find(s);
       if (o == owner_.end()) continue;
-      if (opt_.grace.count() <= 0) {
+      if (!keep_sessions || opt_.grace.count() <= 0) {
         Terminate(s, o->second.link, out);
         Forget(o);
         continue;
@@ -120,10 +121,10 @@ void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_p
     if (p->second.conn != conn) {
       ++p;
     } else if (kept.count(p->second.session) || p->second.kind == proto::Message::kStartSession) {
-      p->second.conn = 0;  // replies are buffered; a session started now is ended
+      SetPendingConn(p->second, 0);  // replies are buffered; a session started now is ended
       ++p;
     } else {
-      p = pending_.erase(p);
+      p = ErasePending(p);
     }
   }
 }
@@ -137,7 +138,7 @@ void Router::ExpireDetached(Clock::time_point now, std::vector<Out>* out) {
   for (const std::string& s : expired) {
     auto it = owner_.find(s);
     for (auto p = pending_.begin(); p != pending_.end();) {
-      p = p->second.session == s ? pending_.erase(p) : std::next(p);
+      p = p->second.session == s ? ErasePending(p) : std::next(p);
     }
     Terminate(s, it->second.link, out);
     out->emplace_back(

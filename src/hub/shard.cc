@@ -48,6 +48,9 @@ class Shard::RemoteBrowser : public Browser {
   }
   void Close() override {}
   void Abort() override {}
+  void Charge() override {
+    asio::post(home_->io_, [h = home_, id = id()] { h->ChargeBrowser(id); });
+  }
   bool Local() const override { return false; }
 
  private:
@@ -247,8 +250,9 @@ void Shard::OnBrowserText(Browser& b, std::string_view text, std::vector<Out>* o
     return;
   }
   outs->clear();
-  router_.OnBrowserText(b.id(), text, outs);
+  const bool free = router_.OnBrowserText(b.id(), text, outs);
   Dispatch(*outs);
+  if (!free) b.Charge();
 }
 
 void Shard::OnBrowserGone(Browser& b) {
@@ -256,10 +260,10 @@ void Shard::OnBrowserGone(Browser& b) {
   b.Close();
   if (b.handed_to >= 0) {
     Shard* there = (*ctx_.shards)[b.handed_to].get();
-    asio::post(there->io_, [there, id] { there->BrowserClosed(id); });
-    BrowserClosed(id);  // nothing of it is here but its address
+    asio::post(there->io_, [there, id, keep = !b.end_sessions] { there->BrowserClosed(id, keep); });
+    BrowserClosed(id, true);  // nothing of it is here but its address
   } else {
-    BrowserClosed(id);
+    BrowserClosed(id, !b.end_sessions);
   }
 }
 
@@ -288,21 +292,28 @@ void Shard::HandOverResume(uint64_t conn, const proto::Message& m) {
   asio::post(there->io_, [there, home = this, conn, address = b.address, text = Router::ToJson(m)] {
     there->conns_[conn] = std::make_shared<RemoteBrowser>(home, conn);
     there->router_.SetConnAddress(conn, address);
-    there->FromRemote(conn, text);
+    there->FromRemote(conn, text, false);  // it paid here
   });
 }
 
 // A message of a WebSocket handed over to this shard.
-void Shard::FromRemote(uint64_t conn, const std::string& text) {
-  if (!conns_.count(conn)) return;
+void Shard::FromRemote(uint64_t conn, const std::string& text, bool charge) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  std::shared_ptr<Browser> b = it->second;
   std::vector<Out> outs;
-  router_.OnBrowserText(conn, text, &outs);
+  const bool free = router_.OnBrowserText(conn, text, &outs);
   Dispatch(outs);
+  if (!free && charge) b->Charge();
 }
 
-void Shard::BrowserClosed(uint64_t conn) {
+void Shard::ChargeBrowser(uint64_t conn) {
+  if (auto it = conns_.find(conn); it != conns_.end()) it->second->Charge();
+}
+
+void Shard::BrowserClosed(uint64_t conn, bool keep_sessions) {
   std::vector<Out> outs;
-  router_.OnBrowserClosed(conn, &outs);
+  router_.OnBrowserClosed(conn, &outs, Router::Clock::now(), keep_sessions);
   Dispatch(outs);
   conns_.erase(conn);
 }

@@ -82,7 +82,8 @@ class Shard {
   // A message from a browser connected here; `outs`: scratch space, kept
   // by the caller from one message to the next.
   void OnBrowserText(Browser& browser, std::string_view text, std::vector<Out>* outs);
-  // A browser connected here is gone: its sessions detach (or end).
+  // A browser connected here is gone: its sessions detach (or end, when it
+  // says so: Browser::end_sessions).
   void OnBrowserGone(Browser& browser);
   // Expires when the shard is destroyed: cleanup that runs as its event
   // loop is torn down (coroutine frames destroyed with it) checks this.
@@ -96,8 +97,12 @@ class Shard {
   void OnComputeReports(const std::vector<ComputeReport>& reports);
   void SendTo(uint64_t conn, std::string text);
   void HandOverResume(uint64_t conn, const proto::Message& m);
-  void FromRemote(uint64_t conn, const std::string& text);
-  void BrowserClosed(uint64_t conn);
+  // `charge`: whether the message costs its connection a token (the
+  // resume that hands it over paid on its own shard).
+  void FromRemote(uint64_t conn, const std::string& text, bool charge = true);
+  void BrowserClosed(uint64_t conn, bool keep_sessions);
+  // Charges the connection served here for a message a Router handled.
+  void ChargeBrowser(uint64_t conn);
   void StoreBlob(proto::Blob&& b);
   boost::asio::awaitable<void> AcceptLoop();
   boost::asio::awaitable<void> ExpireLoop();

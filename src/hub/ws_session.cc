@@ -26,15 +26,41 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-// The WebSocket as the shard sees it: Send queues, WriteLoop drains.
+using Clock = std::chrono::steady_clock;
+
+// The WebSocket as the shard sees it: Send queues, WriteLoop drains; the
+// messages it is charged for (Charge) pace its reading (resume_at).
 template <class Stream>
 class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream>> {
  public:
-  WsConn(websocket::stream<Stream> ws, uint64_t id)
-      : Browser(id), ws_(std::move(ws)), wake_(ws_.get_executor()) {
-    wake_.expires_at(std::chrono::steady_clock::time_point::max());
+  WsConn(websocket::stream<Stream> ws, uint64_t id, const HubOptions& opt)
+      : Browser(id),
+        ws_(std::move(ws)),
+        wake_(ws_.get_executor()),
+        rate_(opt.max_message_rate),
+        notice_interval_(opt.rate_notice_interval),
+        bucket_(rate_, rate_) {
+    wake_.expires_at(Clock::time_point::max());
   }
   websocket::stream<Stream>& ws() { return ws_; }
+  // Its next message is read no sooner than this.
+  Clock::time_point resume_at() const { return resume_at_; }
+
+  void Charge() override {
+    const auto now = Clock::now();
+    const auto wait = bucket_.Take(now);
+    if (wait.count() <= 0) return;
+    resume_at_ = now + wait;
+    if (told_ && now - *told_ <= notice_interval_) return;
+    told_ = now;
+    spdlog::warn("browser {}: over {} messages/s; slowing it down", id(), rate_);
+    Send(Router::ErrorJson(
+        0, proto::Error::RATE_LIMITED,
+        fmt::format("too many messages: this connection may send {} per second (a request sent "
+                    "while none of its own is in flight is free); the hub now handles them at "
+                    "that pace (none is dropped)",
+                    rate_)));
+  }
 
   void Send(std::string text) override {
     if (closed_) return;
@@ -48,6 +74,16 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
   void Abort() override {
     Close();
     beast::get_lowest_layer(ws_).close();
+  }
+
+  // Stops writing and closes with `why` (a close handshake: it waits for
+  // the browser's close frame, reading what it still sends, up to Beast's
+  // handshake timeout). Its frame holds `self` from the start.
+  static asio::awaitable<void> CloseWith(std::shared_ptr<WsConn> self,
+                                         websocket::close_reason why) {
+    self->Close();
+    boost::system::error_code ec;
+    co_await self->ws_.async_close(why, asio::redirect_error(asio::use_awaitable, ec));
   }
 
   asio::awaitable<void> WriteLoop() {
@@ -73,6 +109,11 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
   asio::steady_timer wake_;
   std::deque<std::string> queue_;
   bool closed_ = false;
+  const double rate_;
+  const Clock::duration notice_interval_;
+  TokenBucket bucket_;
+  Clock::time_point resume_at_{};
+  std::optional<Clock::time_point> told_;  // when it was last told it is over the rate
 };
 
 // Tells the shard that the browser is gone when the session ends, however
@@ -107,11 +148,13 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
                                    http::request<http::string_body> req) {
   const HubOptions& opt = shard.options();
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws.read_message_max(opt.max_message);
+  // The read loop enforces max_message itself: Beast's own limit would
+  // close the connection without a reason.
+  ws.read_message_max(0);
   boost::system::error_code ec;
   co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return;
-  auto conn = std::make_shared<WsConn<Stream>>(std::move(ws), shard.NewConnId());
+  auto conn = std::make_shared<WsConn<Stream>>(std::move(ws), shard.NewConnId(), opt);
   // Sessions are capped per client address (router.h).
   if (auto peer = beast::get_lowest_layer(conn->ws()).socket().remote_endpoint(ec); !ec) {
     conn->address = peer.address().to_string();
@@ -121,41 +164,41 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
   core::Spawn(shard.io(), conn->WriteLoop(), "hub WebSocket writer");
   beast::flat_buffer buffer;
   std::vector<Out> outs;
-  const double rate = opt.max_message_rate;
-  TokenBucket bucket(rate, rate);
-  // When it was last told it is over the rate.
-  std::optional<std::chrono::steady_clock::time_point> told;
   asio::steady_timer pause(shard.io());
   for (;;) {
-    buffer.clear();
-    co_await conn->ws().async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    const auto now = std::chrono::steady_clock::now();
-    if (auto wait = bucket.Take(now); wait.count() > 0) {
-      if (!told || now - *told > opt.rate_notice_interval) {
-        told = now;
-        spdlog::warn("browser {}: over {} messages/s; slowing it down", conn->id(), rate);
-        conn->Send(Router::ErrorJson(
-            0, proto::Error::RATE_LIMITED,
-            fmt::format("too many messages: this connection may send {} per second; the "
-                        "hub now handles them at that pace (none is dropped)",
-                        rate)));
-      }
-      pause.expires_after(wait);
+    if (conn->resume_at() > Clock::now()) {  // over its rate: TCP pushes back meanwhile
+      pause.expires_at(conn->resume_at());
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    buffer.clear();
+    bool too_big = false;
+    do {  // one message, of which at most max_message + 1 bytes
+      co_await conn->ws().async_read_some(buffer, opt.max_message + 1 - buffer.size(),
+                                          asio::redirect_error(asio::use_awaitable, ec));
+      too_big = !ec && buffer.size() > opt.max_message;
+    } while (!ec && !too_big && !conn->ws().is_message_done());
+    if (ec) break;
+    if (too_big) {
+      // A misbehaving client: closed with a reason, and its sessions end.
+      spdlog::warn("browser {}: message over {} bytes; closed", conn->id(), opt.max_message);
+      conn->end_sessions = true;
+      core::Spawn(shard.io(),
+                  WsConn<Stream>::CloseWith(
+                      conn, {websocket::close_code::too_big,
+                             fmt::format("message too big: over {} bytes", opt.max_message)}),
+                  "hub WebSocket close");
+      break;
     }
     if (!conn->ws().got_text()) {
       conn->Send(Router::ErrorJson(0, proto::Error::BAD_REQUEST,
                                    "binary messages are not accepted; send JSON text"));
+      conn->Charge();
       continue;
     }
     const auto data = buffer.cdata();
     const std::string_view text(static_cast<const char*>(data.data()), data.size());
     if (opt.on_ws_message) opt.on_ws_message(text);
     shard.OnBrowserText(*conn, text, &outs);
-  }
-  if (ec == websocket::error::message_too_big) {
-    spdlog::warn("browser {}: message over {} bytes; closed", conn->id(), opt.max_message);
   }
 }
 

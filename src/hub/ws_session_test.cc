@@ -1,8 +1,11 @@
-// A WebSocket session that throws: the exception is logged by core::Spawn,
-// the connection's sessions are cleaned up (the compute server is told to
-// end them), and the hub keeps serving other connections. Runs a Hub with
-// one shard against a fake compute server, in-process, without Sage.
+// A browser's WebSocket in the hub: a session that throws (the exception
+// is logged by core::Spawn, the connection's sessions are cleaned up, the
+// hub keeps serving others); its rate limit (a client that waits for each
+// answer is never slowed, a flood is); a message over the size limits.
+// Runs a Hub with one shard against a fake compute server, in-process,
+// without Sage.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -15,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/frame.h"
 #include "core/spawn.h"
@@ -33,15 +37,21 @@ using namespace std::chrono_literals;
 
 // A compute server that says hello, starts sessions ("s1", "s2", ...) and
 // acknowledges terminates, remembering which sessions it was told to end.
+// It serves `links` connections (one per hub shard).
 class FakeCompute {
  public:
-  FakeCompute() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    thread_ = std::thread([this] { Serve(); });
+  explicit FakeCompute(int links = 1)
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    signal(SIGPIPE, SIG_IGN);  // as `salvus compute` does: it answers a hub that stopped
+    thread_ = std::thread([this, links] { Accept(links); });
   }
   ~FakeCompute() {
     boost::system::error_code ec;
     acceptor_.close(ec);
-    if (const int fd = peer_.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    {
+      std::lock_guard lock(mu_);
+      for (int fd : peers_) ::shutdown(fd, SHUT_RDWR);
+    }
     thread_.join();
   }
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
@@ -59,14 +69,24 @@ class FakeCompute {
   }
 
  private:
-  void Serve() {
-    boost::system::error_code ec;
-    tcp::socket sock(io_);
-    acceptor_.accept(sock, ec);
-    if (ec) return;
+  void Accept(int links) {
+    std::vector<std::thread> served;
+    for (int i = 0; i < links; ++i) {
+      boost::system::error_code ec;
+      tcp::socket sock(io_);
+      acceptor_.accept(sock, ec);
+      if (ec) break;
+      {
+        std::lock_guard lock(mu_);
+        peers_.insert(sock.native_handle());
+      }
+      served.emplace_back([this, s = std::move(sock)]() mutable { Serve(std::move(s)); });
+    }
+    for (auto& t : served) t.join();
+  }
+
+  void Serve(tcp::socket sock) {
     const int fd = sock.native_handle();
-    peer_ = fd;
-    int started = 0;
     std::string body;
     while (core::ReadFrame(fd, &body) == core::ReadStatus::kOk) {
       proto::Message in, out;
@@ -75,7 +95,7 @@ class FakeCompute {
       if (in.has_hello()) {
         out.mutable_hello_ok()->set_server("fake");
       } else if (in.has_start_session()) {
-        out.mutable_session_started()->set_session("s" + std::to_string(++started));
+        out.mutable_session_started()->set_session("s" + std::to_string(++started_));
       } else if (in.has_terminate()) {
         std::lock_guard lock(mu_);
         terminated_.insert(in.terminate().session());
@@ -85,13 +105,15 @@ class FakeCompute {
       }
       if (!core::WriteAll(fd, core::EncodeFrame(out))) break;
     }
-    peer_ = -1;
+    std::lock_guard lock(mu_);
+    peers_.erase(fd);
   }
 
   asio::io_context io_;
   tcp::acceptor acceptor_;
-  std::atomic<int> peer_{-1};  // the hub's connection
+  std::atomic<int> started_{0};
   std::mutex mu_;
+  std::set<int> peers_;  // the hub's connections
   std::set<std::string> terminated_;
   std::thread thread_;
 };
@@ -118,6 +140,8 @@ class Page {
     }
     return beast::buffers_to_string(buf.data());
   }
+  // Why the hub closed the connection (after Read returned "").
+  websocket::close_reason CloseReason() const { return ws_.reason(); }
   std::string StartSession() {
     Send(R"({"id": 1, "startSession": {}})");
     const std::string reply = Read();
@@ -163,6 +187,140 @@ TEST(WsSessionTest, AThrowInsideASessionIsLoggedAndItsSessionsCleanedUp) {
   EXPECT_EQ(other, "s2");
   b.Send(R"({"id": 3, "execute": {"session": "s2", "code": "1+1"}})");
   EXPECT_NE(b.Read().find("\"done\""), std::string::npos);
+  hub.Stop();
+}
+
+std::string Execute(uint64_t id, const std::string& session, const std::string& code) {
+  return R"({"id": )" + std::to_string(id) + R"(, "execute": {"session": ")" + session +
+         R"(", "code": ")" + code + R"("}})";
+}
+
+bool IsRateLimited(const std::string& m) { return m.find("RATE_LIMITED") != std::string::npos; }
+
+// Sends `n` requests one after another, each after the previous one's
+// done; returns how many RATE_LIMITED notices came meanwhile.
+int RunSequentially(Page& page, const std::string& session, uint64_t first, int n) {
+  int limited = 0;
+  for (uint64_t id = first; id < first + n; ++id) {
+    page.Send(Execute(id, session, "1"));
+    for (;;) {
+      const std::string m = page.Read();
+      if (m.empty()) {
+        ADD_FAILURE() << "no done for request " << id;
+        return limited;
+      }
+      if (IsRateLimited(m)) ++limited;
+      if (m.find("\"done\"") != std::string::npos) break;
+    }
+  }
+  return limited;
+}
+
+// Sends `n` requests at once; whether the connection is told it is slowed.
+bool FloodIsTold(Page& page, const std::string& session, uint64_t first, int n) {
+  for (uint64_t id = first; id < first + n; ++id) page.Send(Execute(id, session, "1"));
+  for (int i = 0; i < 2 * n; ++i) {
+    const std::string m = page.Read();
+    if (m.empty()) return false;
+    if (IsRateLimited(m)) return true;
+  }
+  return false;
+}
+
+TEST(WsSessionTest, AClientThatWaitsForEachAnswerIsNeverSlowedAFloodIs) {
+  FakeCompute compute;
+  HubOptions opt;
+  opt.listen = {"127.0.0.1", 0};
+  opt.compute = {{"127.0.0.1", compute.port()}};
+  opt.threads = 1;
+  ASSERT_EQ(opt.max_message_rate, 200.0);  // the default
+  Hub hub(opt);
+  const uint16_t port = hub.Start();
+  ASSERT_TRUE(hub.WaitForCompute(5s));
+
+  // Far more requests than a second's worth, each sent after the previous
+  // one's done: none is slowed, nobody is told.
+  Page a(port);
+  ASSERT_EQ(a.StartSession(), "s1");
+  EXPECT_EQ(RunSequentially(a, "s1", 2, 450), 0);
+
+  // Requests sent without waiting: past a second's worth, the connection
+  // is told it is slowed.
+  Page b(port);
+  ASSERT_EQ(b.StartSession(), "s2");
+  EXPECT_TRUE(FloodIsTold(b, "s2", 2, 1000));
+  hub.Stop();
+}
+
+TEST(WsSessionTest, AClientThatResumedOnAnotherEventLoopIsPacedTheSame) {
+  FakeCompute compute(2);
+  HubOptions opt;
+  opt.listen = {"127.0.0.1", 0};
+  opt.compute = {{"127.0.0.1", compute.port()}};
+  opt.threads = 2;
+  Hub hub(opt);
+  const uint16_t port = hub.Start();
+  ASSERT_TRUE(hub.WaitForCompute(5s));
+  // Connections land on either event loop; a resume that lands on the
+  // other one is handed over to the session's (its messages are handled,
+  // and charged, there). A few rounds make that likely.
+  for (int round = 0; round < 4; ++round) {
+    std::string session;
+    {
+      Page a(port);
+      session = a.StartSession();
+      ASSERT_FALSE(session.empty());
+    }  // dropped: the session waits for its page
+    Page b(port);
+    b.Send(R"({"id": 1, "resume": {"session": ")" + session + R"("}})");
+    std::string m;
+    do {
+      m = b.Read();
+      ASSERT_FALSE(m.empty());
+    } while (m.find("sessionStarted") == std::string::npos);
+    EXPECT_EQ(RunSequentially(b, session, 2, 450), 0) << "round " << round;
+    EXPECT_TRUE(FloodIsTold(b, session, 1000, 1000)) << "round " << round;
+  }
+  hub.Stop();
+}
+
+TEST(WsSessionTest, CodeOverTheLimitIsRefusedAMessageOverTheWebSocketLimitEndsTheConnection) {
+  FakeCompute compute;
+  HubOptions opt;
+  opt.listen = {"127.0.0.1", 0};
+  opt.compute = {{"127.0.0.1", compute.port()}};
+  opt.threads = 1;
+  opt.max_code = 1024;
+  opt.max_message = 64 << 10;
+  ASSERT_GT(opt.reconnect_grace, 0ms);  // a dropped page's sessions would wait for it
+  Hub hub(opt);
+  const uint16_t port = hub.Start();
+  ASSERT_TRUE(hub.WaitForCompute(5s));
+
+  Page a(port);
+  const std::string session = a.StartSession();
+  ASSERT_EQ(session, "s1");
+  // Code far over its limit, in a message under the WebSocket's: an error
+  // that names the request, and the connection goes on.
+  a.Send(Execute(5, session, std::string(32 << 10, 'x')));
+  const std::string refused = a.Read();
+  EXPECT_NE(refused.find(R"("id":"5")"), std::string::npos) << refused.substr(0, 200);
+  EXPECT_NE(refused.find("BAD_REQUEST"), std::string::npos) << refused.substr(0, 200);
+  a.Send(Execute(6, session, "1"));
+  EXPECT_NE(a.Read().find("\"done\""), std::string::npos);
+
+  // Over the WebSocket's limit: closed with 1009 and a reason; its session
+  // ends at once (no grace period for a misbehaving client).
+  a.Send(std::string(opt.max_message + 1, ' '));
+  EXPECT_EQ(a.Read(), "");
+  const websocket::close_reason why = a.CloseReason();
+  EXPECT_EQ(why.code, static_cast<uint16_t>(websocket::close_code::too_big));
+  const std::string reason(why.reason.data(), why.reason.size());
+  EXPECT_NE(reason.find("too big"), std::string::npos) << reason;
+  EXPECT_TRUE(compute.WaitForTerminate(session, 5s));
+  Page b(port);
+  b.Send(R"({"id": 1, "resume": {"session": "s1"}})");
+  EXPECT_NE(b.Read().find("NOT_FOUND"), std::string::npos);
   hub.Stop();
 }
 
