@@ -30,6 +30,7 @@
 #include "fuzz_check.h"
 #include "hub/blob_store.h"
 #include "hub/http_handler.h"
+#include "hub/origin.h"
 #include "hub/permalinks.h"
 #include "hub/static_files.h"
 
@@ -103,7 +104,8 @@ void CheckRequest(HttpHandler& handler, const HttpRequest& req) {
 
   if (boost::beast::websocket::is_upgrade(req)) {
     const std::vector<std::string> allowed = {"http://allowed.example"};
-    if (!OriginAllowed(req, allowed)) {
+    const HubOrigin own{false, "127.0.0.1", 8080, true};
+    if (!OriginAllowed(req, own, allowed)) {
       const HttpResponse res = ForbiddenOrigin(req);
       FUZZ_CHECK(res.result() == http::status::forbidden && !res.keep_alive());
       CheckWellFormed(res);

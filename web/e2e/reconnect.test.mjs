@@ -18,8 +18,8 @@ import { artifacts, binary, waitFor, startUp, stopUp, launchBrowser, newPage as 
 const GRACE_S = 3;
 let data, up, browser, hubPort, proxy, base, hub2, hub2Log;
 
-// A TCP proxy to `port` that can drop every connection and stay down.
-function makeProxy(port) {
+// A TCP proxy to `target.port` that can drop every connection and stay down.
+function makeProxy(target) {
   const pairs = new Set();
   let down = false;
   const server = net.createServer((client) => {
@@ -27,7 +27,7 @@ function makeProxy(port) {
       client.resetAndDestroy();
       return;
     }
-    const hub = net.connect(port, '127.0.0.1');
+    const hub = net.connect(target.port, '127.0.0.1');
     const pair = { client, hub };
     pairs.add(pair);
     const end = () => {
@@ -60,11 +60,14 @@ function makeProxy(port) {
 }
 
 before(async () => {
-  ({ up, data, port: hubPort } = await startUp(['--uid-base', '230000',
-    '--reconnect-grace', String(GRACE_S)]));
-  proxy = makeProxy(hubPort);
+  // The page's origin is the proxy's address: the hub is told to accept it.
+  const target = { port: 0 };
+  proxy = makeProxy(target);
   await new Promise((r) => proxy.server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${proxy.server.address().port}/`;
+  ({ up, data, port: hubPort } = await startUp(['--uid-base', '230000',
+    '--reconnect-grace', String(GRACE_S), '--allow-origin', base.slice(0, -1)]));
+  target.port = hubPort;
   browser = await launchBrowser();
 });
 
