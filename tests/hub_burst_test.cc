@@ -27,13 +27,7 @@ struct Browser {
 // `n` browsers connect, then start at once and run 2+2, keeping their sessions.
 std::vector<Browser> Burst(const UpProcess& up, int n) {
   std::vector<Browser> browsers(n);
-  for (auto& b : browsers) {
-    client::HubClientOptions o;
-    o.url = up.url();
-    o.connect_timeout_s = 10;
-    auto c = client::HubClient::Connect(o);
-    if (c) b.client = std::move(*c);
-  }
+  for (auto& b : browsers) b.client = testutil::ConnectTo(up);
   std::barrier go(n);
   std::vector<std::thread> threads;
   for (auto& b : browsers) {

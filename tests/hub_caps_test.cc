@@ -10,20 +10,13 @@
 
 #include "client/hub_client.h"
 #include "util/child_process.h"
+#include "util/raw_http.h"
 #include "util/up_process.h"
 
 namespace salvus {
 namespace {
 
 using testutil::UpProcess;
-
-std::unique_ptr<client::HubClient> Connect(const UpProcess& up) {
-  client::HubClientOptions o;
-  o.url = up.url();
-  o.connect_timeout_s = 10;
-  auto c = client::HubClient::Connect(o);
-  return c ? std::move(*c) : nullptr;
-}
 
 // The reply to `m` (other messages are skipped).
 proto::Message Call(client::HubClient& c, const proto::Message& m) {
@@ -48,8 +41,8 @@ TEST(HubCaps, SessionsPerConnectionAndPerClientAddress) {
   UpProcess up({"--kernel", "python", "--max-sessions-per-connection", "2",
                 "--max-sessions-per-address", "3"});
   ASSERT_TRUE(up.ok()) << up.log();
-  auto c1 = Connect(up);
-  auto c2 = Connect(up);
+  auto c1 = ConnectTo(up);
+  auto c2 = ConnectTo(up);
   ASSERT_TRUE(c1 && c2);
   auto a = c1->StartSession("python");
   auto b = c1->StartSession("python");
@@ -83,29 +76,13 @@ TEST(HubCaps, SessionsPerConnectionAndPerClientAddress) {
 
 // The status line of the answer to a WebSocket upgrade with these headers.
 std::string UpgradeStatus(uint16_t port, const std::string& host, const std::string& origin) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req =
-        "GET /ws HTTP/1.1\r\nHost: " + host +
-        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: " +
-        origin + "\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[4096];
-    for (ssize_t n;
-         answer.find("\r\n") == std::string::npos && (n = read(fd, buf, sizeof buf)) > 0;) {
-      answer.append(buf, n);
-    }
-  }
-  close(fd);
-  return answer.substr(0, answer.find("\r\n"));
+  return testutil::RawHttp(
+      port,
+      "GET /ws HTTP/1.1\r\nHost: " + host +
+          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: " +
+          origin + "\r\n\r\n",
+      /*status_line_only=*/true);
 }
 
 TEST(HubOrigin, ARebindingPageIsRefusedAndTheHubsOwnAddressesPass) {
@@ -133,7 +110,7 @@ TEST(HubLogs, SessionIdsAppearByTheirPrefixOnly) {
   ASSERT_TRUE(up.ok()) << up.log();
   std::vector<std::string> ids;
   {
-    auto c = Connect(up);
+    auto c = ConnectTo(up);
     ASSERT_NE(c, nullptr);
     // One dies with its worker (the compute server logs why).
     auto dies = c->StartSession("python");

@@ -21,42 +21,15 @@
 #include "util/compute_process.h"
 #include "util/memcached_process.h"
 #include "util/postgres_server.h"
+#include "util/raw_http.h"
 #include "util/up_process.h"
 
 namespace salvus {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using testutil::HttpGet;
 using testutil::UpProcess;
-
-std::unique_ptr<client::HubClient> Connect(const UpProcess& up) {
-  client::HubClientOptions o;
-  o.url = up.url();
-  o.connect_timeout_s = 10;
-  auto c = client::HubClient::Connect(o);
-  return c ? std::move(*c) : nullptr;
-}
-
-// A plain HTTP/1.1 GET on a fresh TCP connection; the whole answer.
-std::string HttpGet(uint16_t port, const std::string& target) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req =
-        "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) answer.append(buf, n);
-  }
-  close(fd);
-  return answer;
-}
 
 proto::Message ExecuteFor(const std::string& session, const std::string& code) {
   proto::Message m;
@@ -68,7 +41,7 @@ proto::Message ExecuteFor(const std::string& session, const std::string& code) {
 TEST(HubLimits, AFloodingConnectionIsSlowedToItsRateLosingNothing) {
   UpProcess up({"--kernel", "python", "--max-message-rate", "20"});
   ASSERT_TRUE(up.ok()) << up.log();
-  auto c = Connect(up);
+  auto c = ConnectTo(up);
   ASSERT_NE(c, nullptr);
   // 60 requests at once, each for a session that does not exist: 20 pass at
   // once (a second's worth), the other 40 at 20 per second.
@@ -116,7 +89,7 @@ TEST(HubLimits, PastMaxConnectionsANewConnectionGets503) {
   std::vector<std::unique_ptr<client::HubClient>> held;
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   while (held.size() < 3 && Clock::now() < deadline) {
-    if (auto c = Connect(up)) {
+    if (auto c = ConnectTo(up)) {
       held.push_back(std::move(c));
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -126,7 +99,7 @@ TEST(HubLimits, PastMaxConnectionsANewConnectionGets503) {
   const std::string refused = HttpGet(up.port(), "/healthz");
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 503")) << refused;
   EXPECT_NE(refused.find("connection limit (3)"), std::string::npos) << refused;
-  EXPECT_EQ(Connect(up), nullptr) << "a WebSocket past the limit is refused too";
+  EXPECT_EQ(ConnectTo(up), nullptr) << "a WebSocket past the limit is refused too";
   // The held connections still work.
   auto s = held[0]->StartSession("python");
   ASSERT_TRUE(s) << s.error();
@@ -156,13 +129,13 @@ TEST(HubResume, ANewConnectionTakesOverASessionFromAConnectionThatLooksAlive) {
   UpProcess up({"--kernel", "python"});
   ASSERT_TRUE(up.ok()) << up.log();
   std::vector<std::unique_ptr<client::HubClient>> conns;
-  conns.push_back(Connect(up));
+  conns.push_back(ConnectTo(up));
   ASSERT_NE(conns[0], nullptr);
   auto s = conns[0]->StartSession("python");
   ASSERT_TRUE(s) << s.error();
   ASSERT_TRUE(conns[0]->Execute(*s, "x = 0"));
   for (int i = 1; i <= 6; ++i) {
-    conns.push_back(Connect(up));
+    conns.push_back(ConnectTo(up));
     auto& c = *conns.back();
     proto::Message resume;
     resume.mutable_resume()->set_session(*s);
@@ -199,7 +172,7 @@ TEST(HubPostgres, UpWithPostgresqlRunsCellsAndSharesThem) {
   }
   UpProcess up({"--db", url});
   ASSERT_TRUE(up.ok()) << up.log();
-  auto c = Connect(up);
+  auto c = ConnectTo(up);
   ASSERT_NE(c, nullptr);
   auto s = c->StartSession();
   ASSERT_TRUE(s) << s.error();
@@ -226,7 +199,7 @@ TEST(HubPostgres, UpWithPostgresqlRunsCellsAndSharesThem) {
   // A new hub on the same database finds the shared cell.
   UpProcess again({"--db", url});
   ASSERT_TRUE(again.ok()) << again.log();
-  auto c2 = Connect(again);
+  auto c2 = ConnectTo(again);
   ASSERT_NE(c2, nullptr);
   proto::Message get;
   get.mutable_get_shared()->set_id(id);

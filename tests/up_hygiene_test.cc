@@ -24,14 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using testutil::UpProcess;
 
-std::unique_ptr<client::HubClient> Connect(const UpProcess& up) {
-  client::HubClientOptions o;
-  o.url = up.url();
-  o.connect_timeout_s = 10;
-  auto c = client::HubClient::Connect(o);
-  return c ? std::move(*c) : nullptr;
-}
-
 // The output of `code` in a new session on `c`; "" with a test failure if
 // it does not run.
 std::string RunCell(client::HubClient& c, const std::string& code) {
@@ -104,8 +96,8 @@ TEST(UpHygiene, ACellHoldsNoDescriptorOfTheHubEvenAfterTheComputeServerRestarts)
   UpProcess up({"--kernel", "python"});
   ASSERT_TRUE(up.ok()) << up.log();
   // Browser connections open on the hub while the compute server restarts.
-  auto held = Connect(up);
-  auto c = Connect(up);
+  auto held = ConnectTo(up);
+  auto c = ConnectTo(up);
   ASSERT_TRUE(held && c);
   std::string fds = RunCell(*c, kListFds);
   EXPECT_EQ(UnexpectedDescriptors(fds, up.data()), "") << fds;
@@ -121,7 +113,7 @@ TEST(UpHygiene, ACellHoldsNoDescriptorOfTheHubEvenAfterTheComputeServerRestarts)
       },
       std::chrono::seconds(60)));
   // A new connection: `c` is told that its session ended, whenever.
-  auto after = Connect(up);
+  auto after = ConnectTo(up);
   ASSERT_NE(after, nullptr);
   std::string session;
   for (int i = 0; i < 600 && session.empty(); ++i) {
@@ -145,7 +137,7 @@ TEST(UpHygiene, ACellCannotReadTheDatabaseTheLogsOrTheToken) {
   if (geteuid() != 0) GTEST_SKIP() << "sessions have uids of their own only as root";
   UpProcess up({"--kernel", "python"});
   ASSERT_TRUE(up.ok()) << up.log();
-  auto c = Connect(up);
+  auto c = ConnectTo(up);
   ASSERT_NE(c, nullptr);
   // Every file in the data folder (read by root here), and its listing.
   std::string paths = "[";
@@ -196,7 +188,7 @@ TEST(UpHygiene, ACellSeesOnlyTheDocumentedEnvironment) {
   UpProcess up;  // Sage: whatever importing it adds is seen too
   unsetenv("SALVUS_SECRET_TEST");
   ASSERT_TRUE(up.ok()) << up.log();
-  auto c = Connect(up);
+  auto c = ConnectTo(up);
   ASSERT_NE(c, nullptr);
   const std::string out =
       RunCell(*c, "import os\nprint(' '.join(sorted(os.environ)))\nprint(os.environ['PATH'])");

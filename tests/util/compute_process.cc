@@ -106,7 +106,13 @@ std::vector<pid_t> ScanProc(F&& keep) {
   for (auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (keep(e.path())) out.push_back(std::stoi(name));
+    // A process may end while it is read (ESRCH: libstdc++ throws from
+    // istreambuf_iterator): it is not there any more.
+    try {
+      if (keep(e.path())) out.push_back(std::stoi(name));
+    } catch (const std::exception&) {
+      continue;
+    }
   }
   return out;
 }

@@ -158,4 +158,12 @@ std::vector<pid_t> UpProcess::Leftovers() const {
   return left;
 }
 
+std::unique_ptr<client::HubClient> ConnectTo(const UpProcess& up) {
+  client::HubClientOptions o;
+  o.url = up.url();
+  o.connect_timeout_s = 10;
+  auto c = client::HubClient::Connect(o);
+  return c ? std::move(*c) : nullptr;
+}
+
 }  // namespace salvus::testutil

@@ -6,8 +6,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "client/hub_client.h"
 
 namespace salvus::testutil {
 
@@ -52,5 +55,9 @@ class UpProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
 };
+
+// A browser-protocol client connected to `up`'s hub (10 s to connect), or
+// nullptr.
+std::unique_ptr<client::HubClient> ConnectTo(const UpProcess& up);
 
 }  // namespace salvus::testutil
