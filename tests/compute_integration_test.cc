@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "compute/testing/loopback.h"
 #include "core/frame.h"
 #include "util/compute_process.h"
 
@@ -44,14 +45,8 @@ ComputeProcess* ComputeTest::server_ = nullptr;
 class RawConn {
  public:
   explicit RawConn(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    fd_ = testutil::ConnectLoopback(port, 10);
+    connected_ = fd_ != -1;
   }
   ~RawConn() { close(fd_); }
   bool connected() const { return connected_; }

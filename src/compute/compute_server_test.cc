@@ -230,14 +230,8 @@ TEST_F(ComputeServerTest, AStartNoWorkerTakesUpTimesOut) {
 // authenticated, large frames pass.
 TEST_F(ComputeServerTest, FramesBeforeHelloAreSmall) {
   StartServer();
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(server_->port());
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int fd = testutil::ConnectLoopback(server_->port(), 2);
+  ASSERT_NE(fd, -1);
   proto::Message hello;
   hello.set_id(1);
   hello.mutable_hello()->set_token(opt_.token);
@@ -260,14 +254,8 @@ TEST_F(ComputeServerTest, FramesBeforeHelloAreSmall) {
 
 TEST_F(ComputeServerTest, AHubMustSayHelloPromptly) {
   StartServer();
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(server_->port());
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int fd = testutil::ConnectLoopback(server_->port(), 2);
+  ASSERT_NE(fd, -1);
   const auto t0 = std::chrono::steady_clock::now();
   char c;
   EXPECT_EQ(read(fd, &c, 1), 0);  // closed by the server

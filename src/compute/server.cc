@@ -33,8 +33,9 @@ ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, Worke
       pool_idle_timer_(io) {
   opt_.pool_max = std::max(opt_.pool_max, opt_.pool_size);
   pool_target_ = opt_.pool_size;
-  spawn_in_flight_ = opt_.spawn_in_flight != 0 ? opt_.spawn_in_flight
-                                               : std::max(2u, std::thread::hardware_concurrency());
+  if (opt_.spawn_in_flight == 0) {
+    opt_.spawn_in_flight = std::max(2u, std::thread::hardware_concurrency());
+  }
   ready_.expires_at(asio::steady_timer::time_point::max());
   if (opt_.root) uids_.emplace(opt_.uid_base, opt_.uid_count);
   pool_limits_ = ResolveLimits({}, opt_.default_limits, opt_.max_limits);

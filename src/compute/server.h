@@ -192,7 +192,6 @@ class ComputeServer : private WorkerLauncher::Listener {
   bool backoff_armed_ = false;
   TimePoint quiet_until_{};   // see ComputeOptions::refill_quiet
   unsigned pool_target_ = 0;  // ready workers aimed at: pool_size, more under a burst
-  unsigned spawn_in_flight_ = 1;
   boost::asio::steady_timer pool_idle_timer_;
   boost::asio::steady_timer refill_timer_;
   bool refill_armed_ = false;

@@ -65,7 +65,7 @@ void ComputeServer::FillPool() {
     if (workers_.size() >= opt_.max_sessions + opt_.pool_max) break;
     // A few forks at a time (the next when one is ready), counted apart for
     // waiting starts, so the pool's own warm-ups never hold a start back.
-    if ((for_start ? urgent_spawning_ : spawning_) >= spawn_in_flight_) break;
+    if ((for_start ? urgent_spawning_ : spawning_) >= opt_.spawn_in_flight) break;
     if (uids_ && uids_->free_count() == 0) {
       spdlog::warn("no free session uid left in {}..{}", opt_.uid_base,
                    opt_.uid_base + opt_.uid_count - 1);

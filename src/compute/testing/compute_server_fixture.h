@@ -19,6 +19,7 @@
 
 #include "compute/server.h"
 #include "compute/testing/fake_worker_launcher.h"
+#include "compute/testing/loopback.h"
 #include "core/frame.h"
 #include "core/spawn.h"
 
@@ -42,16 +43,10 @@ bool WaitFor(F done, std::chrono::milliseconds max = 2s) {
 class TestHub {
  public:
   TestHub(uint16_t port, const std::string& token) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{2, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    fd_ = testutil::ConnectLoopback(port, 2);
+    EXPECT_NE(fd_, -1);
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     proto::Message hello;
     hello.mutable_hello()->set_token(token);
     hello_reply_ = Call(std::move(hello));
