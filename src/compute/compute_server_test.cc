@@ -14,6 +14,10 @@ namespace {
 
 TEST_F(ComputeServerTest, StartsASessionAndRunsARequest) {
   StartServer();
+  // The pool's worker is ready (and back at normal priority) before the
+  // start: a start that found none would get an urgent worker of its own,
+  // which is never lowered, so never promoted.
+  ASSERT_TRUE(WaitFor([&] { return launcher_.promoted == 1; }));
   auto hub = Connect();
   EXPECT_EQ(hub->hello_reply()->hello_ok().kernels(0), "python");
   const std::string s = hub->StartOk();
