@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -43,6 +44,12 @@ struct UpFlags {
   std::string db;
   std::vector<std::string> allow_origins;
   double reconnect_grace_s = 120;
+  std::string log_level = "info";
+  // A classroom opens the page at once: enough ready workers that most of a
+  // burst of starts finds one (a fork of the warm zygote costs ~15 ms of CPU
+  // here, so starts beyond the pool queue behind each other). A ready worker
+  // costs ~5 MB of its own memory.
+  unsigned pool = 16, pool_max = 32;
   hub::HubOptions limits;  // the limits set by AddHubLimitOptions
 };
 
@@ -168,7 +175,7 @@ int RunUp(const UpFlags& f) {
   // What this process and its compute server write is theirs alone unless
   // made otherwise (the database, its -wal and -shm, logs, ports).
   umask(077);
-  core::InitLogging("up", "info");
+  core::InitLogging("up", f.log_level);
   std::error_code ec;
   fs::create_directories(f.data, ec);
   if (ec) {
@@ -214,12 +221,30 @@ int RunUp(const UpFlags& f) {
   const uint16_t cport = FreePort();
   const std::string caddr = "127.0.0.1:" + std::to_string(cport);
   BlockStopSignals();
-  ComputeChild compute(
-      {"salvus", "compute", "--listen", caddr, "--token-file", token, "--kernel", f.kernel,
-       "--max-sessions", std::to_string(f.max_sessions), "--state-dir", homes->state_dir,
-       "--log-file", data + "/compute.log", "--port-file", data + "/compute.port",
-       "--exit-with-parent", "--uid-base", std::to_string(uid_base)},
-      data + "/compute.port");
+  std::vector<std::string> compute_args = {"salvus",
+                                           "compute",
+                                           "--listen",
+                                           caddr,
+                                           "--token-file",
+                                           token,
+                                           "--kernel",
+                                           f.kernel,
+                                           "--max-sessions",
+                                           std::to_string(f.max_sessions),
+                                           "--state-dir",
+                                           homes->state_dir,
+                                           "--log-file",
+                                           data + "/compute.log",
+                                           "--log-level",
+                                           f.log_level,
+                                           "--port-file",
+                                           data + "/compute.port",
+                                           "--exit-with-parent",
+                                           "--uid-base",
+                                           std::to_string(uid_base)};
+  compute_args.insert(compute_args.end(), {"--pool", std::to_string(f.pool), "--pool-max",
+                                           std::to_string(std::max(f.pool, f.pool_max))});
+  ComputeChild compute(std::move(compute_args), data + "/compute.port");
   std::cout << "Starting Sage (a few seconds)..." << std::endl;
   if (!compute.Spawn() || !compute.WaitReady(std::chrono::seconds(180))) {
     std::cerr << "salvus up: the compute server did not start; see " << data << "/compute.log\n";
@@ -291,6 +316,13 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--allow-origin", f->allow_origins,
                 "another site whose pages may embed cells from this hub; repeatable")
       ->delimiter(',');
+  c->add_option("--pool", f->pool, "workers kept ready for new sessions (about 5 MB each)")
+      ->capture_default_str();
+  c->add_option("--pool-max", f->pool_max,
+                "under a burst of starts the pool grows by one per start up to this many")
+      ->capture_default_str();
+  c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error (hub and compute)")
+      ->capture_default_str();
   AddHubLimitOptions(c, &f->limits, &f->reconnect_grace_s);
   return {c, [f] { return RunUp(*f); }};
 }
