@@ -41,7 +41,7 @@ struct UpFlags {
   unsigned max_sessions = 32;
   unsigned uid_base = 0;  // 0: the first free block from 200000
   std::string tls_cert, tls_key;
-  std::string db;
+  std::string db, memcached;
   std::vector<std::string> allow_origins;
   double reconnect_grace_s = 120;
   std::string log_level = "info";
@@ -266,6 +266,7 @@ int RunUp(const UpFlags& f) {
   o->tls_cert = f.tls_cert;
   o->tls_key = f.tls_key;
   o->db = f.db.empty() ? "sqlite:" + data + "/salvus.db" : f.db;
+  o->memcached = f.memcached;
   o->allow_origins = f.allow_origins;
   o->reconnect_grace = std::chrono::milliseconds(static_cast<int64_t>(f.reconnect_grace_s * 1000));
   CopyHubLimits(f.limits, &*o);
@@ -313,6 +314,9 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_option("--db", f->db, "database URL (default: sqlite:DATA/salvus.db)");
+  c->add_option("--memcached", f->memcached,
+                "HOST:PORT[,HOST:PORT...] of memcached, read before the database for the compute "
+                "servers' reports (as `salvus hub --memcached`)");
   c->add_option("--allow-origin", f->allow_origins,
                 "another site whose pages may embed cells from this hub; repeatable")
       ->delimiter(',');
