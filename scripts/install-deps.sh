@@ -23,6 +23,8 @@ PACKAGES=(
   nodejs chromium
   # tests and tools
   procps iproute2 openssl
+  # man pages (help2man) and the .deb (cpack: dpkg-shlibdeps)
+  help2man dpkg-dev
   # services the tests start for real
   postgresql memcached haproxy
 )

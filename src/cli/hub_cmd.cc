@@ -19,7 +19,7 @@ struct HubFlags {
   std::string listen = "127.0.0.1:8080";
   std::vector<std::string> compute;
   std::string token_file;
-  std::string web = SALVUS_WEB_DIR;
+  std::string web = DefaultWebDir();
   unsigned threads = 0;
   bool compute_tls = false;
   std::string compute_tls_ca;
