@@ -71,10 +71,10 @@ TEST(HubBlobExpiry, AHubDeletesOldBlobsNothingRefersToInTheBackground) {
     ASSERT_TRUE(db.Call<void>([&](auto cb) { db->PutBlob(*b, cb); }));
   }
   ASSERT_TRUE(db.Call<store::internal::Rows>([&](auto cb) {
-    db.impl()->Query("UPDATE blobs SET created_ms = $1 WHERE sha1 = $2",
-                     {store::internal::Int(core::NowMs() - 2 * 3600 * 1000),
-                      store::internal::Text(old.sha1)},
-                     cb);
+    db.impl()->Query(
+        "UPDATE blobs SET created_ms = $1 WHERE sha1 = $2",
+        {store::internal::Int(core::NowMs() - 2 * 3600 * 1000), store::internal::Text(old.sha1)},
+        cb);
   }));
 
   HubOptions opt;
