@@ -16,6 +16,6 @@ page() {  # page NAME "HELP OPTION" "WHAT IT IS"
 }
 page salvus --help "Sage in the browser, computed on a cluster"
 for sub in up hub compute exec monitor status doctor; do
-  what=$("$bin" "$sub" --help | head -1)
+  what=$("$bin" "$sub" --help | sed -n 1p)  # reads it all: no SIGPIPE under pipefail
   page "salvus-$sub" "$sub --help" "$what"
 done
