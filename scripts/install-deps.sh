@@ -27,6 +27,8 @@ PACKAGES=(
   help2man dpkg-dev
   # services the tests start for real
   postgresql memcached haproxy
+  # a real Prometheus scrapes the figures (tests)
+  prometheus
 )
 
 missing=()

@@ -26,6 +26,7 @@
 #include "compute/zygote_link.h"
 #include "core/descriptors.h"
 #include "core/log.h"
+#include "core/metrics_server.h"
 #include "core/tls.h"
 #include "core/token.h"
 
@@ -50,6 +51,7 @@ struct ComputeFlags {
   unsigned uid_base = 200000;
   unsigned uid_count = 1000;
   std::string port_file;
+  std::string metrics_listen;
   std::string stats_file;
   std::string log_level = "info";
   std::string log_file;
@@ -226,11 +228,23 @@ int RunCompute(const ComputeFlags& f) {
     return s;
   });
   if (!f.stats_file.empty()) stats.Start();
+  core::metrics::MetricsServer metrics(io, core::metrics::Default());
+  if (!f.metrics_listen.empty()) {
+    try {
+      spdlog::info("metrics on http://{}/metrics (port {})", f.metrics_listen,
+                   metrics.Start(f.metrics_listen));
+    } catch (const std::exception& e) {
+      std::cerr << "salvus compute: " << e.what() << "\n";
+      launcher.KillZygote();
+      return 2;
+    }
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   int exit_code = 0;
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
+    metrics.Stop();
     server->Stop();
   });
   asio::co_spawn(io, server->Run(), [&](const std::exception_ptr& e) {
@@ -287,6 +301,9 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_option("--uid-base", f->uid_base, "first session uid (as root)")->capture_default_str();
   c->add_option("--uid-count", f->uid_count, "number of session uids")->capture_default_str();
   c->add_option("--port-file", f->port_file, "write the listening port here once ready");
+  c->add_option("--metrics-listen", f->metrics_listen,
+                "HOST:PORT answering GET /metrics (Prometheus) with this server's figures; keep "
+                "it on an operator's network");
   c->add_option("--stats-file", f->stats_file,
                 "keep the sessions in use, --max-sessions and the cores here as JSON, for "
                 "`salvus monitor --extra-file` (hubs place sessions by it)");

@@ -89,6 +89,9 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
                    "produced, unless a permalink refers to it (0: for ever; default {}, 7 days)",
                    o->blob_max_age.count()))
       ->check(CLI::Range(0.0, 1e10));
+  c->add_option("--metrics-listen", o->metrics_listen,
+                "HOST:PORT answering GET /metrics (Prometheus) with the hub's figures; keep it on "
+                "an operator's network");
   c->add_option("--max-connections", o->max_connections,
                 "connections held at once; past it new ones get 503")
       ->capture_default_str()
@@ -134,6 +137,7 @@ void CopyHubLimits(const hub::HubOptions& from, hub::HubOptions* to) {
   to->max_message_rate = from.max_message_rate;
   to->http_read_timeout = from.http_read_timeout;
   to->blob_max_age = from.blob_max_age;
+  to->metrics_listen = from.metrics_listen;
   to->max_connections = from.max_connections;
   to->max_sessions_per_connection = from.max_sessions_per_connection;
   to->max_sessions_per_address = from.max_sessions_per_address;

@@ -45,6 +45,7 @@ struct UpFlags {
   std::vector<std::string> allow_origins;
   double reconnect_grace_s = 120;
   std::string log_level = "info";
+  std::string compute_metrics_listen;
   // A classroom opens the page at once: enough ready workers that most of a
   // burst of starts finds one (a fork of the warm zygote costs ~15 ms of CPU
   // here, so starts beyond the pool queue behind each other). A ready worker
@@ -242,6 +243,9 @@ int RunUp(const UpFlags& f) {
                                            "--exit-with-parent",
                                            "--uid-base",
                                            std::to_string(uid_base)};
+  if (!f.compute_metrics_listen.empty()) {
+    compute_args.insert(compute_args.end(), {"--metrics-listen", f.compute_metrics_listen});
+  }
   compute_args.insert(compute_args.end(), {"--pool", std::to_string(f.pool), "--pool-max",
                                            std::to_string(std::max(f.pool, f.pool_max))});
   ComputeChild compute(std::move(compute_args), data + "/compute.port");
@@ -325,6 +329,9 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--pool-max", f->pool_max,
                 "under a burst of starts the pool grows by one per start up to this many")
       ->capture_default_str();
+  c->add_option("--compute-metrics-listen", f->compute_metrics_listen,
+                "HOST:PORT answering GET /metrics with the compute server's figures "
+                "(--metrics-listen: the hub's)");
   c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error (hub and compute)")
       ->capture_default_str();
   AddHubLimitOptions(c, &f->limits, &f->reconnect_grace_s);

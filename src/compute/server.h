@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 
+#include "compute/compute_metrics.h"
 #include "compute/uid_pool.h"
 #include "compute/worker_launcher.h"
 #include "core/address.h"
@@ -198,6 +199,8 @@ class ComputeServer : private WorkerLauncher::Listener {
   unsigned reaps_running_ = 0;
   unsigned spawn_failures_ = 0;  // consecutive workers that failed to start
   std::string last_worker_error_;
+  ComputeMetrics metrics_;
+  void UpdateGauges();  // after every change of sessions or the pool
 };
 
 }  // namespace salvus::compute

@@ -30,6 +30,7 @@ void ComputeServer::HandleStart(const std::shared_ptr<HubConn>& hub, uint64_t id
     return;
   }
   if (sessions_.size() >= opt_.max_sessions) {
+    metrics_.starts_refused.Add();
     ReplyError(*hub, id, proto::Error::UNAVAILABLE,
                "the compute server is full: " + std::to_string(opt_.max_sessions) +
                    " sessions are running (--max-sessions)");
@@ -51,6 +52,7 @@ void ComputeServer::HandleStart(const std::shared_ptr<HubConn>& hub, uint64_t id
   sessions_[sid] = std::move(session);
   ArmDeadline(ref);
   waiting_starts_.push_back(sid);
+  UpdateGauges();
   // With workers at hand, the replacement is forked a little later (see
   // DeferRefill; the period is not extended by the starts that follow);
   // without one, a worker is forked for this start right away.
@@ -96,6 +98,8 @@ void ComputeServer::EndSession(const std::string& id, proto::Done::Status status
   std::unique_ptr<SessionRecord> s = std::move(it->second);
   sessions_.erase(it);
   std::erase(waiting_starts_, id);
+  metrics_.sessions_ended.Add();
+  UpdateGauges();
   if (s->deadline) s->deadline->cancel();
   auto hub = s->owner.lock();
   if (hub) {

@@ -27,6 +27,15 @@ void ComputeServer::MoveWorker(WorkerRecord& w, WorkerState to) {
   }
   if (from == WorkerState::kIdle) std::erase(ready_workers_, w.wid);
   if (to == WorkerState::kIdle) ready_workers_.push_back(w.wid);
+  UpdateGauges();
+}
+
+void ComputeServer::UpdateGauges() {
+  metrics_.sessions.Set(static_cast<int64_t>(sessions_.size()));
+  metrics_.waiting_starts.Set(static_cast<int64_t>(waiting_starts_.size()));
+  metrics_.pool_ready.Set(static_cast<int64_t>(ready_workers_.size()));
+  metrics_.pool_spawning.Set(spawning_);
+  metrics_.pool_target.Set(pool_target_);
 }
 
 // True when refilling the pool should wait for the quiet period after a
@@ -79,6 +88,7 @@ void ComputeServer::FillPool() {
 // pool_idle passes without a start.
 void ComputeServer::GrowPool() {
   pool_target_ = std::min(opt_.pool_max, pool_target_ + 1);
+  metrics_.pool_target.Set(pool_target_);
   pool_idle_timer_.expires_after(opt_.pool_idle);
   pool_idle_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) ShrinkPool();
@@ -89,6 +99,7 @@ void ComputeServer::GrowPool() {
 // the others are retired.
 void ComputeServer::ShrinkPool() {
   pool_target_ = opt_.pool_size;
+  metrics_.pool_target.Set(pool_target_);
   while (ready_workers_.size() > pool_target_) {
     WorkerRecord& w = *workers_[ready_workers_.back()];
     spdlog::debug("the pool shrinks: worker {} retires", w.wid);
@@ -139,10 +150,13 @@ void ComputeServer::SpawnWorker(bool urgent) {
                [this, wid](core::ConnEnd) { OnWorkerEnd(wid); }});
   w->urgent = urgent;
   w->low_priority = !urgent;
+  w->spawned_at = std::chrono::steady_clock::now();
+  (urgent ? metrics_.urgent_forks : metrics_.forks).Add();
   if (urgent) ++urgent_spawning_;
   const WorkerSpec spec{w->uid, w->home, opt_.isolate_network, urgent};
   workers_[wid] = std::move(w);
   ++spawning_;
+  UpdateGauges();
   launcher_.Spawn(wid, spec, sv[1]);
 }
 
@@ -202,8 +216,10 @@ void ComputeServer::AssignWorkers() {
     w.conn->Send(core::EncodeFrame(start));
     for (auto& f : s.queued) w.conn->Send(std::move(f));
     s.queued.clear();
+    metrics_.sessions_started.Add();
     ConfirmStart(s);
   }
+  UpdateGauges();
 }
 
 // The worker's cgroup was made with the pool's limits; a session that asked
@@ -259,6 +275,8 @@ void ComputeServer::OnWorkerFrame(uint64_t wid, std::string_view body) {
 void ComputeServer::OnFirstWorkerFrame(WorkerRecord& w, const proto::Message& m) {
   if (m.has_ack()) {
     spawn_failures_ = 0;
+    metrics_.worker_ready_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - w.spawned_at).count());
     MoveWorker(w, WorkerState::kIdle);
     Promote(w);
     spdlog::debug("worker {} ready ({} ready)", w.wid, ready_workers_.size());
@@ -267,6 +285,7 @@ void ComputeServer::OnFirstWorkerFrame(WorkerRecord& w, const proto::Message& m)
     return;
   }
   last_worker_error_ = m.has_error() ? m.error().text() : "unexpected first message";
+  metrics_.worker_failures.Add();
   spdlog::error("worker {} failed to start: {}", w.wid, last_worker_error_);
   MoveWorker(w, WorkerState::kFailed);
   w.conn->Close();

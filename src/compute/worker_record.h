@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -47,8 +48,9 @@ struct WorkerRecord {
   // Set up at a low priority (a worker for the pool, not for a waiting start)
   // and not yet given its normal priority back.
   bool low_priority = false;
-  bool urgent = false;    // forked for a waiting start (WorkerSpec::urgent)
-  std::string session;    // set while kServing (kept into kEnded)
+  bool urgent = false;  // forked for a waiting start (WorkerSpec::urgent)
+  std::chrono::steady_clock::time_point spawned_at;  // when its fork was asked for
+  std::string session;                               // set while kServing (kept into kEnded)
   std::string exit_text;  // how the process ended, once the launcher said
   std::unique_ptr<boost::asio::steady_timer> grace;  // kEnded: waits for the exit report
 

@@ -17,6 +17,8 @@ namespace salvus::hub {
 
 struct HubOptions {
   core::HostPort listen{"127.0.0.1", 8080};
+  // HOST:PORT answering GET /metrics (Prometheus); empty: none.
+  std::string metrics_listen;
   std::vector<core::HostPort> compute;
   std::string token;
   std::string web_root;           // built web client (index.html, assets/)

@@ -154,12 +154,36 @@ size_t Router::InFlight(uint64_t conn) const {
 
 void Router::AddPending(uint64_t id, Pending p) {
   if (p.conn != 0) ++in_flight_[p.conn];
+  p.since = std::chrono::steady_clock::now();
+  RequestMetrics(p.kind).requests.Add();
   pending_[id] = std::move(p);
 }
 
 Router::PendingMap::iterator Router::ErasePending(PendingMap::iterator it) {
   SetPendingConn(it->second, 0);
+  RequestMetrics(it->second.kind)
+      .seconds.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second.since)
+              .count());
   return pending_.erase(it);
+}
+
+// The figures of one kind of request (core/metrics.h), registered on first
+// use: requests sent to compute servers, and the time to their answer (for
+// an execute, to its done).
+Router::KindMetrics& Router::RequestMetrics(proto::Message::BodyCase kind) {
+  auto it = kind_metrics_.find(kind);
+  if (it != kind_metrics_.end()) return it->second;
+  const auto* field = proto::Message::descriptor()->FindFieldByNumber(kind);
+  const std::string label = "kind=\"" + (field ? field->camelcase_name() : "other") + "\"";
+  auto& r = core::metrics::Default();
+  return kind_metrics_
+      .emplace(kind, KindMetrics{r.counter("salvus_hub_requests_total",
+                                           "Requests sent on to compute servers, by kind.", label),
+                                 r.histogram("salvus_hub_request_seconds",
+                                             "From a request to its answer (an execute: its done).",
+                                             core::metrics::LatencyBuckets(), label)})
+      .first->second;
 }
 
 void Router::SetPendingConn(Pending& p, uint64_t conn) {

@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/metrics.h"
 #include "hub/address_quota.h"
 #include "hub/placement.h"
 #include "proto/salvus.pb.h"
@@ -184,8 +185,15 @@ class Router {
     std::shared_ptr<proto::StartSession> start;
     std::vector<size_t> tried;
     std::string address;  // a start's: the client address whose slot it holds
+    std::chrono::steady_clock::time_point since{};  // set by AddPending
   };
   using PendingMap = std::unordered_map<uint64_t, Pending>;
+  struct KindMetrics {
+    core::metrics::Counter& requests;
+    core::metrics::Histogram& seconds;
+  };
+  KindMetrics& RequestMetrics(proto::Message::BodyCase kind);
+  std::map<int, KindMetrics> kind_metrics_;
   // Every change to pending_ goes through these: they keep in_flight_.
   void AddPending(uint64_t id, Pending p);
   PendingMap::iterator ErasePending(PendingMap::iterator it);

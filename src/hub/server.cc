@@ -67,6 +67,20 @@ uint16_t Hub::Start() {
     shards_.push_back(std::move(shard));
   }
   for (auto& s : shards_) s->Run();
+  core::metrics::Default().gauge_fn(
+      "salvus_hub_connections", "Open TCP connections (HTTP and WebSocket).",
+      [c = &connections_] { return static_cast<double>(c->load(std::memory_order_relaxed)); });
+  if (!opt_.metrics_listen.empty()) {
+    metrics_io_ = std::make_unique<asio::io_context>(1);
+    metrics_ =
+        std::make_unique<core::metrics::MetricsServer>(*metrics_io_, core::metrics::Default());
+    const uint16_t mport = metrics_->Start(opt_.metrics_listen);  // throws with the reason
+    spdlog::info("metrics on http://{}/metrics (port {})", opt_.metrics_listen, mport);
+    metrics_thread_ = std::thread([io = metrics_io_.get()] {
+      auto work = asio::make_work_guard(*io);
+      io->run();
+    });
+  }
   if (asio::ip::make_address(opt_.listen.host).is_unspecified()) {
     spdlog::info(
         "listening on every interface: a page may open /ws if it came from the address its "
@@ -99,6 +113,14 @@ bool Hub::WaitForCompute(std::chrono::milliseconds timeout) {
 }
 
 void Hub::Stop() {
+  if (metrics_thread_.joinable()) {
+    asio::post(*metrics_io_, [this] {
+      metrics_->Stop();
+      metrics_io_->stop();
+    });
+    metrics_thread_.join();
+  }
+  core::metrics::Default().remove_gauge_fn("salvus_hub_connections");
   if (discovery_) discovery_->Stop();  // it posts to the shards
   discovery_.reset();
   for (auto& s : shards_) s->Stop();

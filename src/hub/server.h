@@ -19,8 +19,10 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
+#include "core/metrics_server.h"
 #include "hub/blob_store.h"
 #include "hub/hub_options.h"
 
@@ -52,6 +54,10 @@ class Hub {
   std::unique_ptr<ComputeDiscovery> discovery_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> connections_{0};  // open TCP connections, all shards
+  // --metrics-listen: a thread of its own, apart from the shards.
+  std::unique_ptr<boost::asio::io_context> metrics_io_;
+  std::unique_ptr<core::metrics::MetricsServer> metrics_;
+  std::thread metrics_thread_;
 };
 
 }  // namespace salvus::hub
