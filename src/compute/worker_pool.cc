@@ -202,6 +202,8 @@ void ComputeServer::AssignWorkers() {
     w.conn->Send(core::EncodeFrame(start));
     for (auto& f : s.queued) w.conn->Send(std::move(f));
     s.queued.clear();
+    s.queued_bytes = 0;
+    UpdateWorkerReading(s);
     ConfirmStart(s);
   }
 }
