@@ -163,6 +163,8 @@ TEST(HubFlood, APageThatNeverReadsIsPausedThenClosedWithAReasonWhileOthersAreSer
     peak = std::max(peak, RssKb(up.pid()));
     std::this_thread::sleep_for(200ms);
   }
+  std::cout << "hub RSS (KiB) while a page reads none of 50 MB: before " << before << ", peak "
+            << peak << "\n";
   EXPECT_LT(peak - before, 20 << 10) << "hub RSS " << before << " -> " << peak << " KiB";
   // Backed up past --slow-reader-timeout: closed, with the reason.
   ASSERT_TRUE(testutil::WaitFor(
