@@ -159,7 +159,7 @@ TEST(HubFlood, APageThatNeverReadsIsPausedThenClosedWithAReasonWhileOthersAreSer
   long peak = before;
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(TwoPlusTwo(*good, *gs, &took), "4\n");
-    EXPECT_LT(took, 2s);
+    EXPECT_LT(took, 5s);  // milliseconds, unless the machine is very busy
     peak = std::max(peak, RssKb(up.pid()));
     std::this_thread::sleep_for(200ms);
   }

@@ -88,7 +88,7 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
                    "and its sessions pause (their output waits in their workers) until half of "
                    "it left (default {}; 0: no limit)",
                    o->max_send_queue >> 10))
-      ->check(CLI::Range(size_t{0}, size_t{1} << 30));
+      ->check(CLI::Range(size_t{0}, size_t{1} << 22));
   c->add_option_function<double>(
        "--slow-reader-timeout",
        [o](double s) {
