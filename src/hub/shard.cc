@@ -268,6 +268,8 @@ void Shard::OnBrowserText(Browser& b, std::string_view text, std::vector<Out>* o
 }
 
 void Shard::OnBrowserGone(Browser& b) {
+  if (b.gone) return;
+  b.gone = true;
   const uint64_t id = b.id();
   b.Close();
   if (b.handed_to >= 0) {

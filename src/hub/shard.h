@@ -86,7 +86,7 @@ class Shard {
   // by the caller from one message to the next.
   void OnBrowserText(Browser& browser, std::string_view text, std::vector<Out>* outs);
   // A browser connected here is gone: its sessions detach (or end, when it
-  // says so: Browser::end_sessions).
+  // says so: Browser::end_sessions). Once; later calls do nothing.
   void OnBrowserGone(Browser& browser);
   // Browser `conn` connected here is backed up, or no longer (ws_session.h):
   // its sessions pause, or go on, wherever its Router is.

@@ -92,6 +92,9 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
   }
   bool closed() const { return closed_; }
   bool backed_up() const { return backed_up_; }
+  // Called when it is closed for being too slow: it is gone at once, even
+  // while its socket still waits for a write or a read to end.
+  void set_on_slow_close(std::function<void()> f) { on_slow_close_ = std::move(f); }
 
   // Returns once the browser is no longer backed up, or is closed.
   asio::awaitable<void> WaitWhileBackedUp() {
@@ -166,6 +169,7 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
     self->Close();
     self->queue_.clear();
     self->queued_ = 0;
+    if (self->on_slow_close_) self->on_slow_close_();
     auto abort = std::make_shared<asio::steady_timer>(self->ws_.get_executor());
     abort->expires_after(self->close_timeout_);
     abort->async_wait([self, abort](boost::system::error_code ec) {
@@ -201,6 +205,7 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
   const Clock::duration slow_timeout_;
   const Clock::duration close_timeout_;
   std::function<void(bool)> on_backlog_;
+  std::function<void()> on_slow_close_;
   Clock::time_point resume_at_{};
   std::optional<Clock::time_point> told_;  // when it was last told it is over the rate
 };
@@ -253,6 +258,7 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
   }
   shard.AddBrowser(conn);
   GoneGuard gone(shard, conn);
+  conn->set_on_slow_close([&shard, c = conn.get()] { shard.OnBrowserGone(*c); });
   core::Spawn(shard.io(), conn->WriteLoop(), "hub WebSocket writer");
   beast::flat_buffer buffer;
   std::vector<Out> outs;
