@@ -280,7 +280,7 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
                                           asio::redirect_error(asio::use_awaitable, ec));
       too_big = !ec && buffer.size() > opt.max_message;
     } while (!ec && !too_big && !conn->ws().is_message_done());
-    if (ec) break;
+    if (ec || conn->closed()) break;  // closed meanwhile (too slow): it is gone already
     if (too_big) {
       // A misbehaving client: closed with a reason, and its sessions end.
       spdlog::warn("browser {}: message over {} bytes; closed", conn->id(), opt.max_message);
