@@ -93,15 +93,37 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
                 "HOST:PORT answering GET /metrics (Prometheus) with the hub's figures; keep it on "
                 "an operator's network");
   c->add_option("--max-connections", o->max_connections,
-                "connections held at once; past it new ones get 503")
+                "connections held at once; past it new ones get 503 (/healthz still answers)")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  c->add_option("--max-connections-per-address", o->max_connections_per_address,
+                "connections one client address (IPv6: one /64) may hold at once; past it new "
+                "ones get 429 (/healthz still answers; 0: no limit)")
+      ->capture_default_str();
+  c->add_option_function<size_t>(
+       "--max-send-queue-kb", [o](size_t kb) { o->max_send_queue = kb << 10; },
+       fmt::format("KiB waiting to be sent to one connection past which its messages are not read "
+                   "and its sessions pause (their output waits in their workers) until half of "
+                   "it left (default {}; 0: no limit)",
+                   o->max_send_queue >> 10))
+      ->check(CLI::Range(size_t{0}, size_t{1} << 22));
+  c->add_option_function<double>(
+       "--slow-reader-timeout",
+       [o](double s) {
+         o->slow_reader_timeout = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+       },
+       fmt::format("seconds a connection may stay over --max-send-queue-kb; then it is closed "
+                   "(1008 \"too slow\"; its sessions wait for a resume) (default {})",
+                   std::chrono::duration<double>(o->slow_reader_timeout).count()))
+      ->check(CLI::Range(0.1, 86400.0));
   c->add_option("--max-sessions-per-connection", o->max_sessions_per_connection,
                 "sessions one connection may hold; past it a start gets RESOURCE_EXHAUSTED "
                 "(0: no limit)")
       ->capture_default_str();
   c->add_option("--max-sessions-per-address", o->max_sessions_per_address,
-                "sessions one client address may hold, over all its connections (0: no limit)")
+                "sessions one client address may hold, over all its connections, detached ones "
+                "included; past it a start ends the address's session detached longest ago, or "
+                "gets RESOURCE_EXHAUSTED when none is (0: no limit)")
       ->capture_default_str();
   // The ceiling of what a page may ask for; 0: none at the hub.
   proto::Limits* m = &o->max_session_limits;
@@ -139,6 +161,9 @@ void CopyHubLimits(const hub::HubOptions& from, hub::HubOptions* to) {
   to->blob_max_age = from.blob_max_age;
   to->metrics_listen = from.metrics_listen;
   to->max_connections = from.max_connections;
+  to->max_connections_per_address = from.max_connections_per_address;
+  to->max_send_queue = from.max_send_queue;
+  to->slow_reader_timeout = from.slow_reader_timeout;
   to->max_sessions_per_connection = from.max_sessions_per_connection;
   to->max_sessions_per_address = from.max_sessions_per_address;
   to->max_session_limits = from.max_session_limits;

@@ -75,6 +75,11 @@ void ComputeServer::AcceptHub(tcp::socket sock) {
                                   spdlog::warn("hub {}: frame over {} bytes{}; closing",
                                                hub->conn->peer(), hub->conn->max_frame(),
                                                hub->authenticated ? "" : " before hello");
+                                } else if (end == core::ConnEnd::kOverflow) {
+                                  spdlog::warn(
+                                      "hub {}: over {} bytes wait to be sent to it "
+                                      "(it reads nothing); closed",
+                                      hub->conn->peer(), opt_.max_hub_queue);
                                 }
                                 OnHubEnd(hub);
                               }};
@@ -139,6 +144,12 @@ void ComputeServer::OnHubFrame(const std::shared_ptr<HubConn>& hub, std::string_
     }
     hub->authenticated = true;
     hub->conn->set_max_frame(opt_.max_frame);
+    hub->conn->set_max_queued(opt_.max_hub_queue);
+    std::weak_ptr<HubConn> weak = hub;
+    hub->conn->SetBacklogMarks(opt_.hub_queue_high, opt_.hub_queue_high / 2,
+                               [this, weak](bool backed_up) {
+                                 if (auto h = weak.lock()) OnHubBacklog(h, backed_up);
+                               });
     spdlog::info("hub {} connected ({})", hub->conn->peer(), m.hello().client());
     proto::Message r;
     r.mutable_hello_ok()->set_server("salvus compute");
@@ -161,10 +172,21 @@ void ComputeServer::OnHubFrame(const std::shared_ptr<HubConn>& hub, std::string_
       if (s == nullptr) return;
       proto::Message fwd = std::move(m);
       fwd.set_id(id);
-      if (s->wid == 0) {
-        s->queued.push_back(Frame(fwd));
+      std::string frame = Frame(fwd);
+      core::Conn* worker = s->wid == 0 ? nullptr : workers_[s->wid]->conn.get();
+      const size_t waiting = worker ? worker->queued_bytes() : s->queued_bytes;
+      if (waiting + frame.size() > opt_.max_session_requests) {
+        ReplyError(*hub, id, proto::Error::RESOURCE_EXHAUSTED,
+                   "too many requests waiting in this session (over " +
+                       std::to_string(opt_.max_session_requests >> 20) +
+                       " MiB not yet read by it); wait for some to finish");
+        return;
+      }
+      if (worker == nullptr) {
+        s->queued_bytes += frame.size();
+        s->queued.push_back(std::move(frame));
       } else {
-        workers_[s->wid]->conn->Send(Frame(fwd));
+        worker->Send(std::move(frame));
       }
       s->pending.push_back(id);
       ArmDeadline(*s);
@@ -191,6 +213,14 @@ void ComputeServer::OnHubFrame(const std::shared_ptr<HubConn>& hub, std::string_
       Reply(*hub, id, std::move(r));
       return;
     }
+    case proto::Message::kFlow: {
+      // No reply; a session that ended meanwhile (or another's) is ignored.
+      auto it = sessions_.find(m.flow().session());
+      if (it == sessions_.end() || !hub->sessions.count(it->first)) return;
+      it->second->paused = m.flow().paused();
+      UpdateWorkerReading(*it->second);
+      return;
+    }
     case proto::Message::kHello:
       ReplyError(*hub, id, proto::Error::BAD_REQUEST, "already authenticated");
       return;
@@ -215,6 +245,29 @@ SessionRecord* ComputeServer::FindOwned(HubConn& hub, uint64_t id, const std::st
     return nullptr;
   }
   return it->second.get();
+}
+
+void ComputeServer::UpdateWorkerReading(const SessionRecord& s) {
+  if (s.wid == 0) return;
+  auto w = workers_.find(s.wid);
+  if (w == workers_.end()) return;
+  auto hub = s.owner.lock();
+  if (s.paused || (hub && hub->backed_up)) {
+    w->second->conn->PauseReading();
+  } else {
+    w->second->conn->ResumeReading();
+  }
+}
+
+void ComputeServer::OnHubBacklog(const std::shared_ptr<HubConn>& hub, bool backed_up) {
+  hub->backed_up = backed_up;
+  spdlog::debug("hub {}: {} bytes wait to be sent to it; {}", hub->conn->peer(),
+                hub->conn->queued_bytes(),
+                backed_up ? "its sessions' output waits in their workers"
+                          : "its sessions' output flows again");
+  for (const std::string& id : hub->sessions) {
+    if (auto it = sessions_.find(id); it != sessions_.end()) UpdateWorkerReading(*it->second);
+  }
 }
 
 void ComputeServer::OnHubEnd(const std::shared_ptr<HubConn>& hub) {

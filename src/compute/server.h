@@ -59,6 +59,16 @@ struct ComputeOptions {
   proto::Limits default_limits;
   proto::Limits max_limits;
   size_t max_frame = core::kDefaultMaxFrame;
+  // Backpressure towards the workers: while this many bytes wait to be
+  // written to a hub (it reads slower than its sessions' workers write),
+  // those workers are not read (their writes block) until it is down to
+  // half. Past max_hub_queue the hub's connection is closed (it reads
+  // nothing). A hub pauses single sessions itself (proto Flow).
+  size_t hub_queue_high = 8 << 20;
+  size_t max_hub_queue = 256 << 20;
+  // Requests (execute, complete, interactUpdate) waiting for one session's
+  // worker to read them, in bytes: past it a request gets RESOURCE_EXHAUSTED.
+  size_t max_session_requests = 16 << 20;
   std::string port_file;  // written with the bound port once ready
   bool root = false;      // sandbox with uids (set from geteuid)
 
@@ -136,6 +146,9 @@ class ComputeServer : private WorkerLauncher::Listener {
   void Reply(HubConn& hub, uint64_t id, proto::Message&& m);
   void ReplyError(HubConn& hub, uint64_t id, proto::Error::Code code, const std::string& text);
   SessionRecord* FindOwned(HubConn& hub, uint64_t id, const std::string& session);
+  // Reads the session's worker unless its hub paused it or is backed up.
+  void UpdateWorkerReading(const SessionRecord& s);
+  void OnHubBacklog(const std::shared_ptr<HubConn>& hub, bool backed_up);
 
   // sessions.cc
   void HandleStart(const std::shared_ptr<HubConn>& hub, uint64_t id, const proto::StartSession& s);

@@ -20,6 +20,9 @@ struct HubConn {
   std::shared_ptr<core::Conn> conn;
   bool authenticated = false;
   std::set<std::string> sessions;
+  // Over ComputeOptions::hub_queue_high bytes queued to it: its sessions'
+  // workers are not read until it is down to half of that.
+  bool backed_up = false;
 };
 
 struct SessionRecord {
@@ -32,6 +35,8 @@ struct SessionRecord {
   proto::Limits limits;
   std::deque<uint64_t> pending;    // Execute ids sent to the worker, in order
   std::deque<std::string> queued;  // Execute frames waiting for a worker
+  size_t queued_bytes = 0;         // in `queued`
+  bool paused = false;             // by its hub (Flow): its worker is not read
   TimePoint walltime_end;
   TimePoint start_deadline;  // while not started: give up then
   TimePoint idle_since;

@@ -217,6 +217,8 @@ void ComputeServer::AssignWorkers() {
     for (auto& f : s.queued) w.conn->Send(std::move(f));
     s.queued.clear();
     metrics_.sessions_started.Add();
+    s.queued_bytes = 0;
+    UpdateWorkerReading(s);
     ConfirmStart(s);
   }
   UpdateGauges();

@@ -37,7 +37,13 @@ void ComputeServer::OnWorkerExited(uint64_t wid, const proto::WorkerExited& how)
   w.exit_text = ExitText(how);
   if (how.signal() == SIGKILL) OutOfMemoryText(w);
   // Its socket already closed (a grace timer runs from then): retire it now.
-  if (w.state() == WorkerState::kEnded || w.grace) RetireWorker(wid);
+  if (w.state() == WorkerState::kEnded || w.grace) {
+    RetireWorker(wid);
+    return;
+  }
+  // A paused session's worker (proto Flow) is read again: what it wrote
+  // last, then its socket's EOF, end it as usual.
+  w.conn->ResumeReading();
 }
 
 // A worker the kernel killed for lack of memory in its cgroup gets that said.

@@ -3,6 +3,11 @@
 // writes never interleave). Templated on the stream so TCP, TLS and Unix
 // sockets share the code; callers see only the Conn interface.
 //
+// Flow control: a reader may pause (PauseReading: the peer's writes then
+// block once the socket buffers are full), a writer learns when its queue
+// backs up (SetBacklogMarks), and a hard cap (set_max_queued) closes a
+// connection whose peer reads nothing rather than queue without bound.
+//
 // Thread-safety: none; every call happens on the connection's io_context
 // (single-threaded in the compute server).
 #pragma once
@@ -38,9 +43,20 @@ class Conn {
   // with kTooBig); frames already buffered are checked against it too.
   virtual void set_max_frame(size_t max_frame) = 0;
   virtual size_t max_frame() const = 0;
+  // Stops handing frames on (and reading, once what was read is handed
+  // on) until ResumeReading. Both are idempotent.
+  virtual void PauseReading() = 0;
+  virtual void ResumeReading() = 0;
+  // Calls `on_backlog(true)` when the bytes queued reach `high`, then
+  // `on_backlog(false)` once they are down to `low` (< high), and so on.
+  virtual void SetBacklogMarks(size_t high, size_t low, std::function<void(bool)> on_backlog) = 0;
+  // A Send that would take the bytes queued past `max` closes the
+  // connection instead (on_end gets kOverflow). 0 (the default): no cap.
+  virtual void set_max_queued(size_t max) = 0;
 };
 
-enum class ConnEnd { kEof, kTooBig, kError };
+// kOverflow: closed because the peer let more than max_queued bytes wait.
+enum class ConnEnd { kEof, kTooBig, kError, kOverflow };
 
 struct ConnHandlers {
   // Each complete frame body, in order.
@@ -56,7 +72,8 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
       : stream_(std::move(stream)),
         peer_(std::move(peer)),
         max_frame_(max_frame),
-        wake_(stream_.get_executor()) {
+        wake_(stream_.get_executor()),
+        resume_(stream_.get_executor()) {
     wake_.expires_at(std::chrono::steady_clock::time_point::max());
   }
 
@@ -73,9 +90,18 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
 
   void Send(std::string frame) override {
     if (closed_ || closing_) return;
+    if (max_queued_ != 0 && queued_ + frame.size() > max_queued_) {
+      overflowed_ = true;
+      Close();
+      return;
+    }
     queued_ += frame.size();
     queue_.push_back(std::move(frame));
     wake_.cancel();
+    if (!backlogged_ && high_ != 0 && queued_ >= high_) {
+      backlogged_ = true;
+      if (on_backlog_) on_backlog_(true);
+    }
   }
 
   void CloseAfterWrites() override {
@@ -90,6 +116,7 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
     LowestLayer().shutdown(asio::socket_base::shutdown_both, ec);
     LowestLayer().close(ec);
     wake_.cancel();
+    resume_.cancel();
   }
 
   bool closed() const override { return closed_; }
@@ -97,8 +124,30 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
   size_t queued_bytes() const override { return queued_; }
   void set_max_frame(size_t max_frame) override { max_frame_ = max_frame; }
   size_t max_frame() const override { return max_frame_; }
+  void PauseReading() override { paused_ = true; }
+  void ResumeReading() override {
+    if (!paused_) return;
+    paused_ = false;
+    resume_.cancel();
+  }
+  void SetBacklogMarks(size_t high, size_t low, std::function<void(bool)> on_backlog) override {
+    high_ = high;
+    low_ = low;
+    on_backlog_ = std::move(on_backlog);
+  }
+  void set_max_queued(size_t max) override { max_queued_ = max; }
 
  private:
+  // Waits while paused; false once closed.
+  asio::awaitable<bool> WaitUnpaused() {
+    while (paused_ && !closed_) {
+      resume_.expires_at(std::chrono::steady_clock::time_point::max());
+      boost::system::error_code ec;
+      co_await resume_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return !closed_;
+  }
+
   auto& LowestLayer() { return stream_.lowest_layer(); }
 
   // Reads whatever the socket has (one read usually brings every frame
@@ -122,6 +171,7 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
         }
         need = kFrameHeaderSize + len;
         if (end - begin < need) break;
+        if (paused_ && !co_await WaitUnpaused()) goto out;
         if (closed_) goto out;
         handlers_.on_frame(std::string_view(buf.data() + begin + kFrameHeaderSize, len));
         begin += need;
@@ -140,6 +190,7 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
         begin = 0;
       }
       if (buf.size() < std::max(need, end + kChunk)) buf.resize(std::max(need, end + kChunk));
+      if (paused_ && !co_await WaitUnpaused()) break;
       boost::system::error_code ec;
       const size_t n =
           co_await stream_.async_read_some(asio::buffer(buf.data() + end, buf.size() - end),
@@ -153,6 +204,7 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
       end += n;
     }
   out:
+    if (overflowed_) why = ConnEnd::kOverflow;
     if (handlers_.on_end) {
       auto on_end = std::move(handlers_.on_end);
       handlers_ = {};
@@ -183,6 +235,10 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
       queued_ -= n;
       sending.clear();
       if (ec) break;
+      if (backlogged_ && queued_ <= low_) {
+        backlogged_ = false;
+        if (on_backlog_) on_backlog_(false);
+      }
     }
     if (!closed_) {
       if constexpr (requires { stream_.async_shutdown(asio::use_awaitable); }) {
@@ -204,6 +260,13 @@ class FramedConn : public Conn, public std::enable_shared_from_this<FramedConn<S
   bool closing_ = false;
   bool closed_ = false;
   ConnHandlers handlers_;
+  asio::steady_timer resume_;  // wakes a paused read loop
+  bool paused_ = false;
+  size_t max_queued_ = 0;
+  bool overflowed_ = false;
+  size_t high_ = 0, low_ = 0;
+  bool backlogged_ = false;
+  std::function<void(bool)> on_backlog_;
 };
 
 }  // namespace salvus::core

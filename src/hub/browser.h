@@ -36,6 +36,8 @@ class Browser {
   // It misbehaved (a message over the size limit): its sessions end with
   // it rather than wait for a resume.
   bool end_sessions = false;
+  // The shard was told it is gone (Shard::OnBrowserGone, once).
+  bool gone = false;
 
  private:
   const uint64_t id_;

@@ -78,8 +78,10 @@ asio::awaitable<void> ComputeLink::Run() {
     } else {
       // The read loop ends in on_end; wait for it with the timer.
       auto ended = std::make_shared<bool>(false);
-      std::string why = "lost the compute server " + where +
-                        " (its connection closed); the session ended, run again for a new one";
+      // Shared with on_end, which may outlive this frame (a link stopped).
+      auto why = std::make_shared<std::string>(
+          "lost the compute server " + where +
+          " (its connection closed); the session ended, run again for a new one");
       auto* raw = conn.get();
       auto start = [&](auto& typed) {
         typed.Start({[this, where](std::string_view body) {
@@ -97,7 +99,15 @@ asio::awaitable<void> ComputeLink::Run() {
                        }
                        handlers_.on_message(m);
                      },
-                     [this, ended](core::ConnEnd) {
+                     [this, ended, where, why](core::ConnEnd end) {
+                       if (end == core::ConnEnd::kOverflow) {
+                         spdlog::error(
+                             "compute {}: over {} bytes wait to be sent to it (it reads "
+                             "nothing); closed",
+                             where, opt_.max_queued);
+                         *why = "the compute server " + where +
+                                " stopped reading; the session ended, run again for a new one";
+                       }
                        *ended = true;
                        if (!stopped_) wait_.cancel();
                      }});
@@ -107,6 +117,7 @@ asio::awaitable<void> ComputeLink::Run() {
       } else {
         start(static_cast<core::FramedConn<tcp::socket>&>(*raw));
       }
+      conn->set_max_queued(opt_.max_queued);
       conn_ = conn;
       proto::Message hello;
       hello.set_id(0);
@@ -124,7 +135,7 @@ asio::awaitable<void> ComputeLink::Run() {
       if (was_up) {
         backoff = opt_.backoff_min;
         spdlog::warn("compute {}: connection lost", where);
-        if (handlers_.on_down) handlers_.on_down(why);
+        if (handlers_.on_down) handlers_.on_down(*why);
       }
     }
     if (stopped_) break;

@@ -30,6 +30,9 @@ struct LinkOptions {
   // backoff_max; back to backoff_min once a connection was up.
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
+  // Bytes waiting to be written to the compute server past which it is
+  // taken for hung: the link is closed (its sessions end) and reconnects.
+  size_t max_queued = 256 << 20;
 };
 
 class ComputeLink {

@@ -100,7 +100,37 @@ asio::awaitable<void> TlsSession(Shard& shard, beast::tcp_stream tcp, ConnSlot s
   co_await HttpSession(shard, std::move(stream), std::move(slot));
 }
 
+template <class Stream>
+asio::awaitable<void> AnswerRefused(Stream& stream, bool per_address, size_t max) {
+  beast::flat_buffer buffer(8 << 10);
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(8 << 10);
+  parser.body_limit(0);
+  boost::system::error_code ec;
+  co_await http::async_read_header(stream, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  auto res = RefusedResponse(parser.get(), per_address, max);
+  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
 }  // namespace
+
+asio::awaitable<void> ServeRefused(Shard& shard, tcp::socket sock, ConnSlot slot, bool per_address,
+                                   size_t max) {
+  beast::tcp_stream tcp(std::move(sock));
+  tcp.expires_after(shard.options().refused_read_timeout);  // for all of it, TLS included
+  if (!shard.tls()) {
+    co_await AnswerRefused(tcp, per_address, max);
+    co_return;
+  }
+  TlsStream stream(std::move(tcp), *shard.tls());
+  boost::system::error_code ec;
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_await AnswerRefused(stream, per_address, max);
+}
 
 // Not a coroutine itself: it hands back the session's own coroutine, so a
 // plain connection keeps one frame, without room for a TLS stream (a

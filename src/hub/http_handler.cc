@@ -55,10 +55,15 @@ HttpResponse ForbiddenOrigin(const HttpRequest& req) {
   return res;
 }
 
-std::string ConnectionLimitResponse(size_t max_connections) {
-  const std::string text = "the hub is at its connection limit (" +
-                           std::to_string(max_connections) + "); try again later\n";
-  return "HTTP/1.1 503 Service Unavailable\r\nServer: salvus\r\n"
+std::string ConnectionLimitResponse(size_t max_connections, bool per_address) {
+  const std::string text =
+      per_address ? "too many connections from your address (at most " +
+                        std::to_string(max_connections) + "); close some, then try again\n"
+                  : "the hub is at its connection limit (" + std::to_string(max_connections) +
+                        "); try again later\n";
+  return std::string(per_address ? "HTTP/1.1 429 Too Many Requests"
+                                 : "HTTP/1.1 503 Service Unavailable") +
+         "\r\nServer: salvus\r\n"
          "Content-Type: text/plain; charset=utf-8\r\nRetry-After: " +
          std::to_string(kRetryAfterSeconds) +
          "\r\n"
@@ -84,17 +89,41 @@ std::optional<HttpResponse> UnreadableRequestResponse(boost::system::error_code 
   return TextResponse(req, http::status::bad_request, "malformed HTTP request: " + ec.message());
 }
 
-boost::asio::awaitable<HttpResponse> HttpHandler::Handle(const HttpRequest& req) {
-  if (req.target() == "/healthz") {
-    HttpResponse res;
-    res.result(http::status::ok);
-    res.version(req.version());
-    res.set(http::field::content_type, "text/plain");
-    res.body() = "ok\n";
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    co_return res;
+namespace {
+
+HttpResponse Healthy(const HttpRequest& req) {
+  HttpResponse res;
+  res.result(http::status::ok);
+  res.version(req.version());
+  res.set(http::field::content_type, "text/plain");
+  res.body() = "ok\n";
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+HttpResponse RefusedResponse(const HttpRequest& req, bool per_address, size_t max) {
+  HttpResponse res =
+      req.target() == "/healthz"
+          ? Healthy(req)
+          : TextResponse(
+                req,
+                per_address ? http::status::too_many_requests : http::status::service_unavailable,
+                per_address ? "too many connections from your address (at most " +
+                                  std::to_string(max) + "); close some, then try again"
+                            : "the hub is at its connection limit (" + std::to_string(max) +
+                                  "); try again later");
+  if (res.result() != http::status::ok) {
+    res.set(http::field::retry_after, std::to_string(kRetryAfterSeconds));
   }
+  res.keep_alive(false);
+  return res;
+}
+
+boost::asio::awaitable<HttpResponse> HttpHandler::Handle(const HttpRequest& req) {
+  if (req.target() == "/healthz") co_return Healthy(req);
   if (req.target().starts_with("/blobs/")) co_return co_await ServeBlob(req);
   co_return ServeStatic(web_root_, req);
 }

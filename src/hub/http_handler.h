@@ -51,8 +51,15 @@ HttpResponse TextResponse(const HttpRequest& req, http::status status, std::stri
 HttpResponse ForbiddenOrigin(const HttpRequest& req);
 
 // The bytes of the 503 a connection past the limit gets (written raw,
-// without reading its request).
-std::string ConnectionLimitResponse(size_t max_connections);
+// without reading its request); with `per_address`, the 429 of one past its
+// address's limit.
+std::string ConnectionLimitResponse(size_t max_connections, bool per_address = false);
+
+// The answer to the one request read on a connection refused for a limit:
+// /healthz still answers ok (a hub at its limit is alive); anything else
+// gets 503 (the hub holds `max` connections) or, when `per_address`, 429
+// (the client's address holds `max`). The connection closes after it.
+HttpResponse RefusedResponse(const HttpRequest& req, bool per_address, size_t max);
 
 // The answer to a request that could not be read because of `ec`: 431 for
 // headers over the parser's limit, 413 for a body over its limit, 400 for

@@ -147,6 +147,28 @@ TEST(HttpHelpers, ConnectionLimitResponse) {
   EXPECT_NE(r.find("connection limit (7)"), std::string::npos);
   const auto body = r.substr(r.find("\r\n\r\n") + 4);
   EXPECT_NE(r.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos);
+  const std::string a = ConnectionLimitResponse(3, /*per_address=*/true);
+  EXPECT_EQ(a.rfind("HTTP/1.1 429 Too Many Requests\r\n", 0), 0u);
+  EXPECT_NE(a.find("too many connections from your address (at most 3)"), std::string::npos);
+}
+
+// A connection refused for a limit: /healthz still says ok; the rest are
+// told which limit, and to come back later.
+TEST(HttpHelpers, RefusedResponse) {
+  HttpRequest health{http::verb::get, "/healthz", 11};
+  auto res = RefusedResponse(health, true, 3);
+  EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res.body(), "ok\n");
+  EXPECT_FALSE(res.keep_alive());
+  HttpRequest page{http::verb::get, "/", 11};
+  res = RefusedResponse(page, true, 3);
+  EXPECT_EQ(res.result(), http::status::too_many_requests);
+  EXPECT_NE(res.body().find("from your address (at most 3)"), std::string::npos);
+  EXPECT_EQ(res[http::field::retry_after], "5");
+  res = RefusedResponse(page, false, 9);
+  EXPECT_EQ(res.result(), http::status::service_unavailable);
+  EXPECT_NE(res.body().find("connection limit (9)"), std::string::npos);
+  EXPECT_FALSE(res.keep_alive());
 }
 
 TEST(HttpHelpers, UnreadableRequestResponse) {

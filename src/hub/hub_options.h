@@ -72,6 +72,33 @@ struct HubOptions {
   // Open TCP connections (browsers, pages loading) the hub holds at once;
   // past it a new connection gets 503 and is closed.
   size_t max_connections = 20000;
+  // Open connections one client address (client_address.h: an IPv6 client
+  // by its /64) may hold; past it a new one gets 429 and is closed. A
+  // classroom behind one NAT: 64 pages (a WebSocket each, and up to 6
+  // connections while one loads) fit. 0: no limit.
+  size_t max_connections_per_address = 512;
+  // A connection refused for either limit still has its request read (for
+  // at most refused_read_timeout) and answered, so /healthz answers
+  // whatever the load: at most refused_slots at once per shard, and
+  // refused_slots_per_address per address; past those it is closed at once.
+  size_t refused_slots = 64;
+  size_t refused_slots_per_address = 4;
+  std::chrono::milliseconds refused_read_timeout = std::chrono::seconds(2);
+  // Memory freed by closed connections is handed back to the system (a
+  // check every trim_interval) once this many closed since the last peak
+  // (0: never).
+  size_t trim_after_closed = 256;
+  std::chrono::milliseconds trim_interval = std::chrono::seconds(5);
+  // Bytes waiting to be sent to one WebSocket past which it is backed up:
+  // the hub stops reading it and pauses its sessions at their compute
+  // servers (their output waits in the workers: proto Flow) until the
+  // bytes waiting are down to half. 0: no limit.
+  size_t max_send_queue = 1 << 20;
+  // A WebSocket backed up this long is closed (close code 1008, "too
+  // slow: ..."); its sessions detach as with any lost connection. The
+  // close itself may take close_timeout more before the socket is cut.
+  std::chrono::milliseconds slow_reader_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds slow_close_timeout = std::chrono::seconds(5);
   // File descriptors kept free of connections (for the database, compute
   // links, files) when the open-files limit caps max_connections.
   size_t reserved_descriptors = 256;

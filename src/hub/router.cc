@@ -35,7 +35,11 @@ std::string Router::SessionOf(const proto::Message& m) {
 
 void Router::Forget(std::unordered_map<std::string, Session>::iterator it) {
   if (observer_) observer_(it->first, false);
-  GiveSessionSlot(it->second.address);
+  if (it->second.conn == 0 && quota_ != nullptr && !it->second.address.empty()) {
+    quota_->GiveDetached(it->second.address, it->first);  // unless it was evicted
+  } else {
+    GiveSessionSlot(it->second.address);
+  }
   --links_[it->second.link].own_sessions;
   owner_.erase(it);
 }
@@ -75,7 +79,7 @@ void Router::SetLinkInRotation(size_t link, bool in) {
   if (link < links_.size()) links_[link].in_rotation = in;
 }
 
-std::string Router::TakeSessionSlot(uint64_t conn, std::string* address) {
+std::string Router::TakeSessionSlot(uint64_t conn, std::string* address, std::vector<Out>* out) {
   if (opt_.max_sessions_per_connection != 0) {
     size_t held = 0;
     if (auto it = sessions_of_.find(conn); it != sessions_of_.end()) held = it->second.size();
@@ -91,11 +95,17 @@ std::string Router::TakeSessionSlot(uint64_t conn, std::string* address) {
   address->clear();
   auto a = address_of_.find(conn);
   if (quota_ == nullptr || a == address_of_.end() || a->second.empty()) return "";
-  if (!quota_->Take(a->second)) {
+  const AddressQuota::Taken t = quota_->TakeOrEvict(a->second);
+  if (!t.ok) {
     return "too many sessions: " + std::to_string(quota_->max()) +
            " are open from this client's address (terminate one first)";
   }
   *address = a->second;
+  if (t.evicted && t.evicted->owner == owner_tag_) {
+    EvictDetached(t.evicted->session, out);
+  } else if (t.evicted) {
+    out->emplace_back(EvictElsewhere{t.evicted->owner, t.evicted->session});
+  }
   return "";
 }
 
@@ -285,7 +295,7 @@ void Router::Route(uint64_t conn, std::string_view text, std::vector<Out>* out) 
   switch (m.body_case()) {
     case proto::Message::kStartSession: {
       std::string address;
-      if (std::string no = TakeSessionSlot(conn, &address); !no.empty()) {
+      if (std::string no = TakeSessionSlot(conn, &address, out); !no.empty()) {
         Reply(conn, ErrorJson(bid, proto::Error::RESOURCE_EXHAUSTED, no), out);
         return;
       }
@@ -392,6 +402,7 @@ void Router::OnComputeMessage(size_t link, const proto::Message& in, std::vector
     sess.link = link;
     sess.limits = m.session_started().limits();
     sessions_of_[p.conn].insert(s);
+    if (backed_up_.count(p.conn)) SetPaused(s, sess, true, out);
   } else if (m.has_ack() && p.kind == proto::Message::kTerminate) {
     if (auto o = owner_.find(p.session); o != owner_.end()) {
       if (o->second.conn == 0) {  // its page asked, then left

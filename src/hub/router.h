@@ -80,9 +80,16 @@ struct DetachedSessionEnded {
   std::string session;
   std::string reason;
 };
+// Detached `session`, held by the Router of `owner` (another shard's), gave
+// its address slot to a new session: that Router must end it
+// (Router::EvictDetached).
+struct EvictElsewhere {
+  int owner = 0;
+  std::string session;
+};
 
 using Out = std::variant<ToBrowser, ToCompute, ToStore, KeepBlob, ResumeElsewhere, SessionDetached,
-                         SessionResumed, DetachedSessionEnded>;
+                         SessionResumed, DetachedSessionEnded, EvictElsewhere>;
 
 struct RouterOptions {
   size_t max_code = 1 << 20;    // largest code (or interact values) accepted
@@ -129,8 +136,20 @@ class Router {
 
   // Sessions per client address (shared by the hub's Routers; null: not
   // counted). A session counts against the address of the connection that
-  // started it until it ends, detached or not.
-  void SetAddressQuota(AddressQuota* quota) { quota_ = quota; }
+  // started it until it ends, detached or not; a start past the cap ends
+  // the address's session detached longest ago instead, if any
+  // (address_quota.h). `owner`: this Router's name in the quota (its shard).
+  void SetAddressQuota(AddressQuota* quota, int owner = 0) {
+    quota_ = quota;
+    owner_tag_ = owner;
+  }
+  // Ends detached `session` whose slot a new start took (EvictElsewhere).
+  void EvictDetached(const std::string& session, std::vector<Out>* out);
+
+  // Browser `conn` is backed up (it does not read what it is sent) or no
+  // longer: its sessions pause at their compute servers, or go on (proto
+  // Flow). Detached sessions are never paused (their buffer is capped).
+  void SetConnBackedUp(uint64_t conn, bool backed_up, std::vector<Out>* out);
   // The client address of browser `conn` (forgotten when it closes).
   void SetConnAddress(uint64_t conn, std::string address) {
     address_of_[conn] = std::move(address);
@@ -203,13 +222,15 @@ class Router {
                   std::vector<size_t> tried, const std::string& address, std::vector<Out>* out);
   // A new start from `conn`: "" when it may go ahead (a slot of its address
   // taken into *address), else why not.
-  std::string TakeSessionSlot(uint64_t conn, std::string* address);
+  // A detached session of the address may be evicted for it (into `out`).
+  std::string TakeSessionSlot(uint64_t conn, std::string* address, std::vector<Out>* out);
   void GiveSessionSlot(const std::string& address);
   struct Session {
     uint64_t conn;  // 0: detached
     size_t link;
     proto::Limits limits;  // from SessionStarted, repeated to a resume
     std::string address;   // whose slot it holds (AddressQuota)
+    bool paused = false;   // told its compute server so (Flow)
     // While detached:
     Clock::time_point deadline{};
     std::deque<std::string> buffer;   // JSON replies in order
@@ -229,9 +250,18 @@ class Router {
   void Terminate(const std::string& session, size_t link, std::vector<Out>* out);
   // Erases a session, telling the observer.
   void Forget(std::unordered_map<std::string, Session>::iterator it);
+  // Ends a detached session now (its pending requests dropped, the
+  // compute server told), for `why`.
+  void EndDetached(std::unordered_map<std::string, Session>::iterator it, const std::string& why,
+                   std::vector<Out>* out);
+  // Tells the session's compute server to pause it, or go on (if it is not
+  // so already).
+  void SetPaused(const std::string& session, Session& s, bool paused, std::vector<Out>* out);
 
   const RouterOptions opt_;
   AddressQuota* quota_ = nullptr;
+  int owner_tag_ = 0;
+  std::set<uint64_t> backed_up_;  // browsers that do not read what they are sent
   std::unordered_map<uint64_t, std::string> address_of_;  // browser -> client address
   size_t detached_ = 0;
   uint64_t next_id_ = 1;

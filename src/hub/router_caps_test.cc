@@ -82,11 +82,11 @@ TEST(RouterCaps, AClientAddressHoldsAtMostItsShareOverAllShards) {
   ExpectExhausted(StartFrom(r2, 2, 2), 2, "3 are open from this client's address");
   ExpectExhausted(StartFrom(r1, 1, 3), 3, "from this client's address");
   Started(r2, StartFrom(r2, 3, 1), "other");  // another address
-  // Its page goes away: the sessions wait for it, and keep their places.
+  // Its page goes away: the sessions wait for it, and keep their places
+  // (until a start from the address needs one: router_evict_test.cc).
   std::vector<Out> out;
   r1.OnBrowserClosed(1, &out, kT0);
   EXPECT_EQ(quota.Held("10.0.0.1"), 3u);
-  ExpectExhausted(StartFrom(r2, 2, 4), 4, "from this client's address");
   // Their grace period over, they end and free them.
   out.clear();
   r1.ExpireDetached(kT0 + std::chrono::seconds(61), &out);

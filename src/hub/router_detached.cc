@@ -66,6 +66,15 @@ void Router::Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector
     return;
   }
   const bool was_detached = s.conn == 0;
+  if (was_detached && quota_ != nullptr && !s.address.empty() &&
+      !quota_->Attach(s.address, session)) {
+    // A start from its address took its slot meanwhile (its Router is
+    // about to end it): it is gone.
+    s.address.clear();  // the slot is the new session's
+    EndDetached(it, "evicted: a new session from its address took its place", out);
+    Reply(conn, GoneJson(bid, session), out);
+    return;
+  }
   if (!was_detached) {
     // Still attached to a connection the hub thinks alive: its page lost it
     // without a word (a half-open TCP connection, e.g. after a network
@@ -84,6 +93,7 @@ void Router::Resume(uint64_t conn, uint64_t bid, proto::Message&& m, std::vector
   for (auto& [id, p] : pending_) {
     if (p.session == session) SetPendingConn(p, conn);
   }
+  SetPaused(session, s, backed_up_.count(conn) > 0, out);
   Reply(conn, ToJson(ok), out);
   if (!was_detached) return;
   // What came meanwhile, in order; then notices for requests still running
@@ -108,15 +118,20 @@ void Router::OnBrowserClosed(uint64_t conn, std::vector<Out>* out, Clock::time_p
         Forget(o);
         continue;
       }
+      SetPaused(s, o->second, false, out);  // its output goes to its buffer (capped)
       o->second.conn = 0;
       o->second.deadline = now + opt_.grace;
       ++detached_;
+      if (quota_ != nullptr && !o->second.address.empty()) {
+        quota_->Detach(o->second.address, s, owner_tag_);
+      }
       kept.insert(s);
       out->emplace_back(SessionDetached{s});
     }
     sessions_of_.erase(it);
   }
   address_of_.erase(conn);
+  backed_up_.erase(conn);
   for (auto p = pending_.begin(); p != pending_.end();) {
     if (p->second.conn != conn) {
       ++p;
@@ -136,15 +151,55 @@ void Router::ExpireDetached(Clock::time_point now, std::vector<Out>* out) {
     if (sess.conn == 0 && sess.deadline <= now) expired.push_back(s);
   }
   for (const std::string& s : expired) {
-    auto it = owner_.find(s);
-    for (auto p = pending_.begin(); p != pending_.end();) {
-      p = p->second.session == s ? ErasePending(p) : std::next(p);
-    }
-    Terminate(s, it->second.link, out);
-    out->emplace_back(
-        DetachedSessionEnded{s, "its page did not come back within the reconnect grace period"});
-    --detached_;
-    Forget(it);
+    EndDetached(owner_.find(s), "its page did not come back within the reconnect grace period",
+                out);
+  }
+}
+
+void Router::EndDetached(std::unordered_map<std::string, Session>::iterator it,
+                         const std::string& why, std::vector<Out>* out) {
+  const std::string s = it->first;
+  for (auto p = pending_.begin(); p != pending_.end();) {
+    p = p->second.session == s ? ErasePending(p) : std::next(p);
+  }
+  Terminate(s, it->second.link, out);
+  out->emplace_back(DetachedSessionEnded{s, why});
+  --detached_;
+  Forget(it);
+}
+
+void Router::EvictDetached(const std::string& session, std::vector<Out>* out) {
+  auto it = owner_.find(session);
+  // Resumed meanwhile it would have found itself evicted (Attach), and ended.
+  if (it == owner_.end() || it->second.conn != 0) return;
+  it->second.address.clear();  // its slot went to the new session
+  EndDetached(it,
+              "evicted: a new session from its address needed its place (" +
+                  std::to_string(quota_ ? quota_->max() : 0) + " per address)",
+              out);
+}
+
+void Router::SetPaused(const std::string& session, Session& s, bool paused, std::vector<Out>* out) {
+  if (s.paused == paused) return;
+  s.paused = paused;
+  proto::Message f;
+  f.set_id(next_id_++);  // nobody waits for an answer: there is none
+  f.mutable_flow()->set_session(session);
+  f.mutable_flow()->set_paused(paused);
+  out->emplace_back(ToCompute{s.link, std::move(f)});
+}
+
+void Router::SetConnBackedUp(uint64_t conn, bool backed_up, std::vector<Out>* out) {
+  if (backed_up) {
+    if (!address_of_.count(conn)) return;  // closed meanwhile
+    backed_up_.insert(conn);
+  } else {
+    backed_up_.erase(conn);
+  }
+  auto it = sessions_of_.find(conn);
+  if (it == sessions_of_.end()) return;
+  for (const std::string& s : it->second) {
+    if (auto o = owner_.find(s); o != owner_.end()) SetPaused(s, o->second, backed_up, out);
   }
 }
 

@@ -43,6 +43,8 @@ uint16_t Hub::Start() {
   blobs_ = std::make_unique<BlobStore>(opt_.blob_cache_bytes);
   directory_ = std::make_unique<SessionDirectory>();
   sessions_per_address_ = std::make_unique<AddressQuota>(opt_.max_sessions_per_address);
+  connections_per_address_ = std::make_unique<AddressQuota>(opt_.max_connections_per_address);
+  refused_per_address_ = std::make_unique<AddressQuota>(opt_.refused_slots_per_address);
   if (!opt_.db.empty()) {
     // Migrate once, before any shard opens its own connection.
     asio::io_context io;
@@ -59,9 +61,17 @@ uint16_t Hub::Start() {
   unsigned n = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
   uint16_t port = opt_.listen.port;
   for (unsigned i = 0; i < n; ++i) {
-    const ShardContext context{
-        &opt_,         tls_ ? &*tls_ : nullptr,     blobs_.get(), directory_.get(),
-        &connections_, sessions_per_address_.get(), &shards_};
+    ShardContext context;
+    context.options = &opt_;
+    context.tls = tls_ ? &*tls_ : nullptr;
+    context.blobs = blobs_.get();
+    context.directory = directory_.get();
+    context.connections = &connections_;
+    context.connections_peak = &connections_peak_;
+    context.sessions_per_address = sessions_per_address_.get();
+    context.connections_per_address = connections_per_address_.get();
+    context.refused_per_address = refused_per_address_.get();
+    context.shards = &shards_;
     auto shard = std::make_unique<Shard>(context, i, n);
     port = shard->Bind(port);
     shards_.push_back(std::move(shard));

@@ -51,9 +51,12 @@ class Hub {
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<SessionDirectory> directory_;
   std::unique_ptr<AddressQuota> sessions_per_address_;
+  std::unique_ptr<AddressQuota> connections_per_address_;
+  std::unique_ptr<AddressQuota> refused_per_address_;
   std::unique_ptr<ComputeDiscovery> discovery_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> connections_{0};  // open TCP connections, all shards
+  std::atomic<size_t> connections_peak_{0};
   // --metrics-listen: a thread of its own, apart from the shards.
   std::unique_ptr<boost::asio::io_context> metrics_io_;
   std::unique_ptr<core::metrics::MetricsServer> metrics_;

@@ -1,5 +1,6 @@
 #include "hub/shard.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -11,6 +12,7 @@
 #include "core/overloaded.h"
 #include "core/spawn.h"
 #include "hub/blob_store.h"
+#include "hub/client_address.h"
 #include "hub/connection.h"
 #include "hub/session_directory.h"
 #include "store/store.h"
@@ -76,7 +78,7 @@ Shard::Shard(ShardContext context, unsigned index, unsigned shards)
       http_(opt_.web_root, ctx_.blobs, store_.get()),
       permalinks_(store_.get()) {
   for (size_t i = 0; i < opt_.compute.size(); ++i) NewLink(opt_.compute[i]);
-  router_.SetAddressQuota(ctx_.sessions_per_address);
+  router_.SetAddressQuota(ctx_.sessions_per_address, static_cast<int>(index_));
   router_.SetSessionObserver([this](const std::string& session, bool here) {
     if (here) {
       ctx_.directory->Put(session, index_);
@@ -110,6 +112,7 @@ void Shard::Run() {
   for (auto& l : links_) l->Start();
   core::Spawn(io_, AcceptLoop(), "hub accept loop");
   if (opt_.reconnect_grace.count() > 0) core::Spawn(io_, ExpireLoop(), "hub expiry loop");
+  if (index_ == 0 && opt_.trim_after_closed > 0) core::Spawn(io_, TrimLoop(), "hub trim loop");
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -148,6 +151,15 @@ void Shard::Dispatch(std::vector<Out>& outs) {
             },
             [&](DetachedSessionEnded& e) {
               spdlog::info("detached session {} ended: {}", core::LogId(e.session), e.reason);
+            },
+            [&](EvictElsewhere& e) {
+              if (e.owner < 0 || static_cast<size_t>(e.owner) >= ctx_.shards->size()) return;
+              Shard* there = (*ctx_.shards)[e.owner].get();
+              asio::post(there->io_, [there, s = std::move(e.session)] {
+                std::vector<Out> outs;
+                there->router_.EvictDetached(s, &outs);
+                there->Dispatch(outs);
+              });
             },
         },
         o);
@@ -258,6 +270,8 @@ void Shard::OnBrowserText(Browser& b, std::string_view text, std::vector<Out>* o
 }
 
 void Shard::OnBrowserGone(Browser& b) {
+  if (b.gone) return;
+  b.gone = true;
   const uint64_t id = b.id();
   b.Close();
   if (b.handed_to >= 0) {
@@ -267,6 +281,27 @@ void Shard::OnBrowserGone(Browser& b) {
   } else {
     BrowserClosed(id, !b.end_sessions);
   }
+}
+
+void Shard::OnBrowserBacklog(uint64_t conn, bool backed_up) {
+  // Posted: it comes from inside a Send, maybe within a Dispatch.
+  asio::post(io_, [this, conn, backed_up] {
+    auto it = conns_.find(conn);
+    if (it == conns_.end()) return;
+    const int to = it->second->handed_to;
+    if (to < 0) {
+      SetConnBackedUp(conn, backed_up);
+      return;
+    }
+    Shard* there = (*ctx_.shards)[to].get();
+    asio::post(there->io_, [there, conn, backed_up] { there->SetConnBackedUp(conn, backed_up); });
+  });
+}
+
+void Shard::SetConnBackedUp(uint64_t conn, bool backed_up) {
+  std::vector<Out> outs;
+  router_.SetConnBackedUp(conn, backed_up, &outs);
+  Dispatch(outs);
 }
 
 // A resume for a session this shard's Router does not hold.
@@ -334,6 +369,27 @@ asio::awaitable<void> Shard::ExpireLoop() {
   }
 }
 
+// After a flood of connections (or any crowd) leaves, what they used is
+// free but stays in the process (glibc keeps freed memory in its per-thread
+// arenas): once the count fell by trim_after_closed since its last peak,
+// it is handed back. malloc_trim walks every arena; it takes milliseconds.
+asio::awaitable<void> Shard::TrimLoop() {
+  asio::steady_timer tick(io_);
+  for (;;) {
+    tick.expires_after(opt_.trim_interval);
+    boost::system::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    const size_t now = ctx_.connections->load(std::memory_order_relaxed);
+    const size_t peak = ctx_.connections_peak->load(std::memory_order_relaxed);
+    if (peak < now + opt_.trim_after_closed) continue;
+    ctx_.connections_peak->store(now, std::memory_order_relaxed);
+    malloc_trim(0);
+    spdlog::info("{} connections closed since the last peak: memory handed back to the system",
+                 peak - now);
+  }
+}
+
 void Shard::StoreBlob(proto::Blob&& b) {
   if (store_) {
     store::Blob row{b.sha1(), b.mime(), b.data()};
@@ -358,27 +414,57 @@ asio::awaitable<void> Shard::AcceptLoop() {
       continue;
     }
     core::SetCloseOnExec(sock.native_handle());  // asio accepts without it
+    std::string client;
+    if (auto peer = sock.remote_endpoint(ec); !ec) client = ClientKey(peer.address());
     if (count.fetch_add(1, std::memory_order_relaxed) >= opt_.max_connections) {
       count.fetch_sub(1, std::memory_order_relaxed);
-      RefuseFull(std::move(sock));
+      Refuse(std::move(sock), client, false, opt_.max_connections);
       continue;
     }
-    ConnSlot slot(&count);
+    AddressQuota* per_address = client.empty() ? nullptr : ctx_.connections_per_address;
+    if (per_address != nullptr && !per_address->Take(client)) {
+      count.fetch_sub(1, std::memory_order_relaxed);
+      Refuse(std::move(sock), client, true, per_address->max());
+      continue;
+    }
+    ConnSlot slot(&count, per_address, std::move(client));
+    const size_t open = count.load(std::memory_order_relaxed);
+    for (size_t peak = ctx_.connections_peak->load(std::memory_order_relaxed);
+         open > peak && !ctx_.connections_peak->compare_exchange_weak(peak, open);) {
+    }
     sock.set_option(tcp::no_delay(true), ec);
     core::Spawn(io_, ServeConnection(*this, std::move(sock), std::move(slot)), "hub connection");
   }
 }
 
-// Past --max-connections: a plain-text 503 (a TLS client just sees the
-// connection close), sent without waiting; the socket closes at once.
-void Shard::RefuseFull(tcp::socket sock) {
+// Past --max-connections or --max-connections-per-address: the request is
+// read and answered (/healthz with ok), a few such connections at a time
+// per shard and per address; past those, a plain-text 503 (a TLS client
+// just sees the connection close), sent without waiting; the socket
+// closes at once.
+void Shard::Refuse(tcp::socket sock, const std::string& client, bool per_address, size_t max) {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_full_warning_ > opt_.full_warning_interval) {
     last_full_warning_ = now;
-    spdlog::warn("connection limit ({}) reached: refusing new connections", opt_.max_connections);
+    if (per_address) {
+      spdlog::warn("{} holds {} connections (--max-connections-per-address): refusing more", client,
+                   max);
+    } else {
+      spdlog::warn("connection limit ({}) reached: refusing new connections", max);
+    }
   }
+  if (refused_.fetch_add(1, std::memory_order_relaxed) < opt_.refused_slots) {
+    AddressQuota* q = client.empty() ? nullptr : ctx_.refused_per_address;
+    if (q == nullptr || q->Take(client)) {
+      ConnSlot slot(&refused_, q, client);
+      core::Spawn(io_, ServeRefused(*this, std::move(sock), std::move(slot), per_address, max),
+                  "hub refused connection");
+      return;
+    }
+  }
+  refused_.fetch_sub(1, std::memory_order_relaxed);
   if (!ctx_.tls) {
-    const std::string res = ConnectionLimitResponse(opt_.max_connections);
+    const std::string res = ConnectionLimitResponse(max, per_address);
     boost::system::error_code ec;
     sock.non_blocking(true, ec);
     (void)sock.write_some(asio::buffer(res), ec);  // fits a fresh socket's buffer

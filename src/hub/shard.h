@@ -44,8 +44,11 @@ struct ShardContext {
   boost::asio::ssl::context* tls = nullptr;  // null: plain http
   BlobStore* blobs = nullptr;
   SessionDirectory* directory = nullptr;
-  std::atomic<size_t>* connections = nullptr;                   // open TCP connections, all shards
-  AddressQuota* sessions_per_address = nullptr;                 // sessions held per client address
+  std::atomic<size_t>* connections = nullptr;       // open TCP connections, all shards
+  std::atomic<size_t>* connections_peak = nullptr;  // most open at once since the last trim
+  AddressQuota* sessions_per_address = nullptr;     // sessions held per client address
+  AddressQuota* connections_per_address = nullptr;  // open connections per client address
+  AddressQuota* refused_per_address = nullptr;  // refused connections being answered, per address
   const std::vector<std::unique_ptr<Shard>>* shards = nullptr;  // for hand-overs
 };
 
@@ -83,8 +86,11 @@ class Shard {
   // by the caller from one message to the next.
   void OnBrowserText(Browser& browser, std::string_view text, std::vector<Out>* outs);
   // A browser connected here is gone: its sessions detach (or end, when it
-  // says so: Browser::end_sessions).
+  // says so: Browser::end_sessions). Once; later calls do nothing.
   void OnBrowserGone(Browser& browser);
+  // Browser `conn` connected here is backed up, or no longer (ws_session.h):
+  // its sessions pause, or go on, wherever its Router is.
+  void OnBrowserBacklog(uint64_t conn, bool backed_up);
   // Expires when the shard is destroyed: cleanup that runs as its event
   // loop is torn down (coroutine frames destroyed with it) checks this.
   std::weak_ptr<void> Lifetime() const { return alive_; }
@@ -104,9 +110,14 @@ class Shard {
   // Charges the connection served here for a message a Router handled.
   void ChargeBrowser(uint64_t conn);
   void StoreBlob(proto::Blob&& b);
+  void SetConnBackedUp(uint64_t conn, bool backed_up);
   boost::asio::awaitable<void> AcceptLoop();
   boost::asio::awaitable<void> ExpireLoop();
-  void RefuseFull(boost::asio::ip::tcp::socket sock);
+  // Gives memory freed by closed connections back to the system.
+  boost::asio::awaitable<void> TrimLoop();
+  // A connection past a limit (`per_address`: its address's, `max`).
+  void Refuse(boost::asio::ip::tcp::socket sock, const std::string& client, bool per_address,
+              size_t max);
 
   const ShardContext ctx_;
   const HubOptions& opt_;
@@ -124,6 +135,7 @@ class Shard {
   std::atomic<int> links_up_{0};  // --compute links up (read by WaitForCompute)
   std::unordered_map<std::string, size_t> link_index_;  // "host:port" -> live link
   std::chrono::steady_clock::time_point last_full_warning_{};
+  std::atomic<size_t> refused_{0};  // refused connections being answered (ServeRefused)
   uint64_t next_conn_ = 1;
   std::thread thread_;
 };

@@ -7,6 +7,7 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "core/spawn.h"
 #include "hub/browser.h"
+#include "hub/client_address.h"
 #include "hub/rate_limit.h"
 #include "hub/router.h"
 #include "hub/shard.h"
@@ -30,16 +32,29 @@ using Clock = std::chrono::steady_clock;
 
 // The WebSocket as the shard sees it: Send queues, WriteLoop drains; the
 // messages it is charged for (Charge) pace its reading (resume_at).
+//
+// A browser that does not read what is sent to it backs up: past
+// max_send_queue bytes queued its messages are no longer read and
+// `on_backlog(true)` pauses its sessions (at their compute servers) until
+// the queue is down to half (`on_backlog(false)`). Backed up for
+// slow_reader_timeout, it is closed (1008, with the reason).
 template <class Stream>
 class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream>> {
  public:
-  WsConn(websocket::stream<Stream> ws, uint64_t id, const HubOptions& opt)
+  WsConn(websocket::stream<Stream> ws, uint64_t id, const HubOptions& opt,
+         std::function<void(bool)> on_backlog)
       : Browser(id),
         ws_(std::move(ws)),
         wake_(ws_.get_executor()),
+        drained_(ws_.get_executor()),
+        slow_(ws_.get_executor()),
         rate_(opt.max_message_rate),
         notice_interval_(opt.rate_notice_interval),
-        bucket_(rate_, rate_) {
+        bucket_(rate_, rate_),
+        max_queue_(opt.max_send_queue),
+        slow_timeout_(opt.slow_reader_timeout),
+        close_timeout_(opt.slow_close_timeout),
+        on_backlog_(std::move(on_backlog)) {
     wake_.expires_at(Clock::time_point::max());
   }
   websocket::stream<Stream>& ws() { return ws_; }
@@ -64,12 +79,30 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
 
   void Send(std::string text) override {
     if (closed_) return;
+    queued_ += text.size();
     queue_.push_back(std::move(text));
     wake_.cancel();
+    if (!backed_up_ && max_queue_ != 0 && queued_ > max_queue_) SetBackedUp(true);
   }
   void Close() override {
     closed_ = true;
     wake_.cancel();
+    drained_.cancel();
+    slow_.cancel();
+  }
+  bool closed() const { return closed_; }
+  bool backed_up() const { return backed_up_; }
+  // Called when it is closed for being too slow: it is gone at once, even
+  // while its socket still waits for a write or a read to end.
+  void set_on_slow_close(std::function<void()> f) { on_slow_close_ = std::move(f); }
+
+  // Returns once the browser is no longer backed up, or is closed.
+  asio::awaitable<void> WaitWhileBackedUp() {
+    while (backed_up_ && !closed_) {
+      drained_.expires_at(Clock::time_point::max());
+      boost::system::error_code ec;
+      co_await drained_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
   void Abort() override {
     Close();
@@ -100,18 +133,79 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
       ws_.text(true);
       co_await ws_.async_write(asio::buffer(text), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
+      if (closed_) break;  // closed while writing: the queue is gone
+      queued_ -= text.size();
+      if (backed_up_ && queued_ <= max_queue_ / 2) SetBackedUp(false);
     }
-    closed_ = true;
+    Close();
   }
 
  private:
+  void SetBackedUp(bool b) {
+    backed_up_ = b;
+    if (b) {
+      spdlog::debug("browser {}: {} bytes wait for it; its sessions pause", id(), queued_);
+      std::weak_ptr<WsConn> weak = this->shared_from_this();
+      slow_.expires_after(slow_timeout_);
+      slow_.async_wait([weak](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (!ec && self && self->backed_up_ && !self->closed_) CloseSlow(self);
+      });
+    } else {
+      slow_.cancel();
+      drained_.cancel();
+    }
+    if (on_backlog_) on_backlog_(b);
+  }
+
+  // A browser that read too little for too long: what waits for it is
+  // dropped, and the close (with its reason) goes after what is being
+  // written; if that cannot be written either, the socket closes anyway.
+  static void CloseSlow(const std::shared_ptr<WsConn>& self) {
+    const size_t kib = self->queued_ >> 10;
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(self->slow_timeout_).count();
+    spdlog::warn("browser {}: {} KiB waited unread for {} s; closed (too slow)", self->id(), kib,
+                 secs);
+    self->Close();
+    self->queue_.clear();
+    self->queued_ = 0;
+    if (self->on_slow_close_) self->on_slow_close_();
+    auto abort = std::make_shared<asio::steady_timer>(self->ws_.get_executor());
+    abort->expires_after(self->close_timeout_);
+    abort->async_wait([self, abort](boost::system::error_code ec) {
+      if (!ec) beast::get_lowest_layer(self->ws_).close();
+    });
+    core::Spawn(
+        self->ws_.get_executor(),
+        [](std::shared_ptr<WsConn> self, websocket::close_reason why,
+           std::shared_ptr<asio::steady_timer> abort)
+            -> asio::awaitable<void> {
+          co_await CloseWith(self, std::move(why));
+          abort->cancel();
+        }(self,
+            {websocket::close_code::policy_error,
+             fmt::format("too slow: {} KiB unread for {} s (resume on a new connection)", kib,
+                         secs)},
+            abort),
+        "hub WebSocket close (slow reader)");
+  }
+
   websocket::stream<Stream> ws_;
   asio::steady_timer wake_;
+  asio::steady_timer drained_;  // cancelled when it is no longer backed up
+  asio::steady_timer slow_;     // while backed up: closes it then
   std::deque<std::string> queue_;
+  size_t queued_ = 0;  // bytes in queue_ and being written
+  bool backed_up_ = false;
   bool closed_ = false;
   const double rate_;
   const Clock::duration notice_interval_;
   TokenBucket bucket_;
+  const size_t max_queue_;
+  const Clock::duration slow_timeout_;
+  const Clock::duration close_timeout_;
+  std::function<void(bool)> on_backlog_;
+  std::function<void()> on_slow_close_;
   Clock::time_point resume_at_{};
   std::optional<Clock::time_point> told_;  // when it was last told it is over the rate
 };
@@ -154,18 +248,27 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
   boost::system::error_code ec;
   co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return;
-  auto conn = std::make_shared<WsConn<Stream>>(std::move(ws), shard.NewConnId(), opt);
+  const uint64_t id = shard.NewConnId();
+  auto conn = std::make_shared<WsConn<Stream>>(
+      std::move(ws), id, opt,
+      [&shard, id](bool backed_up) { shard.OnBrowserBacklog(id, backed_up); });
   // Sessions are capped per client address (router.h).
   if (auto peer = beast::get_lowest_layer(conn->ws()).socket().remote_endpoint(ec); !ec) {
-    conn->address = peer.address().to_string();
+    conn->address = ClientKey(peer.address());
   }
   shard.AddBrowser(conn);
   GoneGuard gone(shard, conn);
+  conn->set_on_slow_close([&shard, c = conn.get()] { shard.OnBrowserGone(*c); });
   core::Spawn(shard.io(), conn->WriteLoop(), "hub WebSocket writer");
   beast::flat_buffer buffer;
   std::vector<Out> outs;
   asio::steady_timer pause(shard.io());
   for (;;) {
+    if (conn->closed()) break;
+    if (conn->backed_up()) {  // not reading what it is sent: TCP pushes back meanwhile
+      co_await conn->WaitWhileBackedUp();
+      continue;
+    }
     if (conn->resume_at() > Clock::now()) {  // over its rate: TCP pushes back meanwhile
       pause.expires_at(conn->resume_at());
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -185,7 +288,7 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
                    ec.message());
       conn->end_sessions = true;
     }
-    if (ec) break;
+    if (ec || conn->closed()) break;  // closed meanwhile (too slow): it is gone already
     if (too_big) {
       // A misbehaving client: closed with a reason, and its sessions end.
       spdlog::warn("browser {}: message over {} bytes; closed", conn->id(), opt.max_message);

@@ -13,7 +13,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -36,7 +38,9 @@ using asio::ip::tcp;
 using namespace std::chrono_literals;
 
 // A compute server that says hello, starts sessions ("s1", "s2", ...) and
-// acknowledges terminates, remembering which sessions it was told to end.
+// acknowledges terminates, remembering which sessions it was told to end
+// and the Flow messages it got; an execute of "flood" answers 16 MB of
+// output before its done (more than the kernel's socket buffers take).
 // It serves `links` connections (one per hub shard).
 class FakeCompute {
  public:
@@ -55,6 +59,27 @@ class FakeCompute {
     thread_.join();
   }
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  // Whether a Flow with `paused` came for `session` within `timeout`.
+  bool WaitForFlow(const std::string& session, bool paused, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      {
+        std::lock_guard lock(mu_);
+        if (flows_.count({session, paused})) return true;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
+  // What the last Flow for `session` said (nullopt: none came).
+  std::optional<bool> LastFlow(const std::string& session) {
+    std::lock_guard lock(mu_);
+    auto it = last_flow_.find(session);
+    if (it == last_flow_.end()) return std::nullopt;
+    return it->second;
+  }
 
   bool WaitForTerminate(const std::string& session, std::chrono::milliseconds timeout) {
     const auto end = std::chrono::steady_clock::now() + timeout;
@@ -100,6 +125,21 @@ class FakeCompute {
         std::lock_guard lock(mu_);
         terminated_.insert(in.terminate().session());
         out.mutable_ack();
+      } else if (in.has_flow()) {
+        std::lock_guard lock(mu_);
+        flows_.insert({in.flow().session(), in.flow().paused()});
+        last_flow_[in.flow().session()] = in.flow().paused();
+        continue;  // no answer
+      } else if (in.has_execute() && in.execute().code() == "flood") {
+        proto::Message o;
+        o.set_id(in.id());
+        o.mutable_output()->set_session(in.execute().session());
+        o.mutable_output()->set_text(std::string(64 << 10, 'x'));
+        const std::string frame = core::EncodeFrame(o);
+        bool ok = true;
+        for (int i = 0; i < 256 && ok; ++i) ok = core::WriteAll(fd, frame);
+        if (!ok) break;
+        out.mutable_done()->set_session(in.execute().session());
       } else {
         out.mutable_done()->set_session(Router::SessionOf(in));
       }
@@ -115,14 +155,20 @@ class FakeCompute {
   std::mutex mu_;
   std::set<int> peers_;  // the hub's connections
   std::set<std::string> terminated_;
+  std::set<std::pair<std::string, bool>> flows_;
+  std::map<std::string, bool> last_flow_;
   std::thread thread_;
 };
 
 class Page {
  public:
-  explicit Page(uint16_t port) : ws_(io_) {
-    tcp::resolver resolver(io_);
-    asio::connect(ws_.next_layer(), resolver.resolve("127.0.0.1", std::to_string(port)));
+  // `rcvbuf`: the socket's receive buffer (0: the system's), small for a
+  // page that is to fall behind soon.
+  explicit Page(uint16_t port, int rcvbuf = 0) : ws_(io_) {
+    tcp::socket& s = ws_.next_layer();
+    s.open(tcp::v4());
+    if (rcvbuf > 0) s.set_option(asio::socket_base::receive_buffer_size(rcvbuf));
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
     ws_.handshake("127.0.0.1", "/ws");
   }
   void Send(const std::string& text) { ws_.write(asio::buffer(text)); }
@@ -280,6 +326,52 @@ TEST(WsSessionTest, AClientThatResumedOnAnotherEventLoopIsPacedTheSame) {
     } while (m.find("sessionStarted") == std::string::npos);
     EXPECT_EQ(RunSequentially(b, session, 2, 450), 0) << "round " << round;
     EXPECT_TRUE(FloodIsTold(b, session, 1000, 1000)) << "round " << round;
+  }
+  hub.Stop();
+}
+
+// A page that reads nothing while its cell prints: its session is paused at
+// the compute server (Flow) by whichever event loop holds it (a resume may
+// have handed the page over), and past the timeout the page is closed with
+// the reason, its session unpaused (detached, it buffers its output).
+TEST(WsSessionTest, APageThatDoesNotReadHasItsSessionPausedThenIsClosedWithTheReason) {
+  FakeCompute compute(2);
+  HubOptions opt;
+  opt.listen = {"127.0.0.1", 0};
+  opt.compute = {{"127.0.0.1", compute.port()}};
+  opt.threads = 2;
+  opt.max_send_queue = 64 << 10;
+  opt.slow_reader_timeout = 1s;
+  Hub hub(opt);
+  const uint16_t port = hub.Start();
+  ASSERT_TRUE(hub.WaitForCompute(5s));
+  for (int round = 0; round < 3; ++round) {
+    std::string session;
+    {
+      Page a(port);
+      session = a.StartSession();
+      ASSERT_FALSE(session.empty());
+    }
+    Page b(port, 16 << 10);
+    b.Send(R"({"id": 1, "resume": {"session": ")" + session + R"("}})");
+    std::string m;
+    do {
+      m = b.Read();
+      ASSERT_FALSE(m.empty());
+    } while (m.find("sessionStarted") == std::string::npos);
+    b.Send(Execute(2, session, "flood"));  // 16 MB; b reads none of it
+    EXPECT_TRUE(compute.WaitForFlow(session, true, 5s)) << "round " << round;
+    // (While the kernel's socket buffers still take some, it may go on and
+    // pause again.) Backed up for the timeout: closed, and its session,
+    // detached, goes on.
+    std::this_thread::sleep_for(2s);
+    EXPECT_EQ(compute.LastFlow(session), std::optional<bool>(false)) << "round " << round;
+    while (!b.Read().empty()) {
+    }
+    const websocket::close_reason why = b.CloseReason();
+    EXPECT_EQ(why.code, static_cast<uint16_t>(websocket::close_code::policy_error));
+    const std::string reason(why.reason.data(), why.reason.size());
+    EXPECT_NE(reason.find("too slow"), std::string::npos) << reason;
   }
   hub.Stop();
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -78,6 +79,11 @@ class TestHub {
     }
   }
   std::optional<proto::Message> Call(proto::Message m) { return ReceiveFor(Send(std::move(m))); }
+  // Whether something arrives within `wait` (nothing is read).
+  bool Readable(std::chrono::milliseconds wait) {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, static_cast<int>(wait.count())) == 1;
+  }
 
   std::optional<proto::Message> Start(const proto::Limits& limits = {}) {
     proto::Message m;
