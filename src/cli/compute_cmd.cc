@@ -45,6 +45,7 @@ struct ComputeFlags {
   unsigned pool_idle_s = 120;
   std::string tls_cert, tls_key;
   bool isolate_network = false;
+  unsigned disk_mb = 1024;
   bool exit_with_parent = false;
   std::string state_dir;
   unsigned uid_base = 200000;
@@ -193,14 +194,27 @@ int RunCompute(const ComputeFlags& f) {
     return 2;
   }
   if (state.temporary) spdlog::info("state directory (removed at exit): {}", o.state_dir);
-  // Leftovers from a previous run that did not stop cleanly.
+  // Leftovers from a previous run that did not stop cleanly: its homes, and
+  // what its session uids own in the shared temporary folders (sessions
+  // write only into their own tmpfs now, which went with their namespaces;
+  // an older version, or a crash between fork and namespace, wrote here).
   std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator(o.state_dir + "/homes", ec)) {
     compute::RemoveTree(e.path().string());
   }
+  if (o.root) {
+    for (const char* dir : {"/tmp", "/var/tmp", "/dev/shm", "/run/lock"}) {
+      compute::RemoveEntriesOfUids(dir, o.uid_base, o.uid_count);
+    }
+    spdlog::info(
+        "each session has its own mount namespace: home, /tmp, /var/tmp and /dev/shm in one "
+        "tmpfs of {} (--disk-mb), the rest read-only, a /proc of its own processes; network: {}",
+        f.disk_mb ? std::to_string(f.disk_mb) + " MB" : std::string("half the RAM"),
+        o.isolate_network ? "none (--isolate-network)" : "the host's (no --isolate-network)");
+  }
 
   // The zygote must be forked before any thread exists.
-  compute::ZygoteConfig zc{o.kernel, o.state_dir, o.root};
+  compute::ZygoteConfig zc{o.kernel, o.state_dir, o.root, f.disk_mb};
   auto zygote = compute::ZygoteLink::Start(zc, o.root);
   if (!zygote) {
     std::cerr << "salvus compute: " << zygote.error() << "\n";
@@ -276,6 +290,10 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_flag("--isolate-network", f->isolate_network,
               "give each session an empty network namespace (needs root)");
+  c->add_option("--disk-mb", f->disk_mb,
+                "disk space per session, MB, as root: its home, /tmp, /var/tmp and /dev/shm share "
+                "one tmpfs this large (its pages count toward --memory-mb; 0: half the RAM)")
+      ->capture_default_str();
   c->add_flag("--exit-with-parent", f->exit_with_parent,
               "stop when the parent process exits (used by `salvus up`)");
   c->add_option("--state-dir", f->state_dir,

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "compute/cell_processes.h"
 #include "compute/output.h"
 #include "compute/python.h"
 #include "compute/sandbox.h"
@@ -132,6 +133,10 @@ int RunWorker(const WorkerConfig& cfg) {
     }
     // A process user code forked returns here too: only the worker answers.
     if (OutputChannel::InForkedChild()) _exit(st == ExecStatus::kOk ? 0 : 1);
+    // What the cell forked ends with it, before its done (whose flush then
+    // takes the last of their output): a fork bomb's children no longer
+    // write into the next cell.
+    EndOtherProcessesInGroup();
     ClearPendingInterrupt();
     proto::Done::Status status = proto::Done::OK;
     std::string text;

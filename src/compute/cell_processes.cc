@@ -1,0 +1,87 @@
+#include "compute/cell_processes.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace salvus::compute {
+
+bool ParseStatGroup(std::string_view stat, pid_t* pgrp, char* state) {
+  // "pid (comm) state ppid pgrp ..."
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string_view::npos || paren + 2 >= stat.size()) return false;
+  std::string_view rest = stat.substr(paren + 2);
+  *state = rest[0];
+  size_t pos = 1;
+  for (int field = 0; field < 2; ++field) {  // skip " ppid", land on pgrp
+    pos = rest.find(' ', pos);
+    if (pos == std::string_view::npos) return false;
+    ++pos;
+  }
+  const char* end = rest.data() + rest.size();
+  auto [p, ec] = std::from_chars(rest.data() + pos, end, *pgrp);
+  return ec == std::errc() && p != rest.data() + pos;
+}
+
+namespace {
+
+// The live (not zombie) processes of group `pgrp` other than `self`.
+std::vector<pid_t> OthersInGroup(pid_t pgrp, pid_t self) {
+  std::vector<pid_t> found;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return found;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    pid_t pid = 0;
+    std::from_chars(e->d_name, e->d_name + std::strlen(e->d_name), pid);
+    if (pid == self) continue;
+    char path[64], buf[512];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    const ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    pid_t group = 0;
+    char state = 0;
+    if (n > 0 && ParseStatGroup(std::string_view(buf, static_cast<size_t>(n)), &group, &state) &&
+        group == pgrp && state != 'Z' && state != 'X') {
+      found.push_back(pid);
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+}  // namespace
+
+int EndOtherProcessesInGroup() {
+  const pid_t self = getpid();
+  const pid_t pgrp = getpgrp();
+  std::vector<pid_t> killed;
+  // Until a scan finds none: a process killed while it forked leaves a child
+  // the next scan finds (fork is atomic with respect to the signal).
+  for (int round = 0; round < 500; ++round) {
+    const size_t before = killed.size();
+    for (pid_t p : OthersInGroup(pgrp, self)) {
+      if (kill(p, SIGKILL) == 0) killed.push_back(p);
+    }
+    if (killed.size() == before) break;
+    usleep(round < 10 ? 200 : 2000);
+  }
+  // Our own children among them must not stay zombies (they would count
+  // against the session's process limit); others' fail with ECHILD.
+  // (Bounded: a pid reused meanwhile by a live child is not waited for long.)
+  for (pid_t p : killed) {
+    for (int i = 0; i < 100 && waitpid(p, nullptr, WNOHANG | __WALL) == 0; ++i) usleep(1000);
+  }
+  return static_cast<int>(killed.size());
+}
+
+}  // namespace salvus::compute

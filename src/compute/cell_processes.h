@@ -1,0 +1,25 @@
+// The processes a cell leaves behind. A cell's own forks (os.fork, a
+// subprocess left running, a fork bomb) stay in the worker's process group;
+// they end with the cell, before its `done`, so nothing of one cell runs on
+// (and writes into the next cell's output) after it. A process that left the
+// group on purpose (setsid: Sage's pexpect interfaces such as Maxima or GAP)
+// lives on until the session ends.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string_view>
+
+namespace salvus::compute {
+
+// The process group and state of a /proc/PID/stat line; false if it does
+// not parse. (The command name may hold spaces and parentheses.)
+bool ParseStatGroup(std::string_view stat, pid_t* pgrp, char* state);
+
+// Kills (SIGKILL) every process of the caller's process group but the
+// caller, until none is left (new forks included; bounded to about a
+// second). Zombies among the caller's children are reaped. Returns how
+// many processes it killed.
+int EndOtherProcessesInGroup();
+
+}  // namespace salvus::compute
