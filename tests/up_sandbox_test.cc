@@ -196,6 +196,8 @@ TEST(UpSandboxRestart, NoFileOfTheOldSessionsIsVisibleAfterTheComputeServerIsKil
     EXPECT_FALSE(fs::exists(p)) << p;
   }
   EXPECT_FALSE(fs::exists(planted));
+  std::error_code ec;
+  fs::remove(planted, ec);  // when the test failed
   b.c->Close();
   a.c->Close();
   EXPECT_EQ(up.Stop(), "");

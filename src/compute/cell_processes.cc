@@ -30,6 +30,22 @@ bool ParseStatGroup(std::string_view stat, pid_t* pgrp, char* state) {
   return ec == std::errc() && p != rest.data() + pos;
 }
 
+pid_t NewestPid() {
+  char buf[128];
+  const int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  const ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n <= 0) return -1;
+  std::string_view text(buf, static_cast<size_t>(n));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  const size_t space = text.rfind(' ');
+  if (space == std::string_view::npos) return -1;
+  pid_t pid = -1;
+  auto [p, ec] = std::from_chars(text.data() + space + 1, text.data() + text.size(), pid);
+  return ec == std::errc() ? pid : -1;
+}
+
 namespace {
 
 // The live (not zombie) processes of group `pgrp` other than `self`.

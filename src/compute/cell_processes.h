@@ -16,6 +16,12 @@ namespace salvus::compute {
 // not parse. (The command name may hold spaces and parentheses.)
 bool ParseStatGroup(std::string_view stat, pid_t* pgrp, char* state);
 
+// The pid most recently handed out in the caller's pid namespace (the last
+// field of /proc/loadavg), or -1. Unchanged across a cell: no process was
+// created anywhere meanwhile, so there is nothing to end (this spares the
+// scan of /proc, a millisecond or two without a pid namespace of its own).
+pid_t NewestPid();
+
 // Kills (SIGKILL) every process of the caller's process group but the
 // caller, until none is left (new forks included; bounded to about a
 // second). Zombies among the caller's children are reaped. Returns how

@@ -23,6 +23,15 @@ TEST(CellProcessesTest, ParsesTheGroupEvenWithParenthesesInTheName) {
   EXPECT_FALSE(ParseStatGroup("7 (x) S 1", &pgrp, &state));
 }
 
+TEST(CellProcessesTest, NewestPidMovesWithAFork) {
+  const pid_t before = NewestPid();
+  ASSERT_GT(before, 0);
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  EXPECT_NE(NewestPid(), before);
+}
+
 // A process leading its own group (as a worker does) with a fork loop and a
 // sleeper in it and one that left the group: the group's others die, the
 // leader and the one outside live on.

@@ -112,6 +112,7 @@ int RunWorker(const WorkerConfig& cfg) {
     if (!req.ParseFromString(body)) continue;
     channel.BeginRequest(req.id(), session, cap);
     ClearPendingInterrupt();
+    const pid_t newest_pid = NewestPid();
     ExecStatus st = ExecStatus::kOk;
     if (req.has_execute()) {
       st = Execute(req.execute().code());
@@ -136,7 +137,7 @@ int RunWorker(const WorkerConfig& cfg) {
     // What the cell forked ends with it, before its done (whose flush then
     // takes the last of their output): a fork bomb's children no longer
     // write into the next cell.
-    EndOtherProcessesInGroup();
+    if (newest_pid < 0 || NewestPid() != newest_pid) EndOtherProcessesInGroup();
     ClearPendingInterrupt();
     proto::Done::Status status = proto::Done::OK;
     std::string text;
