@@ -20,6 +20,7 @@
 #include "compute/limits.h"
 #include "compute/sandbox.h"
 #include "compute/server.h"
+#include "compute/session_mounts.h"
 #include "compute/state_dir.h"
 #include "compute/stats_file.h"
 #include "compute/zygote_launcher.h"
@@ -203,6 +204,13 @@ int RunCompute(const ComputeFlags& f) {
     compute::RemoveTree(e.path().string());
   }
   if (o.root) {
+    // Found out now, not at the first session.
+    if (auto r = compute::TrySessionMounts(o.state_dir + "/homes/mount-trial"); !r) {
+      std::cerr << "salvus compute: sessions cannot have mount namespaces of their own here "
+                   "(root and Linux 5.12 or later are needed): "
+                << r.error() << "\n";
+      return 2;
+    }
     for (const char* dir : {"/tmp", "/var/tmp", "/dev/shm", "/run/lock"}) {
       compute::RemoveEntriesOfUids(dir, o.uid_base, o.uid_count);
     }

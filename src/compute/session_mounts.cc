@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -52,6 +53,33 @@ std::string SessionTmpfsOptions(unsigned disk_mb) {
     o += ",size=" + std::to_string(disk_mb) + "m,nr_inodes=" + std::to_string(inodes);
   }
   return o;
+}
+
+std::expected<void, std::string> TrySessionMounts(const std::string& scratch) {
+  if (mkdir(scratch.c_str(), 0700) != 0 && errno != EEXIST) return Fail("mkdir " + scratch);
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return Fail("pipe");
+  const pid_t pid = fork();
+  if (pid < 0) return Fail("fork");
+  if (pid == 0) {
+    close(p[0]);
+    auto r = EnterSessionMounts({scratch, 65534, 1});
+    const std::string why = r ? "" : r.error();
+    (void)!write(p[1], why.data(), why.size());
+    _exit(r ? 0 : 1);
+  }
+  close(p[1]);
+  std::string why;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(p[0], buf, sizeof buf)) > 0) why.append(buf, static_cast<size_t>(n));
+  close(p[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  rmdir(scratch.c_str());
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  return std::unexpected(why.empty() ? "the trial ended abnormally" : why);
 }
 
 std::expected<void, std::string> EnterSessionMounts(const SessionMountsSpec& spec) {

@@ -35,6 +35,11 @@ struct SessionMountsSpec {
 // REQUIRES: root, in a single-threaded child right after fork.
 std::expected<void, std::string> EnterSessionMounts(const SessionMountsSpec& spec);
 
+// Whether this machine lets a child enter the session's mounts (Linux 5.12
+// or later, root): tried once in a forked child on `scratch`, a directory
+// made and removed for it. The reason when not.
+std::expected<void, std::string> TrySessionMounts(const std::string& scratch);
+
 // The tmpfs options for `spec`: size, inodes, mode.
 std::string SessionTmpfsOptions(unsigned disk_mb);
 

@@ -56,6 +56,22 @@ int InsideSession(const std::string& home, uid_t uid) {
   return bad;
 }
 
+TEST(SessionMountsTest, TheTrialSaysWhetherTheMachineAllowsThem) {
+  char dir[] = "/tmp/salvus-mounts-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string scratch = std::string(dir) + "/trial";
+  auto r = TrySessionMounts(scratch);
+  if (geteuid() == 0) {
+    EXPECT_TRUE(r) << r.error();
+  } else {
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().find("unshare"), std::string::npos) << r.error();
+  }
+  struct stat st;
+  EXPECT_NE(stat(scratch.c_str(), &st), 0);  // removed
+  RemoveTree(dir);
+}
+
 TEST(SessionMountsTest, PrivateCappedPlacesReadOnlyRestOwnProc) {
   if (geteuid() != 0) GTEST_SKIP() << "mount namespaces need root";
   char dir[] = "/tmp/salvus-mounts-XXXXXX";
