@@ -161,6 +161,34 @@ TEST_F(UpSandboxTest, ACellCannotReachTheHubsPort) {
   EXPECT_NE(r.err.find("unreachable"), std::string::npos) << r.err;
 }
 
+// The cluster token opens every compute server to whoever has it: a cell
+// reading its own memory (inherited from the zygote) must not find it.
+TEST_F(UpSandboxTest, ACellsMemoryHoldsNoClusterToken) {
+  std::string token = testutil::ReadFile(up_->data() + "/token");
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  ASSERT_GE(token.size(), 16u);
+  // The token in two halves, so that the cell itself never holds it whole.
+  Cell a = NewCell(*up_);
+  auto r = a.Run("%python\nhead, tail, found = b'" + token.substr(0, 12) + "', b'" +
+                 token.substr(12, 12) +
+                 "', []\n"
+                 "with open('/proc/self/maps') as maps, open('/proc/self/mem', 'rb') as mem:\n"
+                 "    for line in maps:\n"
+                 "        fields = line.split()\n"
+                 "        a, b = (int(x, 16) for x in fields[0].split('-'))\n"
+                 "        if 'r' not in fields[1] or b - a > 256 << 20: continue\n"
+                 "        try:\n"
+                 "            mem.seek(a); chunk = mem.read(b - a)\n"
+                 "        except (OSError, ValueError, OverflowError):\n"
+                 "            continue\n"
+                 "        at = chunk.find(head)\n"
+                 "        while at >= 0:\n"
+                 "            if chunk[at + 12:at + 24] == tail: found.append(fields[-1])\n"
+                 "            at = chunk.find(head, at + 1)\n"
+                 "print('scanned', found)");
+  EXPECT_EQ(r.out, "scanned []\n") << r.err;
+}
+
 TEST(UpSandboxRestart, NoFileOfTheOldSessionsIsVisibleAfterTheComputeServerIsKilled) {
   if (geteuid() != 0) GTEST_SKIP() << "the sandbox needs root";
   UpProcess up;

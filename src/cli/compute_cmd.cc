@@ -104,12 +104,6 @@ int RunCompute(const ComputeFlags& f) {
     return 2;
   }
   o.listen = *listen;
-  auto token = core::ReadTokenFile(f.token_file);
-  if (!token) {
-    std::cerr << "salvus compute: " << token.error() << "\n";
-    return 2;
-  }
-  o.token = *token;
   if (f.kernel != "sage" && f.kernel != "python") {
     std::cerr << "salvus compute: --kernel must be sage or python\n";
     return 2;
@@ -228,6 +222,14 @@ int RunCompute(const ComputeFlags& f) {
     std::cerr << "salvus compute: " << zygote.error() << "\n";
     return 2;
   }
+  // Only now: the zygote, and so every worker, is a copy of this process's
+  // memory, where a cell could read the token (freed copies included).
+  auto token = core::ReadTokenFile(f.token_file);
+  if (!token) {
+    std::cerr << "salvus compute: " << token.error() << "\n";
+    return 2;
+  }
+  o.token = *token;
   signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   compute::ZygoteLauncher launcher(io, std::move(*zygote));
