@@ -124,6 +124,19 @@ TEST_F(AbuseTest, AForkBombIsGoneWhenItsDoneArrivesAndTheNextCellIsClean) {
   ExpectOthersUnharmed();
 }
 
+// What a cell leaves running in its process group ends with it; Sage's
+// interfaces (their own session, through a pty) keep their state.
+TEST_F(AbuseTest, ACellsChildrenEndWithItButSageInterfacesLiveOn) {
+  auto first =
+      Run("import subprocess\np = subprocess.Popen(['sleep', '60'])\n"
+          "m = maxima('a: 6*7')\nprint(maxima.pid() > 0)");
+  ASSERT_EQ(first.out, "True\n") << first.err;
+  // (Reaped by the worker: Popen finds its child gone.)
+  auto second = Run("print(p.poll() is not None, str(maxima('a')).strip())");
+  EXPECT_EQ(second.out, "True 42\n") << second.err;
+  EXPECT_EQ(second.err, "");
+}
+
 TEST_F(AbuseTest, AllocatingHundredGigabytesRaisesMemoryError) {
   auto r = Run("b = bytearray(100 * 10^9)");
   EXPECT_EQ(r.status, proto::Done::ERROR);
