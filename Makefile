@@ -4,7 +4,7 @@ BUILD ?= build
 DATA ?= data
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build web run test bench lint format fuzz clean
+.PHONY: all deps configure build web run test test-asan bench lint format fuzz clean
 
 all: build
 
@@ -33,6 +33,12 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 900
 
+# Every test but the browser's and the soak, built with ASan + UBSan in
+# $(ASAN_BUILD): any finding fails (scripts/sanitizers.sh).
+ASAN_BUILD ?= build-asan
+test-asan: deps web
+	scripts/sanitizers.sh $(ASAN_BUILD) $(JOBS)
+
 bench: build
 	scripts/bench.sh $(BUILD)
 
@@ -52,4 +58,4 @@ format:
 	scripts/format.sh
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -93,6 +94,10 @@ class Up {
       kill(pid_, SIGTERM);
       waitpid(pid_, nullptr, 0);
       pid_ = 0;
+    }
+    if (getenv("BENCH_KEEP_DATA") != nullptr) {  // to read its logs
+      std::cerr << "kept " << data_ << "\n";
+      return;
     }
     std::error_code ec;
     std::filesystem::remove_all(data_, ec);

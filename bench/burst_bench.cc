@@ -9,7 +9,7 @@
 //     one page after another.
 //   back_to_back: a connection starting sessions one after another (each
 //     waits for the previous sessionStarted), kept: 7 each on 4 connections.
-// Usage: burst_bench [--rounds N]
+// Usage: burst_bench [--rounds N] [--port P (a running hub) | -- ARGS FOR salvus up]
 #include "bench_client.h"
 
 using namespace salvus::bench;
@@ -78,18 +78,28 @@ std::string Json(const BurstResult& r, int n) {
 
 int main(int argc, char** argv) {
   int rounds = 3;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--rounds") rounds = std::stoi(argv[i + 1]);
+  uint16_t port = 0;
+  std::vector<std::string> up_args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::stoi(argv[++i]);
+    } else if (a == "--port" && i + 1 < argc) {
+      port = static_cast<uint16_t>(std::stoi(argv[++i]));
+    } else if (a == "--") {
+      up_args.assign(argv + i + 1, argv + argc);
+      break;
+    }
   }
   signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<Up> up;
   try {
-    up = std::make_unique<Up>(SALVUS_BINARY, std::vector<std::string>{});
+    if (port == 0) up = std::make_unique<Up>(SALVUS_BINARY, up_args);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 1;
   }
-  const uint16_t port = up->port();
+  if (up) port = up->port();
   std::string out = "{\n";
   try {
     // The pool settles at --pool after start-up.

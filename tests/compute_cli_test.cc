@@ -1,6 +1,9 @@
 // `salvus compute` refusing bad command lines: the real binary, no Sage (it
 // must stop before it starts anything).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +54,72 @@ class ComputeCliTest : public ::testing::Test {
   // Uids of its own: a server on uids in use stops before these checks.
   const std::string uids_ = std::to_string(testutil::ClaimUidBlock(300000, 100, 1000));
 };
+
+// `salvus --version` names the version and the commit it was built from.
+TEST(SalvusCli, VersionNamesTheVersionAndTheCommit) {
+  char tmpl[] = "/tmp/salvus-version-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  int status;
+  {
+    testutil::Child child({SALVUS_BINARY, "--version"}, dir + "/out", dir + "/err");
+    status = child.Wait(std::chrono::seconds(30));
+  }
+  std::ifstream in(dir + "/out");
+  std::string line;
+  std::getline(in, line);
+  fs::remove_all(dir);
+  EXPECT_EQ(status, 0);
+  // "salvus 0.2.0 (e0efacc131a4)" or, outside a git checkout, "(unknown)".
+  EXPECT_TRUE(line.starts_with("salvus 0.")) << line;
+  EXPECT_NE(line.find(" ("), std::string::npos) << line;
+  EXPECT_TRUE(line.ends_with(")")) << line;
+}
+
+// `salvus doctor` runs its checks; what fails is named with its fix, and
+// the exit status says whether `salvus up` should run.
+TEST(SalvusCli, DoctorNamesWhatFailsAndHowToFixIt) {
+  char tmpl[] = "/tmp/salvus-doctor-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  fs::create_directories(dir + "/web");
+  std::ofstream(dir + "/web/index.html") << "<!doctype html>\n";
+  auto doctor = [&](const std::vector<std::string>& extra, std::string* out) {
+    std::vector<std::string> args = {SALVUS_BINARY, "doctor", "--data", dir + "/data"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    int status;
+    {
+      testutil::Child child(args, dir + "/out", dir + "/err");
+      status = child.Wait(std::chrono::seconds(120));
+    }
+    std::ifstream in(dir + "/out");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *out = ss.str();
+    return status;
+  };
+  // A port something listens on.
+  const int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(busy, 1), 0);
+  getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  std::string out;
+  EXPECT_EQ(doctor({"--port", port, "--web", dir + "/none", "--kernel", "python"}, &out), 1);
+  EXPECT_NE(out.find("FAIL  port 127.0.0.1:" + port + " is taken\n      fix: "), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("FAIL  no web client in " + dir + "/none\n      fix: "), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("2 problem(s) to fix first"), std::string::npos) << out;
+  close(busy);
+  // Sage imports, the port is free, the page is there.
+  EXPECT_EQ(doctor({"--port", port, "--web", dir + "/web"}, &out), 0) << out;
+  EXPECT_NE(out.find("ok    Sage imports in /usr/bin/python3"), std::string::npos) << out;
+  EXPECT_NE(out.find("salvus up should run here"), std::string::npos) << out;
+  fs::remove_all(dir);
+}
 
 TEST_F(ComputeCliTest, AMissingTlsCertificateIsAClearErrorAndExitCode2) {
   std::string err;

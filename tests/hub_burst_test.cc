@@ -69,7 +69,7 @@ void EndAll(std::vector<Browser>& browsers) {
 }
 
 TEST(HubBurst, TwentyThenThirtyStartsAtOnceAllStartAndRun) {
-  UpProcess up;
+  UpProcess up;  // --pool 2: most starts of a burst wait for a fork
   ASSERT_TRUE(up.ok()) << up.log();
   for (int n : {20, 30}) {
     std::vector<Browser> browsers = Burst(up, n);

@@ -18,6 +18,7 @@ struct Command {
 };
 
 Command AddComputeCommand(CLI::App& app);
+Command AddDoctorCommand(CLI::App& app);
 Command AddExecCommand(CLI::App& app);
 Command AddHubCommand(CLI::App& app);
 Command AddMonitorCommand(CLI::App& app);

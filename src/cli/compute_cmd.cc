@@ -120,8 +120,9 @@ int RunCompute(const ComputeFlags& f) {
   }
   o.kernel = f.kernel;
   o.max_sessions = f.max_sessions;
-  o.pool_size = f.pool;
-  o.pool_max = std::max(f.pool_max, f.pool);
+  // No more ready workers than sessions that may run.
+  o.pool_size = std::max(1u, std::min(f.pool, f.max_sessions));
+  o.pool_max = std::max(o.pool_size, std::min(f.pool_max, f.max_sessions));
   o.pool_idle = std::chrono::seconds(f.pool_idle_s);
   o.tls_cert = f.tls_cert;
   o.tls_key = f.tls_key;
@@ -289,7 +290,8 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_option("--kernel", f->kernel, "sage or python")->capture_default_str();
   c->add_option("--max-sessions", f->max_sessions, "sessions running at once")
       ->capture_default_str();
-  c->add_option("--pool", f->pool, "preforked workers kept ready")->capture_default_str();
+  c->add_option("--pool", f->pool, "preforked workers kept ready (at most --max-sessions)")
+      ->capture_default_str();
   c->add_option("--pool-max", f->pool_max,
                 "under a burst of starts the pool grows by one per start up to this many")
       ->capture_default_str();

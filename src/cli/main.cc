@@ -3,11 +3,13 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "version.h"
 
 namespace {
 
 int Run(int argc, char** argv) {
   CLI::App app{"Salvus: Sage in the browser, computed on a cluster"};
+  app.set_version_flag("--version", "salvus " SALVUS_VERSION " (" SALVUS_COMMIT ")");
   app.require_subcommand(1);
   auto compute = salvus::cli::AddComputeCommand(app);
   auto exec = salvus::cli::AddExecCommand(app);
@@ -15,6 +17,7 @@ int Run(int argc, char** argv) {
   auto up = salvus::cli::AddUpCommand(app);
   auto monitor = salvus::cli::AddMonitorCommand(app);
   auto status = salvus::cli::AddStatusCommand(app);
+  auto doctor = salvus::cli::AddDoctorCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,6 +31,7 @@ int Run(int argc, char** argv) {
   if (app.got_subcommand(up.app)) return up.run();
   if (app.got_subcommand(monitor.app)) return monitor.run();
   if (app.got_subcommand(status.app)) return status.run();
+  if (app.got_subcommand(doctor.app)) return doctor.run();
   return 2;
 }
 

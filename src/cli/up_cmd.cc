@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -42,9 +43,15 @@ struct UpFlags {
   unsigned disk_mb = 1024;
   bool no_isolate_network = false;
   std::string tls_cert, tls_key;
-  std::string db;
+  std::string db, memcached;
   std::vector<std::string> allow_origins;
   double reconnect_grace_s = 120;
+  std::string log_level = "info";
+  // A classroom opens the page at once: enough ready workers that most of a
+  // burst of starts finds one (a fork of the warm zygote costs ~15 ms of CPU
+  // here, so starts beyond the pool queue behind each other). A ready worker
+  // costs ~5 MB of its own memory.
+  unsigned pool = 16, pool_max = 32;
   hub::HubOptions limits;  // the limits set by AddHubLimitOptions
 };
 
@@ -170,7 +177,7 @@ int RunUp(const UpFlags& f) {
   // What this process and its compute server write is theirs alone unless
   // made otherwise (the database, its -wal and -shm, logs, ports).
   umask(077);
-  core::InitLogging("up", "info");
+  core::InitLogging("up", f.log_level);
   std::error_code ec;
   fs::create_directories(f.data, ec);
   if (ec) {
@@ -229,6 +236,8 @@ int RunUp(const UpFlags& f) {
                                            homes->state_dir,
                                            "--log-file",
                                            data + "/compute.log",
+                                           "--log-level",
+                                           f.log_level,
                                            "--port-file",
                                            data + "/compute.port",
                                            "--exit-with-parent",
@@ -236,6 +245,8 @@ int RunUp(const UpFlags& f) {
                                            std::to_string(uid_base),
                                            "--disk-mb",
                                            std::to_string(f.disk_mb)};
+  compute_args.insert(compute_args.end(), {"--pool", std::to_string(f.pool), "--pool-max",
+                                           std::to_string(std::max(f.pool, f.pool_max))});
   // Everything runs on this machine, the hub's port included: sessions get
   // no network unless asked, wherever the machine allows it.
   if (f.no_isolate_network) {
@@ -255,7 +266,7 @@ int RunUp(const UpFlags& f) {
         "(--no-isolate-network gives them this machine's)");
   }
   BlockStopSignals();
-  ComputeChild compute(compute_args, data + "/compute.port");
+  ComputeChild compute(std::move(compute_args), data + "/compute.port");
   std::cout << "Starting Sage (a few seconds)..." << std::endl;
   if (!compute.Spawn() || !compute.WaitReady(std::chrono::seconds(180))) {
     std::cerr << "salvus up: the compute server did not start; see " << data << "/compute.log\n";
@@ -277,6 +288,7 @@ int RunUp(const UpFlags& f) {
   o->tls_cert = f.tls_cert;
   o->tls_key = f.tls_key;
   o->db = f.db.empty() ? "sqlite:" + data + "/salvus.db" : f.db;
+  o->memcached = f.memcached;
   o->allow_origins = f.allow_origins;
   o->reconnect_grace = std::chrono::milliseconds(static_cast<int64_t>(f.reconnect_grace_s * 1000));
   CopyHubLimits(f.limits, &*o);
@@ -329,9 +341,19 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_option("--db", f->db, "database URL (default: sqlite:DATA/salvus.db)");
+  c->add_option("--memcached", f->memcached,
+                "HOST:PORT[,HOST:PORT...] of memcached, read before the database for the compute "
+                "servers' reports (as `salvus hub --memcached`)");
   c->add_option("--allow-origin", f->allow_origins,
                 "another site whose pages may embed cells from this hub; repeatable")
       ->delimiter(',');
+  c->add_option("--pool", f->pool, "workers kept ready for new sessions (about 5 MB each)")
+      ->capture_default_str();
+  c->add_option("--pool-max", f->pool_max,
+                "under a burst of starts the pool grows by one per start up to this many")
+      ->capture_default_str();
+  c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error (hub and compute)")
+      ->capture_default_str();
   AddHubLimitOptions(c, &f->limits, &f->reconnect_grace_s);
   return {c, [f] { return RunUp(*f); }};
 }

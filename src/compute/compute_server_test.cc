@@ -267,5 +267,22 @@ TEST_F(ComputeServerTest, AHubMustSayHelloPromptly) {
   close(fd);
 }
 
+// Stopping cleans every worker, not only those serving a session: a ready
+// worker's home and uid were left behind (found by bench/soak).
+TEST_F(ComputeServerTest, StoppingReapsThePoolsWorkersToo) {
+  opt_.pool_size = 2;
+  opt_.pool_max = 2;
+  StartServer();
+  auto hub = Connect();
+  ASSERT_FALSE(hub->StartOk().empty());
+  ASSERT_TRUE(WaitFor([&] { return launcher_.spawned == 3 && launcher_.promoted == 3; }));
+  OnLoop([this] {
+    server_->Stop();
+    return 0;
+  });
+  // The session's worker and the two ready ones.
+  EXPECT_TRUE(WaitFor([&] { return launcher_.reaped == 3; })) << launcher_.reaped;
+}
+
 }  // namespace
 }  // namespace salvus::compute

@@ -59,6 +59,9 @@ void ComputeServer::Stop() {
   for (auto& [id, s] : sessions_) ids.push_back(id);
   for (auto& id : ids)
     EndSession(id, proto::Done::DIED, "the compute server is shutting down", true);
+  // The pool's workers too: their homes and uids are cleaned like any
+  // session's (AfterStop waits for it).
+  for (auto& [wid, w] : workers_) ReapWorker(*w);
 }
 
 void ComputeServer::AfterStop(const std::function<void()>& done) {

@@ -31,38 +31,40 @@ MemcachedProcess::MemcachedProcess() {
   // The port may be taken between choosing and binding: try a few.
   for (int attempt = 0; attempt < 5 && pid_ <= 0; ++attempt) {
     port_ = FreeLoopbackPort();
-    std::vector<std::string> args = {"/usr/bin/memcached",
-                                     "-l",
-                                     "127.0.0.1",
-                                     "-p",
-                                     std::to_string(port_),
-                                     "-U",
-                                     "0",
-                                     "-m",
-                                     "16"};
-    if (geteuid() == 0) args.insert(args.end(), {"-u", "nobody"});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid;
-    if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;  // exited: port taken?
-        break;
-      }
-      if (Accepts(port_)) {
-        pid_ = pid;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    Launch();
+  }
+}
+
+void MemcachedProcess::Restart() {
+  Kill();
+  Launch();
+}
+
+void MemcachedProcess::Launch() {
+  std::vector<std::string> args = {
+      "/usr/bin/memcached", "-l", "127.0.0.1", "-p", std::to_string(port_), "-U", "0", "-m", "16"};
+  if (geteuid() == 0) args.insert(args.end(), {"-u", "nobody"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;  // exited: port taken?
+      break;
     }
-    if (pid_ <= 0 && pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
+    if (Accepts(port_)) {
+      pid_ = pid;
+      break;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (pid_ <= 0 && pid > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
   }
 }
 

@@ -25,8 +25,11 @@ class MemcachedProcess {
   pid_t pid() const { return pid_; }
   // SIGKILL, and wait for it.
   void Kill();
+  // Kill(), then a new memcached on the same port (ok() says if it runs).
+  void Restart();
 
  private:
+  void Launch();  // on port_
   pid_t pid_ = -1;
   uint16_t port_ = 0;
 };

@@ -211,10 +211,25 @@ std::string PostgresServer::start() {
 }
 
 bool PostgresServer::TryStart(std::string* error) {
-  const std::string bin = PostgresBinDir();
-  const Identity who = ServerIdentity();
   port_ = FreeLoopbackPort();
   if (port_ == 0) throw std::runtime_error("no free port");
+  return Launch(error);
+}
+
+void PostgresServer::Restart() {
+  if (pid_ <= 0) throw std::runtime_error("PostgreSQL is not running");
+  kill(pid_, SIGQUIT);  // "immediate" shutdown: no checkpoint, recovery at the next start
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  std::string error;
+  if (!Launch(&error)) throw std::runtime_error(error);
+}
+
+bool PostgresServer::Launch(std::string* error) {
+  const std::string bin = PostgresBinDir();
+  const Identity who = ServerIdentity();
   const std::string log_path = dir_ + "/postgres.log";
   const int fd = OpenLog(log_path);
   pid_ =

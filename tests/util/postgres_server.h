@@ -41,6 +41,10 @@ class PostgresServer {
   // Stops the server and removes its files. Does nothing if not running.
   void stop();
 
+  // Crashes the server (SIGQUIT: an immediate shutdown) and starts it again
+  // on the same port and data, as a machine's restart would. REQUIRES: running.
+  void Restart();
+
   // Creates another empty database and returns its URL. REQUIRES: running.
   std::string CreateDatabase(const std::string& name);
 
@@ -52,7 +56,8 @@ class PostgresServer {
   std::string log() const;                         // what the server logged
 
  private:
-  bool TryStart(std::string* error);
+  bool TryStart(std::string* error);  // on a free port
+  bool Launch(std::string* error);    // on port_
 
   std::string dir_;
   int port_ = 0;

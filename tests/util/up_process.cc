@@ -46,6 +46,10 @@ UpProcess::UpProcess(std::vector<std::string> extra, UpSetup setup)
   std::ofstream(dir_ + "/web/index.html") << "<!doctype html><title>stub</title>\n";
   std::vector<std::string> args = {SALVUS_BINARY, "up",   "--port", "0",
                                    "--data",      data(), "--web",  dir_ + "/web"};
+  if (setup.pool != 0) {
+    args.push_back("--pool");
+    args.push_back(std::to_string(setup.pool));
+  }
   if (setup.own_uids) {
     args.push_back("--uid-base");
     args.push_back(std::to_string(uid_base_));

@@ -23,6 +23,9 @@ struct UpSetup {
   // --uid-base from a block of its own; false: `salvus up` picks one (read
   // back from its log).
   bool own_uids = true;
+  // --pool: tests start many instances, most of which need a worker or two
+  // (0: `salvus up`'s own default, as a burst test wants).
+  unsigned pool = 2;
 };
 
 class UpProcess {
