@@ -23,12 +23,6 @@ bool IsDirectory(const char* path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// The places programs expect to write besides the home, each a folder of
-// the session's tmpfs.
-struct Place {
-  const char* folder;  // in the tmpfs
-  const char* target;  // where it is mounted
-};
 // An open descriptor and its /proc/self/fd path (a mount source that
 // needs no path, with /proc still the host's).
 struct Fd {
@@ -40,6 +34,12 @@ struct Fd {
   int fd;
 };
 
+// The places programs expect to write besides the home, each a folder of
+// the session's tmpfs.
+struct Place {
+  const char* folder;  // in the tmpfs
+  const char* target;  // where it is mounted
+};
 constexpr Place kPlaces[] = {{"tmp", "/tmp"}, {"var-tmp", "/var/tmp"}, {"shm", "/dev/shm"}};
 
 }  // namespace
@@ -60,7 +60,11 @@ std::expected<void, std::string> TrySessionMounts(const std::string& scratch) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return Fail("pipe");
   const pid_t pid = fork();
-  if (pid < 0) return Fail("fork");
+  if (pid < 0) {
+    close(p[0]);
+    close(p[1]);
+    return Fail("fork");
+  }
   if (pid == 0) {
     close(p[0]);
     auto r = EnterSessionMounts({scratch, 65534, 1});
