@@ -17,8 +17,8 @@ namespace salvus::compute {
 bool ParseStatGroup(std::string_view stat, pid_t* pgrp, char* state);
 
 // The pid most recently handed out in the caller's pid namespace (the last
-// field of /proc/loadavg), or -1. Unchanged across a cell: no process was
-// created anywhere meanwhile, so there is nothing to end (this spares the
+// field of /proc/loadavg), or -1. Unchanged since the last look: no process
+// was created anywhere meanwhile, so there is nothing new to end (this spares the
 // scan of /proc, a millisecond or two without a pid namespace of its own).
 pid_t NewestPid();
 

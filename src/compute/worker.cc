@@ -105,6 +105,7 @@ int RunWorker(const WorkerConfig& cfg) {
     return 13;
   }
 
+  pid_t newest_pid = -1;  // NewestPid() at the end of the last request
   for (;;) {
     core::ReadStatus rs = requests.Next(&body);
     if (rs != core::ReadStatus::kOk) break;
@@ -112,7 +113,6 @@ int RunWorker(const WorkerConfig& cfg) {
     if (!req.ParseFromString(body)) continue;
     channel.BeginRequest(req.id(), session, cap);
     ClearPendingInterrupt();
-    const pid_t newest_pid = NewestPid();
     ExecStatus st = ExecStatus::kOk;
     if (req.has_execute()) {
       st = Execute(req.execute().code());
@@ -137,7 +137,11 @@ int RunWorker(const WorkerConfig& cfg) {
     // What the cell forked ends with it, before its done (whose flush then
     // takes the last of their output): a fork bomb's children no longer
     // write into the next cell.
-    if (newest_pid < 0 || NewestPid() != newest_pid) EndOtherProcessesInGroup();
+    // (Only if a pid was handed out since the last look: one read per cell.)
+    if (const pid_t now = NewestPid(); now < 0 || now != newest_pid) {
+      EndOtherProcessesInGroup();
+      newest_pid = now;
+    }
     ClearPendingInterrupt();
     proto::Done::Status status = proto::Done::OK;
     std::string text;
