@@ -124,6 +124,20 @@ TEST_F(AbuseTest, AForkBombIsGoneWhenItsDoneArrivesAndTheNextCellIsClean) {
   ExpectOthersUnharmed();
 }
 
+// A process that leaves the group (setsid) but keeps the cell's output
+// would print into the next cells: it ends with its cell too.
+TEST_F(AbuseTest, ADetachedWriterEndsWithItsCell) {
+  auto r =
+      Run("%python\nimport os, time\nif os.fork() == 0:\n    os.setsid()\n"
+          "    for i in range(100):\n        print('late', i, flush=True); time.sleep(0.02)\n"
+          "    os._exit(0)\ntime.sleep(0.1)");
+  EXPECT_EQ(r.status, proto::Done::OK) << r.err;
+  // The writer would print 25 lines during this cell.
+  auto next = Run("%python\nimport time\ntime.sleep(0.5)\nprint('next')");
+  EXPECT_EQ(next.out, "next\n");
+  EXPECT_EQ(next.err, "");
+}
+
 // What a cell leaves running in its process group ends with it; Sage's
 // interfaces (their own session, through a pty) keep their state.
 TEST_F(AbuseTest, ACellsChildrenEndWithItButSageInterfacesLiveOn) {

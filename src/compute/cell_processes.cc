@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace salvus::compute {
@@ -48,8 +49,25 @@ pid_t NewestPid() {
 
 namespace {
 
-// The live (not zombie) processes of group `pgrp` other than `self`.
-std::vector<pid_t> OthersInGroup(pid_t pgrp, pid_t self) {
+// What /proc/PID/fd/N links to ("pipe:[1234]"), or "".
+std::string FdTarget(pid_t pid, int n) {
+  char path[64], target[128];
+  std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, n);
+  const ssize_t len = readlink(path, target, sizeof target);
+  return len > 0 ? std::string(target, static_cast<size_t>(len)) : std::string();
+}
+
+// The live (not zombie) processes other than `self` of group `pgrp`, or
+// writing into `outputs` (the caller's stdout and stderr pipes) from their
+// fd 1 or 2, wherever they moved (setsid).
+std::vector<pid_t> LeftBehind(pid_t pgrp, pid_t self, const std::string (&outputs)[2]) {
+  auto writes_ours = [&](pid_t pid) {
+    for (int n : {1, 2}) {
+      const std::string t = FdTarget(pid, n);
+      if (!t.empty() && (t == outputs[0] || t == outputs[1])) return true;
+    }
+    return false;
+  };
   std::vector<pid_t> found;
   DIR* d = opendir("/proc");
   if (d == nullptr) return found;
@@ -67,7 +85,7 @@ std::vector<pid_t> OthersInGroup(pid_t pgrp, pid_t self) {
     pid_t group = 0;
     char state = 0;
     if (n > 0 && ParseStatGroup(std::string_view(buf, static_cast<size_t>(n)), &group, &state) &&
-        group == pgrp && state != 'Z' && state != 'X') {
+        state != 'Z' && state != 'X' && (group == pgrp || writes_ours(pid))) {
       found.push_back(pid);
     }
   }
@@ -80,12 +98,17 @@ std::vector<pid_t> OthersInGroup(pid_t pgrp, pid_t self) {
 int EndOtherProcessesInGroup() {
   const pid_t self = getpid();
   const pid_t pgrp = getpgrp();
+  // Only pipes count: a terminal or /dev/null is shared by unrelated processes.
+  std::string outputs[2] = {FdTarget(self, 1), FdTarget(self, 2)};
+  for (auto& o : outputs) {
+    if (!o.starts_with("pipe:")) o = "-";
+  }
   std::vector<pid_t> killed;
   // Until a scan finds none: a process killed while it forked leaves a child
   // the next scan finds (fork is atomic with respect to the signal).
   for (int round = 0; round < 500; ++round) {
     const size_t before = killed.size();
-    for (pid_t p : OthersInGroup(pgrp, self)) {
+    for (pid_t p : LeftBehind(pgrp, self, outputs)) {
       if (kill(p, SIGKILL) == 0) killed.push_back(p);
     }
     if (killed.size() == before) break;

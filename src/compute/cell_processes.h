@@ -3,7 +3,8 @@
 // they end with the cell, before its `done`, so nothing of one cell runs on
 // (and writes into the next cell's output) after it. A process that left the
 // group on purpose (setsid: Sage's pexpect interfaces such as Maxima or GAP)
-// lives on until the session ends.
+// lives on until the session ends (unless it writes into the cell's output
+// pipes: a pty, as theirs, is fine).
 #pragma once
 
 #include <sys/types.h>
@@ -23,7 +24,9 @@ bool ParseStatGroup(std::string_view stat, pid_t* pgrp, char* state);
 pid_t NewestPid();
 
 // Kills (SIGKILL) every process of the caller's process group but the
-// caller, until none is left (new forks included; bounded to about a
+// caller, and every process writing into the caller's stdout or stderr
+// pipe from its own fd 1 or 2 (one that left the group with setsid and
+// would write into the next cell), until none is left (new forks included; bounded to about a
 // second). Zombies among the caller's children are reaped. Returns how
 // many processes it killed.
 int EndOtherProcessesInGroup();

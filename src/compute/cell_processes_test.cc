@@ -1,5 +1,6 @@
 #include "compute/cell_processes.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -32,9 +33,10 @@ TEST(CellProcessesTest, NewestPidMovesWithAFork) {
   EXPECT_NE(NewestPid(), before);
 }
 
-// A process leading its own group (as a worker does) with a fork loop and a
-// sleeper in it and one that left the group: the group's others die, the
-// leader and the one outside live on.
+// A process leading its own group with its output in pipes (as a worker
+// does), with a fork loop and a sleeper in the group, one that left the
+// group but writes into the pipes, and one that left both (as a Sage
+// interface on its pty): all die but the leader and the last.
 TEST(CellProcessesTest, EndsEveryOtherProcessOfTheGroupForksIncluded) {
   int report[2];
   ASSERT_EQ(pipe(report), 0);
@@ -42,6 +44,8 @@ TEST(CellProcessesTest, EndsEveryOtherProcessOfTheGroupForksIncluded) {
   ASSERT_GE(leader, 0);
   if (leader == 0) {
     setpgid(0, 0);
+    int out[2];
+    if (pipe(out) != 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0) _exit(1);
     // A loop forking short-lived children, as a fork bomb limited by
     // RLIMIT_NPROC would.
     if (fork() == 0) {
@@ -55,18 +59,28 @@ TEST(CellProcessesTest, EndsEveryOtherProcessOfTheGroupForksIncluded) {
       }
     }
     if (fork() == 0) pause();
+    const pid_t writer = fork();
+    if (writer == 0) {
+      setsid();
+      pause();
+    }
     const pid_t outside = fork();
     if (outside == 0) {
       setsid();
+      const int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
       pause();
     }
     usleep(50000);
     const int killed = EndOtherProcessesInGroup();
-    // None of the group is left.
+    const bool writer_gone = waitpid(writer, nullptr, WNOHANG) == writer || kill(writer, 0) != 0;
+    // None of the group is left (nor the writer: killed, then reaped).
     const bool alone = kill(-getpgrp(), 0) == 0 && EndOtherProcessesInGroup() == 0;
     const bool outside_alive = kill(outside, 0) == 0;
     kill(outside, SIGKILL);
-    char r = static_cast<char>((killed >= 2 ? 1 : 0) | (alone ? 2 : 0) | (outside_alive ? 4 : 0));
+    char r = static_cast<char>((killed >= 3 ? 1 : 0) | (alone ? 2 : 0) | (outside_alive ? 4 : 0) |
+                               (writer_gone ? 8 : 0));
     (void)!write(report[1], &r, 1);
     _exit(0);
   }
@@ -77,7 +91,8 @@ TEST(CellProcessesTest, EndsEveryOtherProcessOfTheGroupForksIncluded) {
   waitpid(leader, nullptr, 0);
   EXPECT_TRUE(r & 1) << "killed fewer than the loop and the sleeper";
   EXPECT_TRUE(r & 2) << "a process of the group survived";
-  EXPECT_TRUE(r & 4) << "the process that left the group was killed";
+  EXPECT_TRUE(r & 4) << "the process that left the group and the pipes was killed";
+  EXPECT_TRUE(r & 8) << "the process that left the group but writes into the pipes survived";
 }
 
 }  // namespace
