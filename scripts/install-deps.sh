@@ -22,7 +22,9 @@ PACKAGES=(
   # the web client and its browser tests
   nodejs chromium
   # tests and tools
-  procps iproute2 openssl
+  procps iproute2 openssl curl
+  # man pages (help2man) and the .deb (cpack: dpkg-shlibdeps)
+  help2man dpkg-dev
   # services the tests start for real
   postgresql memcached haproxy
 )

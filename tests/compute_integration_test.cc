@@ -398,6 +398,25 @@ TEST(ComputeTls, TlsConnectionsWork) {
   // A plain-text client gets nowhere.
   auto plain = compute::ComputeClient::Connect(server.client_options());
   EXPECT_FALSE(plain);
+  // TLS always checks the certificate: without a CA against the system's
+  // (which never signed this one), and the name dialled must be on it.
+  const std::string before = server.log();
+  o.tls_ca = "";
+  auto unchecked = compute::ComputeClient::Connect(o);
+  ASSERT_FALSE(unchecked);
+  EXPECT_NE(unchecked.error().find("the token was not sent"), std::string::npos)
+      << unchecked.error();
+  o.tls_ca = dir + "/cert.pem";
+  o.host = "localhost";
+  auto wrong_name = compute::ComputeClient::Connect(o);
+  ASSERT_FALSE(wrong_name);
+  EXPECT_NE(wrong_name.error().find("certificate verify failed"), std::string::npos)
+      << wrong_name.error();
+  // Only by name: no check at all.
+  o.tls_ca = "";
+  o.tls_insecure = true;
+  auto insecure = compute::ComputeClient::Connect(o);
+  EXPECT_TRUE(insecure) << insecure.error();
   std::filesystem::remove_all(dir);
 }
 

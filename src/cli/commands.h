@@ -25,6 +25,10 @@ Command AddMonitorCommand(CLI::App& app);
 Command AddStatusCommand(CLI::App& app);
 Command AddUpCommand(CLI::App& app);
 
+// The built web client: BIN/../share/salvus/web when installed, else the
+// source tree's web/dist.
+std::string DefaultWebDir();
+
 // Shared by hub and up.
 int WaitForSignal();
 void BlockStopSignals();

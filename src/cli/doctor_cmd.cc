@@ -31,7 +31,7 @@ struct DoctorFlags {
   std::string data = "data";
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  std::string web = SALVUS_WEB_DIR;
+  std::string web = DefaultWebDir();
   std::string kernel = "sage";
 };
 

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/token.h"
 #include "hub/server.h"
 
@@ -19,10 +20,11 @@ struct HubFlags {
   std::string listen = "127.0.0.1:8080";
   std::vector<std::string> compute;
   std::string token_file;
-  std::string web = SALVUS_WEB_DIR;
+  std::string web = DefaultWebDir();
   unsigned threads = 0;
   bool compute_tls = false;
   std::string compute_tls_ca;
+  bool compute_tls_insecure = false;
   std::string tls_cert, tls_key;
   std::string port_file;
   std::string log_level = "info";
@@ -74,6 +76,19 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
                 "are slowed down, nothing is dropped (0: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e9));
+  c->add_option_function<double>(
+       "--http-timeout",
+       [o](double s) { o->http_read_timeout = std::chrono::milliseconds(int64_t(s * 1000)); },
+       fmt::format("seconds a client has to send an HTTP request, headers and body (a slower "
+                   "one, or an idle keep-alive connection, is closed; default {})",
+                   std::chrono::duration<double>(o->http_read_timeout).count()))
+      ->check(CLI::Range(0.1, 3600.0));
+  c->add_option_function<double>(
+       "--blob-max-age", [o](double s) { o->blob_max_age = std::chrono::seconds(int64_t(s)); },
+       fmt::format("seconds an image or file (blob) stays in the database after it was last "
+                   "produced, unless a permalink refers to it (0: for ever; default {}, 7 days)",
+                   o->blob_max_age.count()))
+      ->check(CLI::Range(0.0, 1e10));
   c->add_option("--max-connections", o->max_connections,
                 "connections held at once; past it new ones get 503")
       ->capture_default_str()
@@ -117,6 +132,8 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
 
 void CopyHubLimits(const hub::HubOptions& from, hub::HubOptions* to) {
   to->max_message_rate = from.max_message_rate;
+  to->http_read_timeout = from.http_read_timeout;
+  to->blob_max_age = from.blob_max_age;
   to->max_connections = from.max_connections;
   to->max_sessions_per_connection = from.max_sessions_per_connection;
   to->max_sessions_per_address = from.max_sessions_per_address;
@@ -163,9 +180,15 @@ Command AddHubCommand(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
-  c->add_flag("--compute-tls", f->compute_tls, "connect to compute servers with TLS");
+  c->add_flag("--compute-tls", f->compute_tls,
+              "connect to compute servers with TLS, their certificates checked against "
+              "--compute-tls-ca (or the system's trusted CAs) and the host name dialled");
   c->add_option("--compute-tls-ca", f->compute_tls_ca,
-                "verify compute servers against this CA (implies --compute-tls)");
+                "PEM file of the CA that signs the compute servers' certificates (implies "
+                "--compute-tls)");
+  c->add_flag("--compute-tls-insecure", f->compute_tls_insecure,
+              "TLS to compute servers WITHOUT checking their certificates: whoever answers at "
+              "their addresses gets the cluster token (for tests; implies --compute-tls)");
   c->add_option("--port-file", f->port_file, "write the listening port here once ready");
   c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -191,64 +214,84 @@ Command AddHubCommand(CLI::App& app) {
                 "new sessions")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
-  return {c, [f] {
-            core::InitLogging("hub", f->log_level, f->log_file);
-            auto o = HubOptionsFrom(f->listen, f->compute, f->token_file, f->web);
-            if (!o) {
-              std::cerr << "salvus hub: " << o.error() << "\n";
-              return 2;
-            }
-            if (f->tls_cert.empty() != f->tls_key.empty()) {
-              std::cerr << "salvus hub: --tls-cert and --tls-key go together\n";
-              return 2;
-            }
-            if (f->compute.empty() && f->db.empty()) {
-              std::cerr << "salvus hub: give --compute HOST:PORT, or --db to learn the compute "
-                           "servers from the database\n";
-              return 2;
-            }
-            if (!f->memcached.empty() && f->db.empty()) {
-              std::cerr << "salvus hub: --memcached caches what --db says; give --db too\n";
-              return 2;
-            }
-            o->tls_cert = f->tls_cert;
-            o->tls_key = f->tls_key;
-            o->threads = f->threads;
-            o->compute_tls = f->compute_tls || !f->compute_tls_ca.empty();
-            o->compute_tls_ca = f->compute_tls_ca;
-            o->db = f->db;
-            o->allow_origins = f->allow_origins;
-            o->blob_cache_bytes = f->blob_cache_mb << 20;
-            o->reconnect_grace =
-                std::chrono::milliseconds(static_cast<int64_t>(f->reconnect_grace_s * 1000));
-            o->memcached = f->memcached;
-            o->discover_interval =
-                std::chrono::milliseconds(static_cast<int64_t>(f->discover_interval_s * 1000));
-            o->stale_after =
-                std::chrono::milliseconds(static_cast<int64_t>(f->stale_after_s * 1000));
-            CopyHubLimits(f->limits, &*o);
-            BlockStopSignals();  // before any thread starts, so sigwait gets them
-            hub::Hub hub(*o);
-            uint16_t port;
-            try {
-              port = hub.Start();
-            } catch (const std::exception& e) {
-              std::cerr << "salvus hub: cannot start on " << f->listen << ": " << e.what() << "\n";
-              return 2;
-            }
-            if (!hub.WaitForCompute(std::chrono::seconds(10))) {
-              spdlog::warn(
-                  "not every compute server is reachable yet; sessions start on those "
-                  "that are, and on the others once they answer");
-            }
-            spdlog::info("hub listening on {}://{}:{}", o->tls_cert.empty() ? "http" : "https",
-                         o->listen.host, port);
-            if (!f->port_file.empty()) std::ofstream(f->port_file) << port << "\n";
-            int sig = WaitForSignal();
-            spdlog::info("signal {}: shutting down", sig);
-            hub.Stop();
-            return 0;
-          }};
+  return {
+      c, [f] {
+        core::InitLogging("hub", f->log_level, f->log_file);
+        auto o = HubOptionsFrom(f->listen, f->compute, f->token_file, f->web);
+        if (!o) {
+          std::cerr << "salvus hub: " << o.error() << "\n";
+          return 2;
+        }
+        if (f->tls_cert.empty() != f->tls_key.empty()) {
+          std::cerr << "salvus hub: --tls-cert and --tls-key go together\n";
+          return 2;
+        }
+        if (f->compute.empty() && f->db.empty()) {
+          std::cerr << "salvus hub: give --compute HOST:PORT, or --db to learn the compute "
+                       "servers from the database\n";
+          return 2;
+        }
+        if (!f->memcached.empty() && f->db.empty()) {
+          std::cerr << "salvus hub: --memcached caches what --db says; give --db too\n";
+          return 2;
+        }
+        o->tls_cert = f->tls_cert;
+        o->tls_key = f->tls_key;
+        o->threads = f->threads;
+        if (f->compute_tls_insecure && !f->compute_tls_ca.empty()) {
+          std::cerr << "salvus hub: --compute-tls-insecure checks no certificate; it makes "
+                       "no sense with --compute-tls-ca\n";
+          return 2;
+        }
+        o->compute_tls = f->compute_tls || !f->compute_tls_ca.empty() || f->compute_tls_insecure;
+        o->compute_tls_ca = f->compute_tls_ca;
+        o->compute_tls_insecure = f->compute_tls_insecure;
+        if (o->compute_tls_insecure) {
+          spdlog::warn(
+              "--compute-tls-insecure: compute servers' certificates are NOT checked; "
+              "whoever answers at their addresses gets the cluster token");
+        }
+        if (!o->compute_tls_ca.empty()) {
+          try {
+            core::MakeClientTlsContext({o->compute_tls_ca, false});
+          } catch (const std::exception& e) {
+            std::cerr << "salvus hub: cannot read --compute-tls-ca " << o->compute_tls_ca << ": "
+                      << e.what() << "\n";
+            return 2;
+          }
+        }
+        o->db = f->db;
+        o->allow_origins = f->allow_origins;
+        o->blob_cache_bytes = f->blob_cache_mb << 20;
+        o->reconnect_grace =
+            std::chrono::milliseconds(static_cast<int64_t>(f->reconnect_grace_s * 1000));
+        o->memcached = f->memcached;
+        o->discover_interval =
+            std::chrono::milliseconds(static_cast<int64_t>(f->discover_interval_s * 1000));
+        o->stale_after = std::chrono::milliseconds(static_cast<int64_t>(f->stale_after_s * 1000));
+        CopyHubLimits(f->limits, &*o);
+        BlockStopSignals();  // before any thread starts, so sigwait gets them
+        hub::Hub hub(*o);
+        uint16_t port;
+        try {
+          port = hub.Start();
+        } catch (const std::exception& e) {
+          std::cerr << "salvus hub: cannot start on " << f->listen << ": " << e.what() << "\n";
+          return 2;
+        }
+        if (!hub.WaitForCompute(std::chrono::seconds(10))) {
+          spdlog::warn(
+              "not every compute server is reachable yet; sessions start on those "
+              "that are, and on the others once they answer");
+        }
+        spdlog::info("hub listening on {}://{}:{}", o->tls_cert.empty() ? "http" : "https",
+                     o->listen.host, port);
+        if (!f->port_file.empty()) std::ofstream(f->port_file) << port << "\n";
+        int sig = WaitForSignal();
+        spdlog::info("signal {}: shutting down", sig);
+        hub.Stop();
+        return 0;
+      }};
 }
 
 }  // namespace salvus::cli

@@ -36,7 +36,7 @@ struct UpFlags {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::string data = "data";
-  std::string web = SALVUS_WEB_DIR;
+  std::string web = DefaultWebDir();
   std::string kernel = "sage";
   unsigned max_sessions = 32;
   unsigned uid_base = 0;  // 0: the first free block from 200000

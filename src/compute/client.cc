@@ -1,6 +1,7 @@
 #include "compute/client.h"
 
 #include "core/frame.h"
+#include "core/tls.h"
 
 namespace salvus::compute {
 
@@ -25,15 +26,22 @@ std::expected<std::unique_ptr<ComputeClient>, std::string> ComputeClient::Connec
   }
   sock.set_option(tcp::no_delay(true), ec);
   if (o.tls) {
-    c->ctx_.emplace(asio::ssl::context::tls_client);
-    if (!o.tls_ca.empty()) {
-      c->ctx_->load_verify_file(o.tls_ca, ec);
-      if (ec) return std::unexpected("cannot read CA file " + o.tls_ca + ": " + ec.message());
-      c->ctx_->set_verify_mode(asio::ssl::verify_peer);
+    try {
+      c->ctx_.emplace(core::MakeClientTlsContext({o.tls_ca, o.tls_insecure}));
+    } catch (const boost::system::system_error& e) {
+      return std::unexpected("cannot read CA file " + o.tls_ca + ": " + e.code().message());
     }
     c->tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(sock), *c->ctx_);
+    core::PrepareClientTls(*c->tls_, o.host, o.tls_insecure);
     c->tls_->handshake(asio::ssl::stream_base::client, ec);
-    if (ec) return std::unexpected("TLS handshake failed: " + ec.message());
+    if (ec) {
+      return std::unexpected("TLS handshake failed: " + ec.message() +
+                             (o.tls_insecure
+                                  ? ""
+                                  : " (the server's certificate must chain to " +
+                                        (o.tls_ca.empty() ? std::string("a system CA") : o.tls_ca) +
+                                        " and name " + o.host + "; the token was not sent)"));
+    }
   } else {
     c->plain_ = std::make_unique<tcp::socket>(std::move(sock));
   }

@@ -22,7 +22,11 @@ struct ClientOptions {
   uint16_t port = 0;
   std::string token;
   bool tls = false;
-  std::string tls_ca;  // verify the server against this CA file ("" = no verification)
+  // With tls the server's certificate must chain to this CA file ("": the
+  // system's trusted CAs) and name `host`, or the hello (the token) is not
+  // sent; tls_insecure checks nothing.
+  std::string tls_ca;
+  bool tls_insecure = false;
 };
 
 class ComputeClient {

@@ -1,9 +1,12 @@
 #include "hub/compute_link.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include "core/descriptors.h"
 #include "core/spawn.h"
+#include "core/tls.h"
 
 namespace salvus::hub {
 
@@ -12,13 +15,7 @@ using asio::ip::tcp;
 
 ComputeLink::ComputeLink(asio::io_context& io, LinkOptions options, Handlers handlers)
     : io_(io), opt_(std::move(options)), handlers_(std::move(handlers)), wait_(io) {
-  if (opt_.tls) {
-    ssl_.emplace(asio::ssl::context::tls_client);
-    if (!opt_.tls_ca.empty()) {
-      ssl_->load_verify_file(opt_.tls_ca);
-      ssl_->set_verify_mode(asio::ssl::verify_peer);
-    }
-  }
+  if (opt_.tls) ssl_.emplace(core::MakeClientTlsContext({opt_.tls_ca, opt_.tls_insecure}));
 }
 
 void ComputeLink::Start() {
@@ -56,6 +53,9 @@ asio::awaitable<void> ComputeLink::Run() {
         using Tls = asio::ssl::stream<tcp::socket>;
         auto c = std::make_shared<core::FramedConn<Tls>>(Tls(std::move(sock), *ssl_), where,
                                                          core::kDefaultMaxFrame);
+        // The certificate is checked before anything is sent: an impostor
+        // at the address never sees the hello (the cluster token).
+        core::PrepareClientTls(c->stream(), opt_.address.host, opt_.tls_insecure);
         co_await c->stream().async_handshake(asio::ssl::stream_base::client,
                                              asio::redirect_error(asio::use_awaitable, ec));
         conn = c;
@@ -65,7 +65,16 @@ asio::awaitable<void> ComputeLink::Run() {
       }
     }
     if (ec || stopped_) {
-      if (!stopped_) spdlog::warn("compute {}: cannot connect: {}", where, ec.message());
+      if (!stopped_) {
+        spdlog::warn("compute {}: cannot connect: {}{}", where, ec.message(),
+                     ssl_ && ec.category() == asio::error::get_ssl_category() &&
+                             ERR_GET_REASON(ec.value()) == SSL_R_CERTIFICATE_VERIFY_FAILED
+                         ? " (its TLS certificate did not verify against " +
+                               (opt_.tls_ca.empty() ? std::string("the system's trusted CAs")
+                                                    : opt_.tls_ca) +
+                               " for " + opt_.address.host + "; the cluster token was not sent)"
+                         : "");
+      }
     } else {
       // The read loop ends in on_end; wait for it with the timer.
       auto ended = std::make_shared<bool>(false);

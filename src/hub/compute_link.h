@@ -1,6 +1,6 @@
-// The hub's connection to one compute server: connects (TLS optional),
-// says hello with the cluster token, reconnects with backoff when the
-// connection drops. Runs on one shard's event loop; not thread-safe.
+// The hub's connection to one compute server: connects (TLS optional, the
+// server's certificate verified), says hello with the cluster token, reconnects with backoff when
+// the connection drops. Runs on one shard's event loop; not thread-safe.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -21,7 +21,11 @@ struct LinkOptions {
   core::HostPort address;
   std::string token;
   bool tls = false;
-  std::string tls_ca;  // verify the compute server against this CA ("" = no verification)
+  // With tls: the compute server's certificate must chain to this CA (PEM;
+  // "": the system's trusted store) and name address.host; the hello (the
+  // cluster token) is sent only then. tls_insecure checks nothing.
+  std::string tls_ca;
+  bool tls_insecure = false;
   // Waits between attempts to (re)connect: from backoff_min, doubling up to
   // backoff_max; back to backoff_min once a connection was up.
   std::chrono::milliseconds backoff_min{100};

@@ -22,6 +22,30 @@ using asio::ip::tcp;
 
 namespace {
 
+// How long, and how much, a connection that gets an error before its
+// request was read is still read from (and dropped) after the answer, so
+// that closing with unread data (a TCP reset) does not destroy the answer
+// before the client reads it.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr size_t kLingerBytes = 4 << 20;
+
+template <class Stream>
+asio::awaitable<void> AnswerAndLinger(Stream& stream, HttpResponse res) {
+  boost::system::error_code ec;
+  auto& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(kLingerTime);
+  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::vector<char> sink(64 << 10);
+  for (size_t read = 0; read < kLingerBytes;) {
+    const size_t n = co_await tcp.async_read_some(asio::buffer(sink),
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    read += n;
+  }
+}
+
 template <class Stream>
 asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
   const HubOptions& opt = shard.options();
@@ -33,7 +57,12 @@ asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
     boost::system::error_code ec;
     co_await http::async_read(stream, buffer, parser,
                               asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
+    if (ec) {
+      if (auto res = UnreadableRequestResponse(ec)) {
+        co_await AnswerAndLinger(stream, std::move(*res));
+      }
+      co_return;
+    }
     auto req = parser.release();
     if (websocket::is_upgrade(req)) {
       if (req.target() != "/ws") co_return;

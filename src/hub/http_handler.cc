@@ -66,6 +66,24 @@ std::string ConnectionLimitResponse(size_t max_connections) {
          std::to_string(text.size()) + "\r\n\r\n" + text;
 }
 
+std::optional<HttpResponse> UnreadableRequestResponse(boost::system::error_code ec) {
+  if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
+      ec == http::error::end_of_stream || ec == http::error::partial_message) {
+    return std::nullopt;
+  }
+  HttpRequest req;
+  req.version(11);
+  req.keep_alive(false);
+  if (ec == http::error::header_limit) {
+    return TextResponse(req, http::status::request_header_fields_too_large,
+                        "request headers too large");
+  }
+  if (ec == http::error::body_limit) {
+    return TextResponse(req, http::status::payload_too_large, "request body too large");
+  }
+  return TextResponse(req, http::status::bad_request, "malformed HTTP request: " + ec.message());
+}
+
 boost::asio::awaitable<HttpResponse> HttpHandler::Handle(const HttpRequest& req) {
   if (req.target() == "/healthz") {
     HttpResponse res;

@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,12 @@ HttpResponse ForbiddenOrigin(const HttpRequest& req);
 // The bytes of the 503 a connection past the limit gets (written raw,
 // without reading its request).
 std::string ConnectionLimitResponse(size_t max_connections);
+
+// The answer to a request that could not be read because of `ec`: 431 for
+// headers over the parser's limit, 413 for a body over its limit, 400 for
+// anything else malformed (always closing); nothing (nullopt) when there
+// is nobody to answer (the peer left, or was too slow).
+std::optional<HttpResponse> UnreadableRequestResponse(boost::system::error_code ec);
 
 // "name" from a query string, reduced to characters safe in a header
 // ("download" when there is none).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
+#include <boost/beast/core/error.hpp>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -146,6 +147,24 @@ TEST(HttpHelpers, ConnectionLimitResponse) {
   EXPECT_NE(r.find("connection limit (7)"), std::string::npos);
   const auto body = r.substr(r.find("\r\n\r\n") + 4);
   EXPECT_NE(r.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos);
+}
+
+TEST(HttpHelpers, UnreadableRequestResponse) {
+  auto status = [](boost::system::error_code ec) {
+    auto r = UnreadableRequestResponse(ec);
+    if (r) EXPECT_FALSE(r->keep_alive());
+    return r ? static_cast<int>(r->result_int()) : 0;
+  };
+  EXPECT_EQ(status(http::error::header_limit), 431);
+  EXPECT_EQ(status(http::error::body_limit), 413);
+  EXPECT_EQ(status(http::error::bad_target), 400);
+  EXPECT_EQ(status(http::error::bad_method), 400);
+  EXPECT_EQ(status(http::error::bad_version), 400);
+  // Nobody to answer: the peer left, or took too long.
+  EXPECT_EQ(status(http::error::end_of_stream), 0);
+  EXPECT_EQ(status(http::error::partial_message), 0);
+  EXPECT_EQ(status(boost::beast::error::timeout), 0);
+  EXPECT_EQ(status(boost::asio::error::connection_reset), 0);
 }
 
 }  // namespace

@@ -22,8 +22,13 @@ struct HubOptions {
   std::string web_root;           // built web client (index.html, assets/)
   unsigned threads = 0;           // 0: one per core
   std::string tls_cert, tls_key;  // both set: serve https and wss
+  // Compute servers over TLS: their certificates must chain to
+  // compute_tls_ca (PEM; "": the system's trusted store) and name the host
+  // dialled, or the hub sends them nothing. compute_tls_insecure checks
+  // nothing (the cluster token goes to whoever answers).
   bool compute_tls = false;
   std::string compute_tls_ca;
+  bool compute_tls_insecure = false;
   size_t max_code = 1 << 20;  // largest cell accepted
   // A WebSocket message above this closes the socket (1009, with a reason)
   // and ends the connection's sessions.
@@ -74,10 +79,13 @@ struct HubOptions {
   // send a request (an idle keep-alive connection closes after it); how long
   // a TLS handshake may take.
   size_t max_http_body = 64 << 10;
-  std::chrono::milliseconds http_read_timeout = std::chrono::seconds(60);
+  std::chrono::milliseconds http_read_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds tls_handshake_timeout = std::chrono::seconds(30);
-  // With `db`: how often one shard prunes the Store's capped tables.
+  // With `db`: how often one shard prunes the Store's capped tables, and
+  // deletes the blobs last produced longer than blob_max_age ago that no
+  // permalink refers to (0: blobs are kept for ever).
   std::chrono::seconds store_prune_interval = std::chrono::seconds(60);
+  std::chrono::seconds blob_max_age = std::chrono::days(7);
   // With `db`: learn compute servers from the Store too (services of type
   // compute that run, with their monitors' reports), every
   // `discover_interval`, read through memcached when given. A server whose

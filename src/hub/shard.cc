@@ -23,12 +23,13 @@ using asio::ip::tcp;
 namespace {
 
 // The shard's own Store connection (null without --db); one shard prunes
-// the capped tables.
+// the capped tables and expires old blobs.
 std::unique_ptr<store::Store> OpenShardStore(const HubOptions& opt, unsigned index,
                                              asio::io_context& io) {
   if (opt.db.empty()) return nullptr;
   store::Options so;
   so.prune_interval_s = index == 0 ? static_cast<int>(opt.store_prune_interval.count()) : 0;
+  so.blob_max_age_s = opt.blob_max_age.count();
   auto st = store::OpenStore(opt.db, io.get_executor(), so);
   if (!st) throw std::runtime_error("cannot open the database: " + st.error());
   return std::move(*st);
@@ -159,7 +160,8 @@ size_t Shard::NewLink(const core::HostPort& where) {
   const size_t i = links_.size();
   if (i >= router_.links()) router_.AddLink();  // the --compute ones it has
   const bool configured = i < opt_.compute.size();
-  LinkOptions lo{where, opt_.token, opt_.compute_tls, opt_.compute_tls_ca};
+  LinkOptions lo{where, opt_.token, opt_.compute_tls, opt_.compute_tls_ca,
+                 opt_.compute_tls_insecure};
   links_.push_back(std::make_unique<ComputeLink>(
       io_, lo,
       ComputeLink::Handlers{[this, i, configured] {

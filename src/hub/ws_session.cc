@@ -177,6 +177,14 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
                                           asio::redirect_error(asio::use_awaitable, ec));
       too_big = !ec && buffer.size() > opt.max_message;
     } while (!ec && !too_big && !conn->ws().is_message_done());
+    if (ec == websocket::condition::protocol_violation) {
+      // Beast has failed the connection as RFC 6455 says (1007 for a text
+      // message that is not UTF-8, 1002 for a malformed frame): no browser
+      // sends that, so its sessions end as for a message too big.
+      spdlog::warn("browser {}: WebSocket protocol violation ({}); closed", conn->id(),
+                   ec.message());
+      conn->end_sessions = true;
+    }
     if (ec) break;
     if (too_big) {
       // A misbehaving client: closed with a reason, and its sessions end.

@@ -93,6 +93,18 @@ const std::vector<MigrationStep> kSteps = {
               compute TEXT NOT NULL,
               started_ms BIGINT NOT NULL))",
      }},
+    {4,
+     "blob references and expiry",
+     {
+         // Who keeps a blob from expiring: "permalink:<id>" (a worksheet
+         // would add "worksheet:<id>").
+         R"(CREATE TABLE IF NOT EXISTS blob_refs (
+              sha1 TEXT NOT NULL,
+              owner TEXT NOT NULL,
+              PRIMARY KEY (sha1, owner)))",
+         // blobs.created_ms is when the blob was last put.
+         "CREATE INDEX IF NOT EXISTS blobs_by_age ON blobs (created_ms)",
+     }},
 };
 
 }  // namespace

@@ -33,6 +33,40 @@ asio::awaitable<void> CapTable(Db& db, std::string table, size_t keep) {
   if (r.affected > 0) spdlog::debug("store: cap_table {}: deleted {} rows", table, r.affected);
 }
 
+// Blob names (40 lowercase hex digits, not inside a longer run of hex
+// digits) in `text`, at most `max` of them.
+std::vector<std::string> BlobNamesIn(std::string_view text, size_t max) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  std::vector<std::string> names;
+  for (size_t i = 0; i < text.size() && names.size() < max;) {
+    if (!hex(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && hex(text[j])) ++j;
+    if (j - i == 40) names.emplace_back(text.substr(i, 40));
+    i = j;
+  }
+  return names;
+}
+
+// A permalink keeps at most this many blobs from expiring.
+constexpr size_t kMaxBlobRefs = 64;
+
+// The permalink `id` refers to every stored blob its code or state names.
+asio::awaitable<void> ReferToBlobs(Db& db, const std::string& id, const std::string& code,
+                                   const std::string& state) {
+  std::vector<std::string> names = BlobNamesIn(code, kMaxBlobRefs);
+  for (auto& n : BlobNamesIn(state, kMaxBlobRefs - names.size())) names.push_back(std::move(n));
+  for (const std::string& sha1 : names) {
+    co_await db.Query(
+        "INSERT INTO blob_refs (sha1, owner) SELECT sha1, $2 FROM blobs WHERE sha1 = $1 "
+        "ON CONFLICT DO NOTHING",
+        Params(Text(sha1), Text("permalink:" + id)));
+  }
+}
+
 }  // namespace
 
 asio::awaitable<std::string> CreatePermalinkOp(Db& db, std::string code, std::string language,
@@ -40,7 +74,11 @@ asio::awaitable<std::string> CreatePermalinkOp(Db& db, std::string code, std::st
   const std::string hash = PermalinkContentHash(code, language, state);
   const std::string kByHash = "SELECT id FROM permalinks WHERE content_hash = $1";
   Rows r = co_await db.Query(kByHash, Params(Text(hash)));
-  if (!r.empty()) co_return r.Text(0, 0);
+  if (!r.empty()) {
+    const std::string id = r.Text(0, 0);
+    co_await ReferToBlobs(db, id, code, state);  // blobs put since it was first shared
+    co_return id;
+  }
   for (int attempt = 0; attempt < kMaxIdAttempts; ++attempt) {
     const std::string id = gen();
     if (id.empty()) throw DbError("the id generator returned an empty id");
@@ -50,9 +88,16 @@ asio::awaitable<std::string> CreatePermalinkOp(Db& db, std::string code, std::st
         "INSERT INTO permalinks (id, content_hash, code, language, interact_state, created_ms) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
         Params(Text(id), Text(hash), Text(code), Text(language), Text(state), Int(core::NowMs())));
-    if (!r.empty()) co_return id;
+    if (!r.empty()) {
+      co_await ReferToBlobs(db, id, code, state);
+      co_return id;
+    }
     r = co_await db.Query(kByHash, Params(Text(hash)));
-    if (!r.empty()) co_return r.Text(0, 0);
+    if (!r.empty()) {
+      const std::string other = r.Text(0, 0);
+      co_await ReferToBlobs(db, other, code, state);
+      co_return other;
+    }
     spdlog::warn("store: permalink id collision ({}), retrying", id);
   }
   throw DbError("no free permalink id after " + std::to_string(kMaxIdAttempts) + " attempts");
@@ -66,15 +111,25 @@ asio::awaitable<std::optional<Permalink>> GetPermalinkOp(Db& db, std::string id)
   co_return Permalink{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2), r.Text(0, 3), r.Int(0, 4)};
 }
 
-asio::awaitable<void> PutBlobOp(Db& db, Blob blob) {
+asio::awaitable<void> PutBlobOp(Db& db, Blob blob, int64_t refresh_after_ms) {
   const std::string sha1 = core::Sha1Hex(blob.data);
   if (blob.sha1 != sha1) {
     throw DbError("blob sha1 \"" + blob.sha1 + "\" is not the SHA-1 of its data (" + sha1 + ")");
   }
   co_await db.Query(
       "INSERT INTO blobs (sha1, mime, data, created_ms) VALUES ($1, $2, $3, $4) "
-      "ON CONFLICT (sha1) DO NOTHING",
-      Params(Text(sha1), Text(blob.mime), Bytes(std::move(blob.data)), Int(core::NowMs())));
+      "ON CONFLICT (sha1) DO UPDATE SET created_ms = excluded.created_ms "
+      "WHERE blobs.created_ms < excluded.created_ms - $5",
+      Params(Text(sha1), Text(blob.mime), Bytes(std::move(blob.data)), Int(core::NowMs()),
+             Int(refresh_after_ms)));
+}
+
+asio::awaitable<int64_t> ExpireBlobsOp(Db& db, int64_t put_before_ms) {
+  Rows r = co_await db.Query(
+      "DELETE FROM blobs WHERE created_ms < $1 AND NOT EXISTS "
+      "(SELECT 1 FROM blob_refs WHERE blob_refs.sha1 = blobs.sha1)",
+      Params(Int(put_before_ms)));
+  co_return r.affected;
 }
 
 asio::awaitable<std::optional<Blob>> GetBlobOp(Db& db, std::string sha1) {

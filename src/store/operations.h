@@ -21,8 +21,11 @@ boost::asio::awaitable<std::string> CreatePermalinkOp(Db& db, std::string code,
                                                       std::string language, std::string state,
                                                       IdGenerator gen);
 boost::asio::awaitable<std::optional<Permalink>> GetPermalinkOp(Db& db, std::string id);
-boost::asio::awaitable<void> PutBlobOp(Db& db, Blob blob);
+// A blob put again has its age reset only when it is older than
+// `refresh_after_ms`: a plot produced over and over is not rewritten each time.
+boost::asio::awaitable<void> PutBlobOp(Db& db, Blob blob, int64_t refresh_after_ms);
 boost::asio::awaitable<std::optional<Blob>> GetBlobOp(Db& db, std::string sha1);
+boost::asio::awaitable<int64_t> ExpireBlobsOp(Db& db, int64_t put_before_ms);
 boost::asio::awaitable<int64_t> RegisterServiceOp(Db& db, Service s);
 boost::asio::awaitable<void> MarkServiceStoppedOp(Db& db, int64_t id, int64_t stop_ms);
 boost::asio::awaitable<void> AddStatusOp(Db& db, StatusRow s);

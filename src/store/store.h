@@ -99,6 +99,9 @@ struct Options {
   size_t status_rows = 100000;  // cap_table: newest rows kept
   size_t log_rows = 100000;
   int prune_interval_s = 60;  // background pruning; 0 disables it
+  // With background pruning: blobs last put longer ago than this, and that
+  // nothing refers to, are deleted (ExpireBlobs). 0 keeps every blob.
+  int64_t blob_max_age_s = 0;
 };
 
 class Store {
@@ -115,13 +118,21 @@ class Store {
   // --- permalinks ---
   // Stores code under a fresh random id (collisions retried) and returns the
   // id; the same (code, language, interact_state) again returns its old id.
+  // Every stored blob whose SHA-1 the code or state names (e.g. an
+  // <img src="/blobs/<sha1>">) is then referred to by the permalink and
+  // never expires (ExpireBlobs).
   virtual void CreatePermalink(std::string code, std::string language, std::string interact_state,
                                Callback<std::string> cb) = 0;
   virtual void GetPermalink(std::string id, Callback<std::optional<Permalink>> cb) = 0;
 
   // --- blobs ---
-  virtual void PutBlob(Blob blob, Done cb) = 0;  // existing sha1: no-op
+  // An existing sha1 keeps its bytes; its age starts again (a plot that is
+  // produced again is as fresh as a new one).
+  virtual void PutBlob(Blob blob, Done cb) = 0;
   virtual void GetBlob(std::string sha1, Callback<std::optional<Blob>> cb) = 0;
+  // Deletes the blobs last put before `put_before_ms` (unix ms) that no
+  // permalink (nor anything else in blob_refs) refers to; returns how many.
+  virtual void ExpireBlobs(int64_t put_before_ms, Callback<int64_t> cb) = 0;
 
   // --- services, status, log (the monitor) ---
   // Registers (or re-registers) a service: running, with the given pid,

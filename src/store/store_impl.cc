@@ -3,12 +3,14 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <type_traits>
 
+#include "core/clock.h"
 #include "store/migrations.h"
 #include "store/operations.h"
 
@@ -61,6 +63,13 @@ asio::awaitable<void> RunOp(std::function<asio::awaitable<T>(Db&)> op, Db& db,
     result = std::unexpected(std::string(what) + ": " + db.backend() + ": " + error);
   }
   delivery->Send(std::move(result));
+}
+
+// How old a blob put again must be for its age to start again: an hour, or
+// a tenth of the age at which blobs expire if that is less.
+int64_t BlobRefreshAfterMs(int64_t blob_max_age_s) {
+  constexpr int64_t kHourMs = 3600 * 1000;
+  return blob_max_age_s > 0 ? std::min(kHourMs, blob_max_age_s * 100) : kHourMs;
 }
 
 }  // namespace
@@ -138,12 +147,22 @@ void StoreImpl::PutBlob(Blob blob, Done cb) {
   // shared_ptr: the op may be copied (std::function) and blobs can be large.
   auto b = std::make_shared<Blob>(std::move(blob));
   Submit<void>(
-      "PutBlob", [b](Db& db) { return PutBlobOp(db, std::move(*b)); }, std::move(cb));
+      "PutBlob",
+      [b, refresh = BlobRefreshAfterMs(options_.blob_max_age_s)](Db& db) {
+        return PutBlobOp(db, std::move(*b), refresh);
+      },
+      std::move(cb));
 }
 
 void StoreImpl::GetBlob(std::string sha1, Callback<std::optional<Blob>> cb) {
   Submit<std::optional<Blob>>(
       "GetBlob", [sha1 = std::move(sha1)](Db& db) { return GetBlobOp(db, sha1); }, std::move(cb));
+}
+
+void StoreImpl::ExpireBlobs(int64_t put_before_ms, Callback<int64_t> cb) {
+  Submit<int64_t>(
+      "ExpireBlobs", [put_before_ms](Db& db) { return ExpireBlobsOp(db, put_before_ms); },
+      std::move(cb));
 }
 
 void StoreImpl::RegisterService(Service s, Callback<int64_t> cb) {
@@ -246,6 +265,18 @@ void StoreImpl::StartPruning() {
           CapTables(options_.status_rows, options_.log_rows, [](Result<void> r) {
             if (!r) spdlog::warn("store: background cap_table: {}", r.error());
           });
+          if (options_.blob_max_age_s > 0) {
+            ExpireBlobs(core::NowMs() - options_.blob_max_age_s * 1000, [](Result<int64_t> r) {
+              if (!r) {
+                spdlog::warn("store: background blob expiry: {}", r.error());
+              } else if (*r > 0) {
+                spdlog::info(
+                    "store: {} blobs unused for a while and referred to by nothing "
+                    "deleted",
+                    *r);
+              }
+            });
+          }
         });
       });
 }

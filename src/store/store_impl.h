@@ -42,6 +42,7 @@ class StoreImpl : public Store {
   void GetPermalink(std::string id, Callback<std::optional<Permalink>> cb) final;
   void PutBlob(Blob blob, Done cb) final;
   void GetBlob(std::string sha1, Callback<std::optional<Blob>> cb) final;
+  void ExpireBlobs(int64_t put_before_ms, Callback<int64_t> cb) final;
   void RegisterService(Service s, Callback<int64_t> cb) final;
   void MarkServiceStopped(int64_t service_id, int64_t stop_ms, Done cb) final;
   void AddStatus(StatusRow s, Done cb) final;
@@ -71,7 +72,8 @@ class StoreImpl : public Store {
   // stack. Called on the caller's executor.
   virtual void Enqueue(Job job) = 0;
 
-  // Starts background cap_table every Options::prune_interval_s. Derived
+  // Starts background cap_table (and ExpireBlobs, with
+  // Options::blob_max_age_s) every Options::prune_interval_s. Derived
   // constructors call it last, once Enqueue works.
   void StartPruning();
 

@@ -31,6 +31,9 @@ class FakeStore : public Store {
   void GetBlob(std::string, store::Callback<std::optional<store::Blob>> cb) override {
     Post(cb, store::Result<std::optional<store::Blob>>(std::nullopt));
   }
+  void ExpireBlobs(int64_t, store::Callback<int64_t> cb) override {
+    Post(cb, store::Result<int64_t>(0));
+  }
 
   void RegisterService(store::Service s, store::Callback<int64_t> cb) override {
     std::lock_guard lock(mu);
