@@ -118,6 +118,11 @@ TEST(SalvusCli, DoctorNamesWhatFailsAndHowToFixIt) {
   EXPECT_EQ(doctor({"--port", port, "--web", dir + "/web"}, &out), 0) << out;
   EXPECT_NE(out.find("ok    Sage imports in /usr/bin/python3"), std::string::npos) << out;
   EXPECT_NE(out.find("salvus up should run here"), std::string::npos) << out;
+  if (geteuid() == 0) {
+    EXPECT_NE(out.find("ok    sessions get mount namespaces of their own"), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("ok    sessions get no network"), std::string::npos) << out;
+  }
   fs::remove_all(dir);
 }
 

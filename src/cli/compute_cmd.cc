@@ -20,6 +20,7 @@
 #include "compute/limits.h"
 #include "compute/sandbox.h"
 #include "compute/server.h"
+#include "compute/session_mounts.h"
 #include "compute/state_dir.h"
 #include "compute/stats_file.h"
 #include "compute/zygote_launcher.h"
@@ -46,6 +47,7 @@ struct ComputeFlags {
   unsigned pool_idle_s = 120;
   std::string tls_cert, tls_key;
   bool isolate_network = false;
+  unsigned disk_mb = 1024;
   bool exit_with_parent = false;
   std::string state_dir;
   unsigned uid_base = 200000;
@@ -104,12 +106,6 @@ int RunCompute(const ComputeFlags& f) {
     return 2;
   }
   o.listen = *listen;
-  auto token = core::ReadTokenFile(f.token_file);
-  if (!token) {
-    std::cerr << "salvus compute: " << token.error() << "\n";
-    return 2;
-  }
-  o.token = *token;
   if (f.kernel != "sage" && f.kernel != "python") {
     std::cerr << "salvus compute: --kernel must be sage or python\n";
     return 2;
@@ -196,19 +192,47 @@ int RunCompute(const ComputeFlags& f) {
     return 2;
   }
   if (state.temporary) spdlog::info("state directory (removed at exit): {}", o.state_dir);
-  // Leftovers from a previous run that did not stop cleanly.
+  // Leftovers from a previous run that did not stop cleanly: its homes, and
+  // what its session uids own in the shared temporary folders (sessions
+  // write only into their own tmpfs now, which went with their namespaces;
+  // an older version, or a crash between fork and namespace, wrote here).
   std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator(o.state_dir + "/homes", ec)) {
     compute::RemoveTree(e.path().string());
   }
+  if (o.root) {
+    // Found out now, not at the first session.
+    if (auto r = compute::TrySessionMounts(o.state_dir + "/homes/mount-trial"); !r) {
+      std::cerr << "salvus compute: sessions cannot have mount namespaces of their own here "
+                   "(root and Linux 5.12 or later are needed): "
+                << r.error() << "\n";
+      return 2;
+    }
+    for (const char* dir : {"/tmp", "/var/tmp", "/dev/shm", "/run/lock"}) {
+      compute::RemoveEntriesOfUids(dir, o.uid_base, o.uid_count);
+    }
+    spdlog::info(
+        "each session has its own mount namespace: home, /tmp, /var/tmp and /dev/shm in one "
+        "tmpfs of {} (--disk-mb), the rest read-only, a /proc of its own processes; network: {}",
+        f.disk_mb ? std::to_string(f.disk_mb) + " MB" : std::string("half the RAM"),
+        o.isolate_network ? "none (--isolate-network)" : "the host's (no --isolate-network)");
+  }
 
   // The zygote must be forked before any thread exists.
-  compute::ZygoteConfig zc{o.kernel, o.state_dir, o.root};
+  compute::ZygoteConfig zc{o.kernel, o.state_dir, o.root, f.disk_mb};
   auto zygote = compute::ZygoteLink::Start(zc, o.root);
   if (!zygote) {
     std::cerr << "salvus compute: " << zygote.error() << "\n";
     return 2;
   }
+  // Only now: the zygote, and so every worker, is a copy of this process's
+  // memory, where a cell could read the token (freed copies included).
+  auto token = core::ReadTokenFile(f.token_file);
+  if (!token) {
+    std::cerr << "salvus compute: " << token.error() << "\n";
+    return 2;
+  }
+  o.token = *token;
   signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   compute::ZygoteLauncher launcher(io, std::move(*zygote));
@@ -292,6 +316,10 @@ Command AddComputeCommand(CLI::App& app) {
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_flag("--isolate-network", f->isolate_network,
               "give each session an empty network namespace (needs root)");
+  c->add_option("--disk-mb", f->disk_mb,
+                "disk space per session, MB, as root: its home, /tmp, /var/tmp and /dev/shm share "
+                "one tmpfs this large (its pages count toward --memory-mb; 0: half the RAM)")
+      ->capture_default_str();
   c->add_flag("--exit-with-parent", f->exit_with_parent,
               "stop when the parent process exits (used by `salvus up`)");
   c->add_option("--state-dir", f->state_dir,

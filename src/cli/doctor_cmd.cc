@@ -16,6 +16,8 @@
 #include "cli/commands.h"
 #include "cli/up_places.h"
 #include "compute/cgroup.h"
+#include "compute/sandbox.h"
+#include "compute/session_mounts.h"
 #include "compute/state_dir.h"
 #include "core/spawn.h"
 
@@ -122,6 +124,24 @@ int RunDoctor(const DoctorFlags& f) {
     } else {
       r.Say(Verdict::kWarn, "sessions cannot get cgroups: " + cg.error(),
             "give salvus a cgroup of its own (systemd: Delegate=yes) to cap sessions' memory");
+    }
+    char scratch[] = "/tmp/salvus-doctor-XXXXXX";
+    if (mkdtemp(scratch) != nullptr) {
+      if (auto m = compute::TrySessionMounts(std::string(scratch) + "/trial"); m) {
+        r.Say(Verdict::kOk,
+              "sessions get mount namespaces of their own (private /tmp, a disk cap, the "
+              "rest read-only, their own /proc)");
+      } else {
+        r.Say(Verdict::kFail, "sessions cannot get mount namespaces: " + m.error(),
+              "Linux 5.12 or later, and salvus as real root (not in a user namespace)");
+      }
+      rmdir(scratch);
+    }
+    if (auto n = compute::CanIsolateNetwork(); n) {
+      r.Say(Verdict::kOk, "sessions get no network (an empty network namespace each)");
+    } else {
+      r.Say(Verdict::kWarn, "cells would reach this machine's network: " + n.error(),
+            "allow network namespaces (e.g. outside a container that forbids them)");
     }
     auto block = PickUidBlock(200000, 1000, 10);
     if (block) {

@@ -40,6 +40,8 @@ struct UpFlags {
   std::string kernel = "sage";
   unsigned max_sessions = 32;
   unsigned uid_base = 0;  // 0: the first free block from 200000
+  unsigned disk_mb = 1024;
+  bool no_isolate_network = false;
   std::string tls_cert, tls_key;
   std::string db, memcached;
   std::vector<std::string> allow_origins;
@@ -221,7 +223,6 @@ int RunUp(const UpFlags& f) {
   const std::string token = EnsureToken(data);
   const uint16_t cport = FreePort();
   const std::string caddr = "127.0.0.1:" + std::to_string(cport);
-  BlockStopSignals();
   std::vector<std::string> compute_args = {"salvus",
                                            "compute",
                                            "--listen",
@@ -242,12 +243,33 @@ int RunUp(const UpFlags& f) {
                                            data + "/compute.port",
                                            "--exit-with-parent",
                                            "--uid-base",
-                                           std::to_string(uid_base)};
+                                           std::to_string(uid_base),
+                                           "--disk-mb",
+                                           std::to_string(f.disk_mb)};
   if (!f.compute_metrics_listen.empty()) {
     compute_args.insert(compute_args.end(), {"--metrics-listen", f.compute_metrics_listen});
   }
   compute_args.insert(compute_args.end(), {"--pool", std::to_string(f.pool), "--pool-max",
                                            std::to_string(std::max(f.pool, f.pool_max))});
+  // Everything runs on this machine, the hub's port included: sessions get
+  // no network unless asked, wherever the machine allows it.
+  if (f.no_isolate_network) {
+    spdlog::warn(
+        "--no-isolate-network: cells can reach this machine's network, the hub's and "
+        "the compute server's ports included");
+  } else if (!root) {
+    spdlog::warn(
+        "cells can reach this machine's network, the hub's port included (isolating "
+        "sessions' network needs root)");
+  } else if (auto r = compute::CanIsolateNetwork(); !r) {
+    spdlog::warn("cells can reach this machine's network, the hub's port included: {}", r.error());
+  } else {
+    compute_args.push_back("--isolate-network");
+    spdlog::info(
+        "sessions have no network: an empty network namespace each "
+        "(--no-isolate-network gives them this machine's)");
+  }
+  BlockStopSignals();
   ComputeChild compute(std::move(compute_args), data + "/compute.port");
   std::cout << "Starting Sage (a few seconds)..." << std::endl;
   if (!compute.Spawn() || !compute.WaitReady(std::chrono::seconds(180))) {
@@ -315,6 +337,11 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--uid-base", f->uid_base,
                 "first of 1000 session uids (as root; default: the first block of 200000, "
                 "201000, ... 209000 that nothing else uses)");
+  c->add_option("--disk-mb", f->disk_mb,
+                "disk space per session, MB (as root; see `salvus compute --help`)")
+      ->capture_default_str();
+  c->add_flag("--no-isolate-network", f->no_isolate_network,
+              "let cells use this machine's network (as root, sessions have none by default)");
   c->add_option("--tls-cert", f->tls_cert, "PEM certificate chain: serve https and wss");
   c->add_option("--tls-key", f->tls_key, "PEM private key for --tls-cert");
   c->add_option("--db", f->db, "database URL (default: sqlite:DATA/salvus.db)");

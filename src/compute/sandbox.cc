@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include <cstring>
 
 #include "compute/cgroup.h"
+#include "compute/session_mounts.h"
 
 namespace salvus::compute {
 namespace {
@@ -44,8 +46,9 @@ void RemoveContents(int dirfd) {
   closedir(d);
 }
 
-// Removes entries directly under `dir` owned by `uid` (recursively).
-void RemoveOwnedEntries(const char* dir, uid_t uid) {
+// Removes entries directly under `dir` owned by a uid in [first, first +
+// count) (recursively).
+void RemoveOwnedEntries(const char* dir, uid_t first, unsigned count = 1) {
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return;
   DIR* d = fdopendir(dfd);
@@ -56,7 +59,10 @@ void RemoveOwnedEntries(const char* dir, uid_t uid) {
   while (dirent* e = readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
     struct stat st;
-    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != uid) continue;
+    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid < first ||
+        st.st_uid - first >= count) {
+      continue;
+    }
     if (S_ISDIR(st.st_mode)) {
       int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (sub >= 0) RemoveContents(sub);
@@ -108,6 +114,22 @@ pid_t FindLiveProcess(uid_t first, unsigned count) {
 
 pid_t AnyProcessWithUidIn(uid_t first, unsigned count) { return FindLiveProcess(first, count); }
 
+std::expected<void, std::string> CanIsolateNetwork() {
+  const pid_t pid = fork();
+  if (pid < 0) return Fail("fork");
+  if (pid == 0) _exit(unshare(CLONE_NEWNET) == 0 ? 0 : errno);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  errno = WIFEXITED(status) ? WEXITSTATUS(status) : ECHILD;
+  return Fail("unshare(CLONE_NEWNET)");
+}
+
+void RemoveEntriesOfUids(const char* dir, uid_t first, unsigned count) {
+  RemoveOwnedEntries(dir, first, count);
+}
+
 void RemoveTree(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd >= 0) RemoveContents(fd);
@@ -125,6 +147,8 @@ std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec) {
   if (spec.uid != 0) {
     if (chown(spec.home.c_str(), spec.uid, spec.uid) != 0) return Fail("chown " + spec.home);
     if (spec.isolate_network && unshare(CLONE_NEWNET) != 0) return Fail("unshare(CLONE_NEWNET)");
+    if (unshare(CLONE_NEWIPC) != 0) return Fail("unshare(CLONE_NEWIPC)");
+    if (auto r = EnterSessionMounts({spec.home, spec.uid, spec.disk_mb}); !r) return r;
     if (setgroups(0, nullptr) != 0) return Fail("setgroups");
     if (setresgid(spec.uid, spec.uid, spec.uid) != 0) return Fail("setresgid");
     if (setresuid(spec.uid, spec.uid, spec.uid) != 0) return Fail("setresuid");
@@ -139,7 +163,12 @@ std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec) {
   struct rlimit core = {0, 0};
   setrlimit(RLIMIT_CORE, &core);
   if (chdir(spec.home.c_str()) != 0) return Fail("chdir " + spec.home);
-  prctl(PR_SET_DUMPABLE, 0);
+  // Sharing the server's uid, no other process of it may trace the worker.
+  // With a uid of its own only the session's processes could, and the
+  // worker must see them in its /proc to end what a cell forked
+  // (cell_processes.h): hidepid hides non-dumpable processes, and dropping
+  // root made this one (and so its forks) non-dumpable.
+  prctl(PR_SET_DUMPABLE, spec.uid == 0 ? 0 : 1);
   return {};
 }
 

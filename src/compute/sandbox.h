@@ -23,11 +23,17 @@ struct SandboxSpec {
   std::string home;
   bool isolate_network = false;
   std::vector<std::string> cgroups;  // leaf directories to move into (cgroup.h)
+  // With a session uid: a mount namespace of its own (session_mounts.h),
+  // its writable space capped at this many MiB (0: no cap).
+  unsigned disk_mb = 0;
 };
 
 // In a new worker: own session and process group, dies with its parent, its
 // own cgroup (when given), fresh 0700 home, optional empty network
-// namespace, then drops to `uid`.
+// namespace, then drops to `uid`. With a session uid also its own mount
+// namespace (private, size-capped home, /tmp, /var/tmp, /dev/shm; the rest
+// read-only; its own /proc) and IPC namespace (System V IPC and POSIX
+// message queues end with the session).
 // REQUIRES: called in a child right after fork, single-threaded.
 std::expected<void, std::string> EnterSandbox(const SandboxSpec& spec);
 
@@ -49,6 +55,16 @@ std::expected<void, std::string> ApplyLimits(const proto::Limits& limits, bool p
 // REQUIRES: runs in a dedicated child process (it may change its own uid).
 void ReapSession(pid_t pid, uid_t uid, const std::string& home,
                  const std::vector<std::string>& cgroups);
+
+// Removes what uids [first, first+count) own directly under `dir`, as
+// ReapSession does for one uid: leftovers of a run that was killed (or
+// that had no mount namespaces). REQUIRES: no process of those uids runs.
+void RemoveEntriesOfUids(const char* dir, uid_t first, unsigned count);
+
+// Whether this process can give a child an empty network namespace (as
+// EnterSandbox does for --isolate-network); the reason when not. Forks a
+// child that only tries.
+std::expected<void, std::string> CanIsolateNetwork();
 
 // A process (other than the caller) whose real uid is in [first, first+count),
 // or 0 if there is none.

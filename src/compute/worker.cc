@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "compute/cell_processes.h"
 #include "compute/output.h"
 #include "compute/python.h"
 #include "compute/sandbox.h"
@@ -104,6 +105,7 @@ int RunWorker(const WorkerConfig& cfg) {
     return 13;
   }
 
+  pid_t newest_pid = -1;  // NewestPid() at the end of the last request
   for (;;) {
     core::ReadStatus rs = requests.Next(&body);
     if (rs != core::ReadStatus::kOk) break;
@@ -132,6 +134,14 @@ int RunWorker(const WorkerConfig& cfg) {
     }
     // A process user code forked returns here too: only the worker answers.
     if (OutputChannel::InForkedChild()) _exit(st == ExecStatus::kOk ? 0 : 1);
+    // What the cell forked ends with it, before its done (whose flush then
+    // takes the last of their output): a fork bomb's children no longer
+    // write into the next cell.
+    // (Only if a pid was handed out since the last look: one read per cell.)
+    if (const pid_t now = NewestPid(); now < 0 || now != newest_pid) {
+      EndOtherProcessesInGroup();
+      newest_pid = now;
+    }
     ClearPendingInterrupt();
     proto::Done::Status status = proto::Done::OK;
     std::string text;

@@ -128,7 +128,7 @@ void Send(const proto::ZygoteEvent& ev) {
   keep.insert(keep.end(), g_python_fds.begin(), g_python_fds.end());
   core::CloseAllExcept(std::move(keep));
   SandboxSpec spec{static_cast<uid_t>(spawn.uid()), spawn.home(), spawn.isolate_network(),
-                   CgroupLeafDirs(config.cgroup_parents, spawn.home())};
+                   CgroupLeafDirs(config.cgroup_parents, spawn.home()), config.disk_mb};
   if (auto r = EnterSandbox(spec); !r) {
     proto::Message m;
     m.mutable_error()->set_code(proto::Error::INTERNAL);

@@ -18,6 +18,9 @@ struct ZygoteConfig {
   std::string kernel;     // "sage" or "python"
   std::string state_dir;  // holds the zygote's own home (DOT_SAGE)
   bool per_uid_processes = false;
+  // Each session's writable space (home, /tmp, /var/tmp, /dev/shm) in MiB,
+  // with a session uid (SandboxSpec::disk_mb); 0: no cap.
+  unsigned disk_mb = 0;
   // Where each worker's cgroup leaf goes (SessionCgroups::parents()); empty
   // when sessions have no cgroups. Set by ZygoteLink::Start.
   std::vector<std::string> cgroup_parents = {};

@@ -162,6 +162,43 @@ std::vector<pid_t> UpProcess::Leftovers() const {
   return left;
 }
 
+namespace {
+pid_t ParentOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(paren + 2));
+  char state;
+  pid_t ppid = -1;
+  rest >> state >> ppid;
+  return ppid;
+}
+}  // namespace
+
+pid_t ComputeServerOf(const UpProcess& up) {
+  for (pid_t p : ProcessesMatching(up.data() + "/compute.log")) {
+    if (ParentOf(p) == up.pid()) return p;
+  }
+  return -1;
+}
+
+std::string StartAfterRestart(const UpProcess& up, pid_t old, client::HubClient& c) {
+  if (!WaitFor(
+          [&] {
+            const pid_t now = ComputeServerOf(up);
+            return now > 0 && now != old;
+          },
+          std::chrono::seconds(60))) {
+    return "";
+  }
+  for (int i = 0; i < 300; ++i) {
+    if (auto s = c.StartSession()) return *s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return "";
+}
+
 std::unique_ptr<client::HubClient> ConnectTo(const UpProcess& up) {
   client::HubClientOptions o;
   o.url = up.url();

@@ -59,6 +59,14 @@ class UpProcess {
   uint16_t port_ = 0;
 };
 
+// `up`'s compute server: the process naming its log that `up` started, or
+// -1 (between a crash and the restart).
+pid_t ComputeServerOf(const UpProcess& up);
+
+// Waits (up to 60 s) until `up` has restarted its compute server `old` and
+// a session starts again; the new session's id on `c`, or "".
+std::string StartAfterRestart(const UpProcess& up, pid_t old, client::HubClient& c);
+
 // A browser-protocol client connected to `up`'s hub (10 s to connect), or
 // nullptr.
 std::unique_ptr<client::HubClient> ConnectTo(const UpProcess& up);
