@@ -9,7 +9,10 @@
 //     one page after another.
 //   back_to_back: a connection starting sessions one after another (each
 //     waits for the previous sessionStarted), kept: 7 each on 4 connections.
-// Usage: burst_bench [--rounds N] [--port P (a running hub) | -- ARGS FOR salvus up]
+// Usage: burst_bench [--rounds N] [--sizes 20,30 (the bursts of a round, in order)]
+//                    [--port P (a running hub) | -- ARGS FOR salvus up]
+#include <sstream>
+
 #include "bench_client.h"
 
 using namespace salvus::bench;
@@ -79,11 +82,16 @@ std::string Json(const BurstResult& r, int n) {
 int main(int argc, char** argv) {
   int rounds = 3;
   uint16_t port = 0;
+  std::vector<int> sizes = {20, 30};
   std::vector<std::string> up_args;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) {
       rounds = std::stoi(argv[++i]);
+    } else if (a == "--sizes" && i + 1 < argc) {
+      sizes.clear();
+      std::stringstream in(argv[++i]);
+      for (std::string n; std::getline(in, n, ',');) sizes.push_back(std::stoi(n));
     } else if (a == "--port" && i + 1 < argc) {
       port = static_cast<uint16_t>(std::stoi(argv[++i]));
     } else if (a == "--") {
@@ -105,7 +113,7 @@ int main(int argc, char** argv) {
     // The pool settles at --pool after start-up.
     std::this_thread::sleep_for(std::chrono::seconds(3));
     for (int round = 1; round <= rounds; ++round) {
-      for (int n : {20, 30}) {
+      for (int n : sizes) {
         const BurstResult r = Burst(port, n);
         std::cerr << "burst_bench: round " << round << ", burst of " << n << ": " << r.ok << " ok"
                   << std::endl;

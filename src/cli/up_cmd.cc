@@ -48,11 +48,11 @@ struct UpFlags {
   double reconnect_grace_s = 120;
   std::string log_level = "info";
   std::string compute_metrics_listen;
-  // A classroom opens the page at once: enough ready workers that most of a
-  // burst of starts finds one (a fork of the warm zygote costs ~15 ms of CPU
+  // A classroom opens the page at once: enough ready workers that a burst of 20
+  // starts finds one each (a fork of the warm zygote costs ~15 ms of CPU
   // here, so starts beyond the pool queue behind each other). A ready worker
   // costs ~5 MB of its own memory.
-  unsigned pool = 16, pool_max = 32;
+  unsigned pool = 20, pool_max = 32;
   hub::HubOptions limits;  // the limits set by AddHubLimitOptions
 };
 
