@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,9 +17,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "util/child_process.h"
 #include "util/free_port.h"
-
-extern char** environ;
 
 namespace salvus::soak {
 
@@ -114,7 +112,7 @@ Cluster::Cluster(std::string binary, unsigned max_sessions, unsigned uid_base)
 }
 
 Cluster::~Cluster() {
-  if (up_pid_ > 0) StopUp(SIGKILL);
+  if (up_) StopUp(SIGKILL);
   if (getenv("BENCH_KEEP_DATA") != nullptr) {  // to read its logs
     fprintf(stderr, "kept %s\n", dir_.c_str());
     return;
@@ -143,37 +141,19 @@ void Cluster::StartUp() {
                                    "0",
                                    "--uid-base",
                                    std::to_string(uid_base_)};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/up.out").c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  const int rc = posix_spawn(&up_pid_, binary_.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot run " + binary_);
-  const auto deadline = Clock::now() + std::chrono::seconds(180);
-  while (!fs::exists(data() + "/hub.port")) {
-    int status;
-    if (waitpid(up_pid_, &status, WNOHANG) == up_pid_) {
-      up_pid_ = -1;
-      throw std::runtime_error("salvus up exited at start:\n" + ReadFile(dir_ + "/up.out"));
-    }
-    if (Clock::now() > deadline) throw std::runtime_error("salvus up did not start in 180 s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  up_ = std::make_unique<testutil::Child>(args, dir_ + "/up.out", dir_ + "/up.out");
+  pid_t pid = up_->pid();
+  if (testutil::WaitForPortFile(data() + "/hub.port", &pid, std::chrono::seconds(180)) == 0) {
+    up_.reset();  // killed if it still runs
+    throw std::runtime_error("salvus up did not start:\n" + ReadFile(dir_ + "/up.out"));
   }
 }
 
 void Cluster::StopUp(int signal) {
   const pid_t compute = compute_pid();
-  kill(up_pid_, signal);
-  int status;
-  while (waitpid(up_pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  up_pid_ = -1;
+  up_->Signal(signal);
+  up_->Wait(std::chrono::seconds(60));
+  up_.reset();
   // Its compute server follows it (--exit-with-parent), and the zygote and
   // workers follow that.
   for (int i = 0; i < 200 && Alive(compute); ++i) {
@@ -183,7 +163,7 @@ void Cluster::StopUp(int signal) {
 
 pid_t Cluster::compute_pid() const {
   for (const ProcInfo& p : Processes()) {
-    if (p.ppid == up_pid_) return p.pid;  // its only child
+    if (p.ppid == up_pid()) return p.pid;  // its only child
   }
   return 0;
 }
@@ -227,7 +207,7 @@ std::string Cluster::RestartUp() {
 
 std::vector<std::string> Cluster::StopAndListLeftovers() {
   std::vector<std::string> left;
-  if (up_pid_ > 0) StopUp(SIGTERM);
+  if (up_) StopUp(SIGTERM);
   // What a stopped compute server reaps goes within a few seconds.
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   for (;;) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "util/child_process.h"
 #include "util/memcached_process.h"
 #include "util/postgres_server.h"
 
@@ -25,7 +26,7 @@ class Cluster {
   Cluster& operator=(const Cluster&) = delete;
 
   uint16_t port() const { return port_; }
-  pid_t up_pid() const { return up_pid_; }
+  pid_t up_pid() const { return up_ ? up_->pid() : -1; }
   pid_t compute_pid() const;  // 0 while none runs
   std::string data() const { return dir_ + "/data"; }
 
@@ -53,7 +54,7 @@ class Cluster {
   std::unique_ptr<testutil::MemcachedProcess> memcached_;
   std::string db_url_;
   uint16_t port_ = 0;
-  pid_t up_pid_ = -1;
+  std::unique_ptr<testutil::Child> up_;  // salvus up
 };
 
 // The resident set of `pid` in kB (0 if it is gone).

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include "compute/session_mounts.h"
 #include "compute/state_dir.h"
 #include "core/spawn.h"
+
+extern char** environ;
 
 namespace salvus::cli {
 
@@ -53,14 +56,21 @@ double ImportSage(std::string* err) {
   const auto t0 = std::chrono::steady_clock::now();
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(pipefd[1], 2);
-    dup2(open("/dev/null", O_WRONLY), 1);
-    execl("/usr/bin/python3", "python3", "-c", "import sage.all", nullptr);
-    _exit(127);
-  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+  char* const argv[] = {const_cast<char*>("python3"), const_cast<char*>("-c"),
+                        const_cast<char*>("import sage.all"), nullptr};
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, "/usr/bin/python3", &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
   close(pipefd[1]);
+  if (rc != 0) {
+    close(pipefd[0]);
+    *err = "cannot run /usr/bin/python3";
+    return -1;
+  }
   std::string out;
   char buf[4096];
   ssize_t n;
