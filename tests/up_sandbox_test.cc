@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,51 @@ TEST_F(UpSandboxTest, SessionsShareNoTemporaryFolder) {
   // A's are still A's.
   auto again = a.Run("%python\nprint(open('/dev/shm/x').read())");
   EXPECT_EQ(again.out, "secret\n") << again.err;
+}
+
+// One session against another's worker, knowing its pid (pids are easy to
+// guess): no signal, no ptrace, nothing of it in /proc (environ, cmdline,
+// mem), no way into its home.
+TEST_F(UpSandboxTest, ASessionCannotSignalTraceOrReadAnother) {
+  Cell victim = NewCell(*up_);
+  auto v = victim.Run("%python\nimport os\nprint(os.getpid(), os.getcwd())");
+  std::istringstream in(v.out);
+  long pid = 0;
+  std::string home;
+  in >> pid >> home;
+  ASSERT_GT(pid, 0) << v.out << v.err;
+  Cell attacker = NewCell(*up_);
+  const std::string p = std::to_string(pid);
+  auto r = attacker.Run(
+      "%python\nimport os, signal, ctypes\n"
+      "def tried(f):\n"
+      "    try:\n"
+      "        f(); return 'done'\n"
+      "    except OSError as e:\n"
+      "        return type(e).__name__\n"
+      "print('kill', tried(lambda: os.kill(" +
+      p +
+      ", signal.SIGKILL)))\n"
+      "print('stop', tried(lambda: os.kill(" +
+      p +
+      ", signal.SIGSTOP)))\n"
+      "libc = ctypes.CDLL(None, use_errno=True)\n"
+      "print('ptrace', libc.ptrace(16, " +
+      p +
+      ", 0, 0))\n"  // PTRACE_ATTACH
+      "for f in ['environ', 'cmdline', 'mem', 'maps']:\n"
+      "    print(f, tried(lambda: open('/proc/" +
+      p +
+      "/' + f, 'rb').read(1)))\n"
+      "print('home', tried(lambda: os.listdir('" +
+      home + "')))");
+  EXPECT_EQ(r.out,
+            "kill PermissionError\nstop PermissionError\nptrace -1\n"
+            "environ FileNotFoundError\ncmdline FileNotFoundError\nmem FileNotFoundError\n"
+            "maps FileNotFoundError\nhome FileNotFoundError\n")
+      << r.err;
+  // The victim lives on.
+  EXPECT_EQ(victim.Run("2+2").out, "4\n");
 }
 
 TEST_F(UpSandboxTest, NoWorldWritablePlaceIsWritable) {
