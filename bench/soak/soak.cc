@@ -63,8 +63,8 @@ Options Parse(int argc, char** argv) {
 }
 
 // RSS of one process over its life (the hub's and compute server's change
-// with every restart): after warm-up (a quarter of the run, at least 20 s
-// in) and at its last sample.
+// with every restart): after warm-up (30 s into its life)
+// and at its last sample.
 struct RssTrack {
   pid_t pid = 0;
   Clock::time_point since;
@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   std::exponential_distribution<double> gap(1.0 / o.fault_every_s);
   std::map<std::string, long> faults;
   std::string fault_error;
-  const double warm_after_s = std::max(20.0, o.seconds / 4.0);
+  const double warm_after_s = 30;  // a process's RSS 30 s into its life, and at its end
   RssTrack hub, hub_longest, compute, compute_longest;
   auto next_fault = start + std::chrono::milliseconds(static_cast<long>(gap(rng) * 1000 + 5000));
   while (Clock::now() < end) {
