@@ -139,6 +139,7 @@ bool Router::PlaceStart(uint64_t conn, uint64_t browser_id,
 std::string Router::ToJson(const proto::Message& m) { return core::ProtoJson(m); }
 
 std::string Router::ErrorJson(uint64_t id, proto::Error::Code code, const std::string& text) {
+  CountError(code);
   proto::Message m;
   m.set_id(id);
   m.mutable_error()->set_code(code);
@@ -176,24 +177,6 @@ Router::PendingMap::iterator Router::ErasePending(PendingMap::iterator it) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second.since)
               .count());
   return pending_.erase(it);
-}
-
-// The figures of one kind of request (core/metrics.h), registered on first
-// use: requests sent to compute servers, and the time to their answer (for
-// an execute, to its done).
-Router::KindMetrics& Router::RequestMetrics(proto::Message::BodyCase kind) {
-  auto it = kind_metrics_.find(kind);
-  if (it != kind_metrics_.end()) return it->second;
-  const auto* field = proto::Message::descriptor()->FindFieldByNumber(kind);
-  const std::string label = "kind=\"" + (field ? field->camelcase_name() : "other") + "\"";
-  auto& r = core::metrics::Default();
-  return kind_metrics_
-      .emplace(kind, KindMetrics{r.counter("salvus_hub_requests_total",
-                                           "Requests sent on to compute servers, by kind.", label),
-                                 r.histogram("salvus_hub_request_seconds",
-                                             "From a request to its answer (an execute: its done).",
-                                             core::metrics::LatencyBuckets(), label)})
-      .first->second;
 }
 
 void Router::SetPendingConn(Pending& p, uint64_t conn) {

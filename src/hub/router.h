@@ -211,7 +211,8 @@ class Router {
     core::metrics::Counter& requests;
     core::metrics::Histogram& seconds;
   };
-  KindMetrics& RequestMetrics(proto::Message::BodyCase kind);
+  KindMetrics& RequestMetrics(proto::Message::BodyCase kind);  // router_metrics.cc
+  static void CountError(proto::Error::Code code);
   std::map<int, KindMetrics> kind_metrics_;
   // Every change to pending_ goes through these: they keep in_flight_.
   void AddPending(uint64_t id, Pending p);

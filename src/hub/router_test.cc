@@ -1,6 +1,7 @@
 // The Router: routing, placement, errors, blobs, sharing.
 #include <gtest/gtest.h>
 
+#include "core/metrics.h"
 #include "core/utf8.h"
 #include "hub/router_test_util.h"
 
@@ -152,6 +153,20 @@ TEST_F(RouterTest, AMalformedMessagesErrorIsValidUtf8) {
     EXPECT_TRUE(core::IsValidUtf8(Text(out[0]))) << Text(out[0]);
     EXPECT_EQ(Parse(Text(out[0])).error().code(), proto::Error::BAD_REQUEST);
   }
+}
+
+// Each error the hub answers is counted by its code (/metrics).
+TEST_F(RouterTest, ErrorsAreCountedByCode) {
+  auto& bad = core::metrics::Default().counter("salvus_hub_errors_total",
+                                               "Errors the hub answered browsers with, by code.",
+                                               "code=\"BAD_REQUEST\"");
+  const uint64_t before = bad.value();
+  std::vector<Out> out;
+  r_.OnBrowserText(1, "not json", &out);
+  r_.OnBrowserText(1, R"({"id": 2})", &out);
+  EXPECT_EQ(bad.value(), before + 2);
+  EXPECT_NE(core::metrics::Default().Text().find("salvus_hub_errors_total{code=\"BAD_REQUEST\"}"),
+            std::string::npos);
 }
 
 TEST_F(RouterTest, AnotherBrowsersSessionIsNotFound) {
