@@ -6,6 +6,7 @@
 #include <set>
 
 #include "client/hub_socket.h"
+#include "core/json.h"
 #include "proto/salvus.pb.h"
 
 namespace salvus::soak {
@@ -26,18 +27,9 @@ namespace {
 constexpr auto kAnswerWithin = std::chrono::seconds(60);
 
 std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+  std::string out;
+  core::AppendJsonString(s, &out);
+  return out;
 }
 
 // What came for one request.

@@ -20,6 +20,7 @@
 #include <iostream>
 #include <thread>
 
+#include "core/json.h"
 #include "soak/browser.h"
 #include "soak/cluster.h"
 #include "util/uid_block.h"
@@ -100,12 +101,9 @@ std::string JsonMap(const M& m) {
 }
 
 std::string JsonString(const std::string& s) {
-  std::string j = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') j += '\\';
-    j += (c == '\n' ? ' ' : c);
-  }
-  return j + "\"";
+  std::string j;
+  salvus::core::AppendJsonString(s, &j);
+  return j;
 }
 
 }  // namespace

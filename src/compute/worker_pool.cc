@@ -88,7 +88,7 @@ void ComputeServer::FillPool() {
 // pool_idle passes without a start.
 void ComputeServer::GrowPool() {
   pool_target_ = std::min(opt_.pool_max, pool_target_ + 1);
-  metrics_.pool_target.Set(pool_target_);
+  UpdateGauges();
   pool_idle_timer_.expires_after(opt_.pool_idle);
   pool_idle_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) ShrinkPool();
@@ -99,7 +99,7 @@ void ComputeServer::GrowPool() {
 // the others are retired.
 void ComputeServer::ShrinkPool() {
   pool_target_ = opt_.pool_size;
-  metrics_.pool_target.Set(pool_target_);
+  UpdateGauges();
   while (ready_workers_.size() > pool_target_) {
     WorkerRecord& w = *workers_[ready_workers_.back()];
     spdlog::debug("the pool shrinks: worker {} retires", w.wid);
