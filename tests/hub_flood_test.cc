@@ -1,7 +1,8 @@
 // The hub under floods, through `salvus up` (real hub, real compute server,
 // Python kernel), each tried as an attacker would: a page that never reads
 // while its cells print a lot; one address opening connection after
-// connection; a page that vanishes with its sessions to keep their slots.
+// connection; a page that vanishes with its sessions to keep their slots;
+// a thousand idle WebSockets beside a page sending 10,000 messages a second.
 #include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -263,13 +265,115 @@ TEST(HubFlood, MemoryReturnsAfterAFloodOfConnections) {
               << ", after " << after << "\n";
     EXPECT_TRUE(back) << "hub RSS " << before << " -> " << peak << " -> " << after << " KiB";
     if (round == 0) after_first = after;
-    if (round == 1) EXPECT_LT(after - after_first, 4 << 10) << after_first << " -> " << after;
+    if (round == 1) {
+      EXPECT_LT(after - after_first, 4 << 10) << after_first << " -> " << after;
+    }
   }
   auto c = ConnectTo(up);
   ASSERT_NE(c, nullptr);
   auto s = c->StartSession("python");
   EXPECT_TRUE(s) << s.error();
   c->Close();
+  EXPECT_EQ(up.Stop(), "");
+}
+
+// A WebSocket frame from a client (masked, with the key 0: the payload as is).
+std::string ClientFrame(const std::string& payload) {
+  std::string f = "\x81";
+  if (payload.size() < 126) {
+    f += static_cast<char>(0x80 | payload.size());
+  } else {
+    f += static_cast<char>(0x80 | 126);
+    f += static_cast<char>(payload.size() >> 8);
+    f += static_cast<char>(payload.size() & 0xff);
+  }
+  return f + std::string(4, '\0') + payload;
+}
+
+// The attacker's list: 1,000 idle WebSockets and a page sending up to
+// 10,000 messages a second, together. The sender is slowed to the hub's
+// rate (TCP pushes back on it), the idle ones stay, the hub's memory stays
+// bounded and another page's cells are answered meanwhile.
+TEST(HubFlood, AThousandIdleWebSocketsAndATenThousandMessagesASecondSenderTogether) {
+  UpProcess up({"--kernel", "python"});
+  ASSERT_TRUE(up.ok()) << up.log();
+  auto good = ConnectTo(up);
+  ASSERT_NE(good, nullptr);
+  auto gs = good->StartSession("python");
+  ASSERT_TRUE(gs) << gs.error();
+  std::chrono::milliseconds took{};
+  ASSERT_EQ(TwoPlusTwo(*good, *gs, &took), "4\n");
+  const long before = RssKb(up.pid());
+  std::vector<int> idle;
+  for (int i = 0; i < 1000; ++i) {  // four addresses: at most 512 from one
+    const std::string local = "127.0.0." + std::to_string(30 + i % 4);
+    const int fd = HoldWebSocket(local.c_str(), up.port());
+    ASSERT_NE(fd, -1) << local << " #" << i;
+    idle.push_back(fd);
+  }
+  const int sender = HoldWebSocket("127.0.0.40", up.port());
+  ASSERT_NE(sender, -1);
+  timeval tv{1, 0};
+  setsockopt(sender, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  setsockopt(sender, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::atomic<bool> stop{false};
+  std::atomic<long> sent{0}, answered_bytes{0};
+  // 100 messages every 10 ms for 5 s (a frame cut by a timed-out write is
+  // finished; 10 s more at most); the answers are read and dropped.
+  std::thread writer([&] {
+    const auto end = std::chrono::steady_clock::now() + 5s;
+    std::string pending;
+    for (long n = 0;;) {
+      const auto now = std::chrono::steady_clock::now();
+      if (pending.empty()) {
+        if (now >= end) break;
+        for (int i = 0; i < 100; ++i, ++n) {
+          pending += ClientFrame(R"({"id": )" + std::to_string(n + 1) +
+                                 R"(, "interrupt": {"session": "no-such-session"}})");
+        }
+        sent += 100;
+      } else if (now >= end + 10s) {
+        break;
+      }
+      const ssize_t w = write(sender, pending.data(), pending.size());
+      if (w > 0) pending.erase(0, w);
+      if (pending.empty()) std::this_thread::sleep_for(10ms);
+    }
+  });
+  std::thread reader([&] {
+    char buf[65536];
+    while (!stop) {
+      const ssize_t n = read(sender, buf, sizeof buf);
+      if (n == 0) break;
+      if (n > 0) answered_bytes += n;
+    }
+  });
+  long peak = before;
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(TwoPlusTwo(*good, *gs, &took), "4\n");
+    EXPECT_LT(took, 5s);  // milliseconds, unless the machine is very busy
+    peak = std::max(peak, RssKb(up.pid()));
+    std::this_thread::sleep_for(300ms);
+  }
+  writer.join();
+  stop = true;
+  reader.join();
+  std::cout << "sender: " << sent << " messages sent, " << answered_bytes
+            << " bytes of answers; hub RSS (KiB) before " << before << ", peak " << peak << "\n";
+  EXPECT_GT(answered_bytes, 0);
+  EXPECT_NE(up.log().find("messages/s; slowing it down"), std::string::npos);
+  EXPECT_LT(peak - before, 64 << 10) << "hub RSS " << before << " -> " << peak << " KiB";
+  // Every idle WebSocket is still open.
+  int closed = 0;
+  for (int fd : idle) {
+    char c;
+    closed += recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    close(fd);
+  }
+  EXPECT_EQ(closed, 0);
+  close(sender);
+  EXPECT_EQ(TwoPlusTwo(*good, *gs, &took), "4\n");
+  good->Close();
   EXPECT_EQ(up.Stop(), "");
 }
 

@@ -40,6 +40,11 @@ pids+=($!)
 for i in 1 2 3; do
   [ "$("$bin" exec --hub "ws://127.0.0.1:$port/ws" --kernel python "print($i*7)")" = "$((i * 7))" ]
 done
+# A request the hub cannot read: 400, counted.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'NOT HTTP\r\n\r\n' >&3
+head -c 12 <&3 | grep -q "HTTP/1.1 400"
+exec 3<&-
 # The value of a PromQL query ("" until Prometheus has it).
 query() {
   curl -s --get "http://127.0.0.1:$prom/api/v1/query" --data-urlencode "query=$1" |
@@ -67,3 +72,10 @@ want 'salvus_compute_sessions_started_total' 3
 want 'salvus_compute_forks_total{urgent="false"}' 1
 want 'salvus_compute_worker_ready_seconds_count' 1
 want 'up{job="compute"}' 1
+want 'salvus_hub_websocket_messages_total{direction="in"}' 3
+want 'salvus_hub_websocket_bytes_total{direction="out"}' 1
+want 'salvus_hub_http_refused_total{status="400"}' 1
+want 'sum(salvus_store_seconds_count)' 1
+want 'salvus_compute_worker_exits_total{cause="ended_by_server"}' 1
+want 'salvus_build_info{job="hub"}' 1
+want 'salvus_build_info{job="compute"}' 1

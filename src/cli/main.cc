@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/metrics.h"
 #include "version.h"
 
 namespace {
@@ -25,6 +26,11 @@ int Run(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  // Every /metrics (hub, compute) names the build it comes from.
+  salvus::core::metrics::Default()
+      .gauge("salvus_build_info", "The version and commit of this binary (always 1).",
+             "version=\"" SALVUS_VERSION "\",commit=\"" SALVUS_COMMIT "\"")
+      .Set(1);
   if (app.got_subcommand(compute.app)) return compute.run();
   if (app.got_subcommand(exec.app)) return exec.run();
   if (app.got_subcommand(hub.app)) return hub.run();

@@ -1,7 +1,9 @@
 // What a compute server tells Prometheus (core/metrics.h): sessions, the
 // pool, forks and how long a worker takes to be ready, starts refused,
-// workers' ends. Updated on the server's event loop, read by scrapes.
+// workers' ends by cause. Updated on the server's event loop, read by scrapes.
 #pragma once
+
+#include <string>
 
 #include "core/metrics.h"
 
@@ -30,8 +32,33 @@ struct ComputeMetrics {
                                          core::metrics::LatencyBuckets())),
         worker_failures(r.counter("salvus_compute_worker_start_failures_total",
                                   "Workers that could not start.")),
-        sessions_ended(r.counter("salvus_compute_sessions_ended_total",
-                                 "Sessions that ended (any reason).")) {}
+        sessions_ended(
+            r.counter("salvus_compute_sessions_ended_total", "Sessions that ended (any reason).")) {
+    for (int c = 0; c < kCauses; ++c) {
+      worker_exits[c] =
+          &r.counter("salvus_compute_worker_exits_total", "Worker processes that ended, by cause.",
+                     std::string("cause=\"") + kCauseNames[c] + "\"");
+    }
+  }
+
+  // How a worker's process ended: the server ended it (its session ended,
+  // a deadline, a stop), out of memory in its cgroup, its CPU time limit,
+  // another signal, an exit with an error code, a clean exit; or its socket
+  // closed and the launcher did not say how within the grace.
+  enum Cause {
+    kEndedByServer,
+    kOutOfMemory,
+    kCpuTime,
+    kSignal,
+    kExitError,
+    kExitOk,
+    kUnreported,
+    kCauses
+  };
+  static constexpr const char *kCauseNames[kCauses] = {
+      "ended_by_server", "out_of_memory", "cpu_time",  "signal",
+      "exit_error",      "exit_ok",       "unreported"};
+  core::metrics::Counter *worker_exits[kCauses];
 
   core::metrics::Gauge &sessions, &waiting_starts, &pool_ready, &pool_spawning, &pool_target;
   core::metrics::Counter &sessions_started, &starts_refused, &forks, &urgent_forks;

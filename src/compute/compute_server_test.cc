@@ -8,6 +8,7 @@
 
 #include "compute/limits.h"
 #include "compute/testing/compute_server_fixture.h"
+#include "core/metrics.h"
 
 namespace salvus::compute {
 namespace {
@@ -163,7 +164,16 @@ TEST_F(ComputeServerTest, AFullServerSaysSo) {
             "the compute server is full: 2 sessions are running (--max-sessions)");
 }
 
+// How many worker processes ended with `cause` (salvus_compute_worker_exits_total).
+uint64_t Exits(const char* cause) {
+  return core::metrics::Default()
+      .counter("salvus_compute_worker_exits_total", "Worker processes that ended, by cause.",
+               std::string("cause=\"") + cause + "\"")
+      .value();
+}
+
 TEST_F(ComputeServerTest, AWorkerDyingMidRequestEndsItsSessionAndThePoolRefills) {
+  const uint64_t signalled = Exits("signal"), by_server = Exits("ended_by_server");
   StartServer();
   auto hub = Connect();
   const std::string s = hub->StartOk();
@@ -175,6 +185,9 @@ TEST_F(ComputeServerTest, AWorkerDyingMidRequestEndsItsSessionAndThePoolRefills)
   ASSERT_TRUE(ended);
   EXPECT_EQ(ended->reason(), "the session's process was killed (SIGKILL)");
   EXPECT_TRUE(WaitFor([&] { return launcher_.reaped == 1; }));
+  // /metrics has it by cause: a signal, not the server's doing.
+  EXPECT_EQ(OnLoop([&] { return Exits("signal"); }), signalled + 1);
+  EXPECT_EQ(OnLoop([&] { return Exits("ended_by_server"); }), by_server);
   // The pool is full again, and the next session runs.
   const std::string next = hub->StartOk();
   done = hub->WaitDone(hub->Execute(next, "ok"));
@@ -183,6 +196,7 @@ TEST_F(ComputeServerTest, AWorkerDyingMidRequestEndsItsSessionAndThePoolRefills)
 }
 
 TEST_F(ComputeServerTest, InterruptAndTerminate) {
+  const uint64_t ended_before = Exits("ended_by_server");
   StartServer();
   auto hub = Connect();
   const std::string s = hub->StartOk();
@@ -206,6 +220,7 @@ TEST_F(ComputeServerTest, InterruptAndTerminate) {
   EXPECT_EQ(ack->id(), tid);
   EXPECT_TRUE(ack->has_ack());
   EXPECT_EQ(Sessions(), 0u);
+  EXPECT_TRUE(WaitFor([&] { return Exits("ended_by_server") == ended_before + 1; }));
 }
 
 TEST_F(ComputeServerTest, WhenNoWorkerCanStartAStartFailsWithTheReason) {
@@ -282,6 +297,35 @@ TEST_F(ComputeServerTest, StoppingReapsThePoolsWorkersToo) {
   });
   // The session's worker and the two ready ones.
   EXPECT_TRUE(WaitFor([&] { return launcher_.reaped == 3; })) << launcher_.reaped;
+}
+
+// A hub the server has let go of is freed: whether it said hello and left,
+// sent something else first, never spoke or was stopped with the server
+// (its connection's end handler held it in a cycle: LSan found 25 KB).
+TEST_F(ComputeServerTest, HubsThatLeaveAreLetGo) {
+  StartServer();
+  auto hubs = [&] { return OnLoop([this] { return server_->hubs_connected(); }); };
+  {
+    auto hub = Connect();
+    hub->StartOk();
+    TestHub stranger(server_->port(), "wrong");
+    EXPECT_EQ(hubs(), 2u);
+  }
+  const int fd = testutil::ConnectLoopback(server_->port(), 2);
+  ASSERT_NE(fd, -1);
+  ASSERT_EQ(write(fd, "\0\0\0\1x", 5), 5);  // a malformed frame before hello
+  char c;
+  while (read(fd, &c, 1) > 0) {
+  }
+  close(fd);
+  EXPECT_TRUE(WaitFor([&] { return hubs() == 0; })) << hubs();
+  auto last = Connect();
+  EXPECT_TRUE(WaitFor([&] { return hubs() == 1; }));
+  OnLoop([this] {
+    server_->Stop();
+    return 0;
+  });
+  EXPECT_EQ(hubs(), 0u);
 }
 
 }  // namespace

@@ -37,6 +37,7 @@ asio::awaitable<void> HandshakeThenStart(std::shared_ptr<TlsConn> conn, core::Co
   if (ec) {
     spdlog::warn("hub {}: TLS handshake failed: {}", peer, ec.message());
     conn->Close();
+    if (handlers.on_end) handlers.on_end(core::ConnEnd::kError);  // the server lets go of it
     co_return;
   }
   conn->Start(std::move(handlers));
@@ -66,11 +67,14 @@ void ComputeServer::AcceptHub(tcp::socket sock) {
   auto rep = sock.remote_endpoint(ec);
   if (!ec) peer = rep.address().to_string() + ":" + std::to_string(rep.port());
   auto hub = std::make_shared<HubConn>();
+  hubs_.insert(hub);
   std::weak_ptr<HubConn> weak = hub;
   core::ConnHandlers handlers{[this, weak](std::string_view body) {
                                 if (auto h = weak.lock()) OnHubFrame(h, body);
                               },
-                              [this, hub](core::ConnEnd end) {
+                              [this, weak](core::ConnEnd end) {
+                                auto hub = weak.lock();
+                                if (!hub) return;
                                 if (end == core::ConnEnd::kTooBig) {
                                   spdlog::warn("hub {}: frame over {} bytes{}; closing",
                                                hub->conn->peer(), hub->conn->max_frame(),
@@ -275,6 +279,7 @@ void ComputeServer::OnHubEnd(const std::shared_ptr<HubConn>& hub) {
   std::vector<std::string> ids(hub->sessions.begin(), hub->sessions.end());
   for (auto& id : ids) EndSession(id, proto::Done::DIED, "the hub disconnected", false);
   hub->conn->Close();
+  hubs_.erase(hub);
 }
 
 }  // namespace salvus::compute

@@ -29,8 +29,8 @@ ComputeServer::ComputeServer(asio::io_context& io, ComputeOptions options, Worke
       acceptor_(io),
       ready_(io),
       respawn_backoff_(io),
-      refill_timer_(io),
-      pool_idle_timer_(io) {
+      pool_idle_timer_(io),
+      refill_timer_(io) {
   opt_.pool_max = std::max(opt_.pool_max, opt_.pool_size);
   pool_target_ = opt_.pool_size;
   if (opt_.spawn_in_flight == 0) {
@@ -62,6 +62,8 @@ void ComputeServer::Stop() {
   // The pool's workers too: their homes and uids are cleaned like any
   // session's (AfterStop waits for it).
   for (auto& [wid, w] : workers_) ReapWorker(*w);
+  // Hubs' connections close (their sessions have ended).
+  for (const auto& hub : std::exchange(hubs_, {})) hub->conn->Close();
 }
 
 void ComputeServer::AfterStop(const std::function<void()>& done) {

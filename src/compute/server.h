@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "compute/compute_metrics.h"
@@ -119,6 +120,8 @@ class ComputeServer : private WorkerLauncher::Listener {
   // Workers ready in the pool, and how many it aims to keep ready now.
   size_t workers_ready() const { return ready_workers_.size(); }
   unsigned pool_target() const { return pool_target_; }
+  // Hub connections held (authenticated or not, until their end).
+  size_t hubs_connected() const { return hubs_.size(); }
   // The port listened on (0 until Run listens).
   uint16_t port() const { return port_; }
 
@@ -177,6 +180,8 @@ class ComputeServer : private WorkerLauncher::Listener {
   // worker_retire.cc
   void OnWorkerEnd(uint64_t wid);
   void OutOfMemoryText(WorkerRecord& w);
+  bool OutOfMemory(const WorkerRecord& w) const;  // killed by its cgroup's OOM killer
+  ComputeMetrics::Cause ExitCause(const WorkerRecord& w, const proto::WorkerExited& how);
   void RetireWorker(uint64_t wid);
   void ReapWorker(WorkerRecord& w);
   void StartReaper(WorkerRecord& w);
@@ -201,6 +206,9 @@ class ComputeServer : private WorkerLauncher::Listener {
   unsigned spawning_ = 0;               // workers in kSpawning
   unsigned urgent_spawning_ = 0;        // of which urgent (for waiting starts)
   std::map<std::string, std::unique_ptr<SessionRecord>> sessions_;
+  // Connected hubs (authenticated or not): the server owns them, their
+  // connections' handlers hold them weakly; OnHubEnd and Stop let go.
+  std::set<std::shared_ptr<HubConn>> hubs_;
   std::deque<std::string> waiting_starts_;  // sessions waiting for a worker
   boost::asio::steady_timer respawn_backoff_;
   bool backoff_armed_ = false;

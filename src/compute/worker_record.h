@@ -25,9 +25,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "compute/compute_metrics.h"
 #include "core/conn.h"
 
 namespace salvus::compute {
@@ -51,7 +53,8 @@ struct WorkerRecord {
   bool urgent = false;  // forked for a waiting start (WorkerSpec::urgent)
   std::chrono::steady_clock::time_point spawned_at;  // when its fork was asked for
   std::string session;                               // set while kServing (kept into kEnded)
-  std::string exit_text;  // how the process ended, once the launcher said
+  std::string exit_text;                            // how the process ended, once the launcher said
+  std::optional<ComputeMetrics::Cause> exit_cause;  // the same, for /metrics
   std::unique_ptr<boost::asio::steady_timer> grace;  // kEnded: waits for the exit report
 
   WorkerState state() const { return state_; }

@@ -36,6 +36,7 @@ void ComputeServer::OnWorkerExited(uint64_t wid, const proto::WorkerExited& how)
   WorkerRecord& w = *it->second;
   w.exit_text = ExitText(how);
   if (how.signal() == SIGKILL) OutOfMemoryText(w);
+  w.exit_cause = ExitCause(w, how);
   // Its socket already closed (a grace timer runs from then): retire it now.
   if (w.state() == WorkerState::kEnded || w.grace) {
     RetireWorker(wid);
@@ -46,10 +47,23 @@ void ComputeServer::OnWorkerExited(uint64_t wid, const proto::WorkerExited& how)
   w.conn->ResumeReading();
 }
 
+ComputeMetrics::Cause ComputeServer::ExitCause(const WorkerRecord& w,
+                                               const proto::WorkerExited& how) {
+  if (w.state() == WorkerState::kReaping) return ComputeMetrics::kEndedByServer;
+  if (how.signal() == SIGXCPU) return ComputeMetrics::kCpuTime;
+  if (how.signal() == SIGKILL && OutOfMemory(w)) return ComputeMetrics::kOutOfMemory;
+  if (how.signal() != 0) return ComputeMetrics::kSignal;
+  return how.exit_code() == 0 ? ComputeMetrics::kExitOk : ComputeMetrics::kExitError;
+}
+
+bool ComputeServer::OutOfMemory(const WorkerRecord& w) const {
+  const SessionCgroups* cg = launcher_.cgroups();
+  return cg != nullptr && cg->OomKills(w.home) > 0;
+}
+
 // A worker the kernel killed for lack of memory in its cgroup gets that said.
 void ComputeServer::OutOfMemoryText(WorkerRecord& w) {
-  const SessionCgroups* cg = launcher_.cgroups();
-  if (cg == nullptr || cg->OomKills(w.home) == 0) return;
+  if (!OutOfMemory(w)) return;
   auto s = sessions_.find(w.session);
   const uint64_t mb =
       s != sessions_.end() ? s->second->limits.memory_mb() : pool_limits_.memory_mb();
@@ -80,6 +94,15 @@ void ComputeServer::RetireWorker(uint64_t wid) {
   if (it == workers_.end()) return;
   WorkerRecord& w = *it->second;
   if (w.grace) w.grace->cancel();
+  // Counted once, here (a worker the server ended is retired before, or
+  // without, the launcher's report of its exit); one never forked is not.
+  if (w.pid > 0) {
+    metrics_
+        .worker_exits[w.exit_cause                         ? *w.exit_cause
+                      : w.state() == WorkerState::kReaping ? ComputeMetrics::kEndedByServer
+                                                           : ComputeMetrics::kUnreported]
+        ->Add();
+  }
   if (!w.session.empty() && sessions_.count(w.session)) {
     std::string why = w.exit_text.empty() ? "the session's process ended" : w.exit_text;
     spdlog::warn("session {}: {}", core::LogId(w.session), why);

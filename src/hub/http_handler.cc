@@ -9,6 +9,7 @@
 
 #include "core/sha1.h"
 #include "hub/blob_store.h"
+#include "hub/hub_metrics.h"
 #include "hub/static_files.h"
 #include "store/await_store.h"
 #include "store/store.h"
@@ -80,12 +81,15 @@ std::optional<HttpResponse> UnreadableRequestResponse(boost::system::error_code 
   req.version(11);
   req.keep_alive(false);
   if (ec == http::error::header_limit) {
+    Metrics().http_header_too_large.Add();
     return TextResponse(req, http::status::request_header_fields_too_large,
                         "request headers too large");
   }
   if (ec == http::error::body_limit) {
+    Metrics().http_body_too_large.Add();
     return TextResponse(req, http::status::payload_too_large, "request body too large");
   }
+  Metrics().http_malformed.Add();
   return TextResponse(req, http::status::bad_request, "malformed HTTP request: " + ec.message());
 }
 

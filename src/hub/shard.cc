@@ -14,6 +14,7 @@
 #include "hub/blob_store.h"
 #include "hub/client_address.h"
 #include "hub/connection.h"
+#include "hub/hub_metrics.h"
 #include "hub/session_directory.h"
 #include "store/store.h"
 
@@ -443,6 +444,7 @@ asio::awaitable<void> Shard::AcceptLoop() {
 // just sees the connection close), sent without waiting; the socket
 // closes at once.
 void Shard::Refuse(tcp::socket sock, const std::string& client, bool per_address, size_t max) {
+  (per_address ? Metrics().refused_per_address : Metrics().refused_full).Add();
   const auto now = std::chrono::steady_clock::now();
   if (now - last_full_warning_ > opt_.full_warning_interval) {
     last_full_warning_ = now;

@@ -16,6 +16,7 @@
 #include "core/spawn.h"
 #include "hub/browser.h"
 #include "hub/client_address.h"
+#include "hub/hub_metrics.h"
 #include "hub/rate_limit.h"
 #include "hub/router.h"
 #include "hub/shard.h"
@@ -133,6 +134,8 @@ class WsConn : public Browser, public std::enable_shared_from_this<WsConn<Stream
       ws_.text(true);
       co_await ws_.async_write(asio::buffer(text), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
+      Metrics().ws_messages_out.Add();
+      Metrics().ws_bytes_out.Add(text.size());
       if (closed_) break;  // closed while writing: the queue is gone
       queued_ -= text.size();
       if (backed_up_ && queued_ <= max_queue_ / 2) SetBackedUp(false);
@@ -289,6 +292,8 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
       conn->end_sessions = true;
     }
     if (ec || conn->closed()) break;  // closed meanwhile (too slow): it is gone already
+    Metrics().ws_messages_in.Add();
+    Metrics().ws_bytes_in.Add(buffer.size());
     if (too_big) {
       // A misbehaving client: closed with a reason, and its sessions end.
       spdlog::warn("browser {}: message over {} bytes; closed", conn->id(), opt.max_message);

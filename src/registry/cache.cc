@@ -3,10 +3,13 @@
 #include <libmemcached/memcached.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "core/address.h"
+#include "core/metrics.h"
 
 namespace salvus::registry {
 namespace {
@@ -19,6 +22,33 @@ class NullCache : public Cache {
   bool Delete(std::string_view) override { return false; }
 };
 
+// Per operation: its latency, and its failures (a miss is not one).
+struct OpMetrics {
+  explicit OpMetrics(const char* op)
+      : seconds(core::metrics::Default().histogram(
+            "salvus_memcached_seconds", "memcached calls' latency, by operation.",
+            core::metrics::LatencyBuckets(), std::string("op=\"") + op + "\"")),
+        errors(core::metrics::Default().counter("salvus_memcached_errors_total",
+                                                "memcached calls that failed, by operation.",
+                                                std::string("op=\"") + op + "\"")) {}
+  core::metrics::Histogram& seconds;
+  core::metrics::Counter& errors;
+};
+
+// Observes the time from its construction to its end.
+class Timed {
+ public:
+  explicit Timed(OpMetrics& m) : m_(m) {}
+  ~Timed() {
+    m_.seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+  }
+
+ private:
+  OpMetrics& m_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
 class MemcachedCache : public Cache {
  public:
   explicit MemcachedCache(memcached_st* mc) : mc_(mc) {}
@@ -28,12 +58,13 @@ class MemcachedCache : public Cache {
 
   std::optional<std::string> Get(std::string_view key) override {
     std::lock_guard lock(mu_);
+    Timed timed(get_);
     size_t len = 0;
     uint32_t flags = 0;
     memcached_return_t rc;
     char* v = memcached_get(mc_, key.data(), key.size(), &len, &flags, &rc);
     if (!v) {
-      if (rc != MEMCACHED_NOTFOUND) Failed("get", rc);
+      if (rc != MEMCACHED_NOTFOUND) Failed(get_, "get", rc);
       return std::nullopt;
     }
     std::string out(v, len);
@@ -43,23 +74,26 @@ class MemcachedCache : public Cache {
 
   bool Set(std::string_view key, std::string_view value, std::chrono::seconds ttl) override {
     std::lock_guard lock(mu_);
+    Timed timed(set_);
     memcached_return_t rc = memcached_set(mc_, key.data(), key.size(), value.data(), value.size(),
                                           static_cast<time_t>(ttl.count()), 0);
-    if (!memcached_success(rc)) Failed("set", rc);
+    if (!memcached_success(rc)) Failed(set_, "set", rc);
     return memcached_success(rc);
   }
 
   bool Delete(std::string_view key) override {
     std::lock_guard lock(mu_);
+    Timed timed(delete_);
     memcached_return_t rc = memcached_delete(mc_, key.data(), key.size(), 0);
     if (rc == MEMCACHED_NOTFOUND) return true;
-    if (!memcached_success(rc)) Failed("delete", rc);
+    if (!memcached_success(rc)) Failed(delete_, "delete", rc);
     return memcached_success(rc);
   }
 
  private:
-  // One warning per outage, not one per call.
-  void Failed(const char* op, memcached_return_t rc) {
+  // Counted each time; one warning per outage, not one per call.
+  void Failed(OpMetrics& m, const char* op, memcached_return_t rc) {
+    m.errors.Add();
     const auto now = std::chrono::steady_clock::now();
     if (now - last_warning_ < std::chrono::seconds(60)) return;
     last_warning_ = now;
@@ -70,6 +104,7 @@ class MemcachedCache : public Cache {
   std::mutex mu_;
   memcached_st* mc_;  // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point last_warning_{};
+  OpMetrics get_{"get"}, set_{"set"}, delete_{"delete"};
 };
 
 }  // namespace

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <type_traits>
 
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "store/migrations.h"
 #include "store/operations.h"
 
@@ -44,9 +46,35 @@ class Delivery {
   Callback<T> cb_;
 };
 
+// An operation's figures for Prometheus (core/metrics.h), by operation:
+// its latency on the database (not its wait in the queue), and failures.
+struct OpMetrics {
+  core::metrics::Histogram* seconds;
+  core::metrics::Counter* errors;
+};
+OpMetrics& MetricsOf(const char* what) {
+  static std::mutex mu;
+  static auto* by_op = new std::map<std::string, OpMetrics>();
+  std::lock_guard lock(mu);
+  auto it = by_op->find(what);
+  if (it != by_op->end()) return it->second;
+  auto& r = core::metrics::Default();
+  const std::string label = std::string("op=\"") + what + "\"";
+  return by_op
+      ->emplace(what,
+                OpMetrics{&r.histogram("salvus_store_seconds",
+                                       "Store operations' time on the database, by operation.",
+                                       core::metrics::LatencyBuckets(), label),
+                          &r.counter("salvus_store_errors_total",
+                                     "Store operations that failed, by operation.", label)})
+      .first->second;
+}
+
 template <class T>
 asio::awaitable<void> RunOp(std::function<asio::awaitable<T>(Db&)> op, Db& db,
                             std::shared_ptr<Delivery<T>> delivery, const char* what) {
+  OpMetrics& metrics = MetricsOf(what);
+  const auto t0 = std::chrono::steady_clock::now();
   Result<T> result;
   std::string error;
   try {
@@ -59,7 +87,10 @@ asio::awaitable<void> RunOp(std::function<asio::awaitable<T>(Db&)> op, Db& db,
     error = e.what();
   }
   co_await db.Reset();
+  metrics.seconds->Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!error.empty()) {
+    metrics.errors->Add();
     result = std::unexpected(std::string(what) + ": " + db.backend() + ": " + error);
   }
   delivery->Send(std::move(result));
@@ -118,6 +149,7 @@ void StoreImpl::Submit(const char* what, std::function<asio::awaitable<T>(Db&)> 
     return RunOp<T>(op, db, delivery, what);
   };
   job.fail = [delivery, what](const std::string& error) {
+    MetricsOf(what).errors->Add();
     delivery->Send(std::unexpected(std::string(what) + ": " + error));
   };
   Enqueue(std::move(job));
