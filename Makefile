@@ -4,7 +4,7 @@ BUILD ?= build
 DATA ?= data
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build web run test test-asan bench lint format fuzz clean
+.PHONY: all deps configure build web run test test-asan test-asan-units bench lint format fuzz clean
 
 all: build
 
@@ -38,6 +38,10 @@ test: build
 ASAN_BUILD ?= build-asan
 test-asan: deps web
 	scripts/sanitizers.sh $(ASAN_BUILD) $(JOBS)
+
+# The unit-test binaries only, sanitized the same way (what CI runs).
+test-asan-units: deps
+	SCOPE=units scripts/sanitizers.sh $(ASAN_BUILD) $(JOBS)
 
 bench: build
 	scripts/bench.sh $(BUILD)

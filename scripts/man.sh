@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Man pages from the same text as --help (help2man): salvus(1) and one per
-# subcommand, salvus-SUB(1), written to $2 for the binary $1.
+# subcommand, salvus-SUB(1), written gzipped (as Debian installs them) to $2
+# for the binary $1.
 set -euo pipefail
 bin=$1
 out=$2
@@ -12,7 +13,7 @@ page() {  # page NAME "HELP OPTION" "WHAT IT IS"
   help2man -N --no-discard-stderr --help-option="$opt" --version-option=--version \
     --name="$what" "$bin" |
     sed -e "s/^\.TH SALVUS /.TH $upper /" -e "/^\.SH NAME/{n;s/^salvus /$name /}" \
-      -e "s|$web_default|/usr/share/salvus/web|g" >"$out/$name.1"
+      -e "s|$web_default|/usr/share/salvus/web|g" | gzip -9n >"$out/$name.1.gz"
 }
 page salvus --help "Sage in the browser, computed on a cluster"
 for sub in up hub compute exec monitor status doctor; do

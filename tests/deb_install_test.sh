@@ -16,11 +16,12 @@ cp "$deb" "$tmp/salvus.deb"
 cat >"$tmp/inside.sh" <<'INSIDE'
 set -euo pipefail
 dpkg -i /salvus.deb >/dev/null
-for f in /usr/bin/salvus /usr/share/salvus/web/index.html /usr/share/man/man1/salvus-up.1 \
+for f in /usr/bin/salvus /usr/share/salvus/web/index.html /usr/share/man/man1/salvus-up.1.gz \
          /usr/lib/systemd/system/salvus-compute.service; do
   [ -e "$f" ] || { echo "not installed: $f"; exit 1; }
 done
 salvus --version
+zcat /usr/share/man/man1/salvus-up.1.gz | grep -q -- '--pool-max' || { echo "salvus-up(1) lacks --pool-max"; exit 1; }
 mkdir -m 711 /srv/salvus-deb-test
 salvus up --port 0 --data /srv/salvus-deb-test/data >/srv/up.log 2>&1 &
 up=$!
