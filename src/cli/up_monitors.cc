@@ -86,8 +86,14 @@ asio::awaitable<void> Watch(UpMonitors::State* st, monitor::MonitorOptions o) {
       // up stops its hub and compute server right after: say so now.
       if (m.service_id() > 0) {
         const int64_t id = m.service_id();
-        co_await store::AwaitStore<void>(
+        auto r = co_await store::AwaitStore<void>(
             [&](auto cb) { st->store->MarkServiceStopped(id, core::NowMs(), std::move(cb)); });
+        if (r) {
+          spdlog::info("up's {} (service {}) marked stopped", o.service.type, id);
+        } else {
+          spdlog::warn("up's {} (service {}): cannot mark it stopped: {}", o.service.type, id,
+                       r.error());
+        }
       }
       break;
     }
