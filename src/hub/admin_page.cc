@@ -135,7 +135,8 @@ Response AdminPage::Login(const Request& req) const {
   res.set(http::field::location, "/admin");
   res.set(http::field::cache_control, "no-store");
   res.set(http::field::set_cookie, std::string(kAdminCookie) + "=" + AdminCookieValue(opt_.token) +
-                                       "; Path=/admin; HttpOnly; SameSite=Strict");
+                                       "; Path=/admin; HttpOnly; SameSite=Strict" +
+                                       (opt_.tls ? "; Secure" : ""));
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
   return res;

@@ -40,6 +40,7 @@ struct AdminOptions {
   // A running service whose newest status is older than this is "stale".
   std::chrono::milliseconds stale_after = std::chrono::seconds(20);
   OperatorCheck is_operator;  // issue 15: accounts marked operator
+  bool tls = false;           // served over https: the cookie is Secure
 };
 
 inline constexpr size_t kMaxLogLimit = 1000;

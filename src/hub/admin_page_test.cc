@@ -60,10 +60,12 @@ class AdminPageTest : public ::testing::Test {
   http::response<http::string_body> Run(http::verb method, const std::string& target,
                                         const std::string& peer = "127.0.0.1",
                                         const std::string& auth = "Bearer " + kToken,
-                                        const std::string& body = "", bool with_store = true) {
+                                        const std::string& body = "", bool with_store = true,
+                                        bool tls = false) {
     AdminOptions opt;
     opt.token = kToken;
     opt.web_root = root_;
+    opt.tls = tls;
     AdminPage page(opt, with_store ? &store_ : nullptr);
     http::request<http::string_body> req{method, target, 11};
     if (!auth.empty()) req.set(http::field::authorization, auth);
@@ -120,6 +122,9 @@ TEST_F(AdminPageTest, LoginSetsACookieThatOpensThePage) {
   const std::string cookie(res[http::field::set_cookie]);
   EXPECT_EQ(cookie, "salvus_admin=" + AdminCookieValue(kToken) +
                         "; Path=/admin; HttpOnly; SameSite=Strict");
+  // Over https the cookie goes over https only.
+  res = Run(http::verb::post, "/admin/login", "127.0.0.1", "", "token=" + kToken, true, true);
+  EXPECT_TRUE(std::string(res[http::field::set_cookie]).ends_with("; SameSite=Strict; Secure"));
   res = Run(http::verb::post, "/admin/login", "127.0.0.1", "", "token=nope");
   EXPECT_EQ(res.result(), http::status::forbidden);
   EXPECT_TRUE(res[http::field::set_cookie].empty());

@@ -80,6 +80,7 @@ Shard::Shard(ShardContext context, unsigned index, unsigned shards)
               AdminOptions admin;
               admin.token = opt_.token;
               admin.stale_after = opt_.stale_after;
+              admin.tls = !opt_.tls_cert.empty();
               return admin;
             }()),
       permalinks_(store_.get()) {
