@@ -1,14 +1,17 @@
 // Fuzz target: what the hub does with the bytes of an HTTP request (hub/
 // http_handler, hub/static_files, hub/permalinks' id check): Beast's parser
 // with the hub's body limit, then the Origin check of a WebSocket upgrade,
-// /healthz, /blobs/<name>[?name=], static paths and /s/<id>. Up to four
-// pipelined requests per input.
+// /healthz, /blobs/<name>[?name=], static paths, /s/<id> and the operator's
+// page (/admin, from loopback and from elsewhere). Up to four pipelined
+// requests per input.
 //
 // Checks: nothing outside the web root and no hidden file is ever served;
 // what is served is exactly a file of the root (or the one blob); a refused
 // upgrade is refused; every response is well-formed HTTP again after being
 // written (no header injection); /s/<id> is the page exactly when <id> is a
-// permalink id; a download name is short and of safe characters only.
+// permalink id; a download name is short and of safe characters only;
+// /admin and its API refuse (403) whoever is not on loopback, and anyone
+// without the token, whatever the request looks like.
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -54,7 +57,8 @@ struct WebRoot {
     fs::create_directories(dir + "/root/.git");
     files = {{"/index.html", "<html>index</html>"},
              {"/assets/app-1.js", "console.log(1)"},
-             {"/favicon.ico", "icon"}};
+             {"/favicon.ico", "icon"},
+             {"/admin.html", "<html>admin</html>"}};
     for (const auto& [path, text] : files) std::ofstream(dir + "/root" + path) << text;
     std::ofstream(dir + "/root/.env") << "SECRET hidden file";
     std::ofstream(dir + "/root/.git/config") << "SECRET hidden folder";
@@ -88,7 +92,9 @@ void CheckWellFormed(const HttpResponse& res) {
   (void)used;
 }
 
-void CheckRequest(HttpHandler& handler, const HttpRequest& req) {
+constexpr std::string_view kToken = "fuzz-token-0123456789abcdef";
+
+void CheckRequest(HttpHandler& handler, const HttpRequest& req, bool loopback) {
   const std::string target(req.target());
   const std::string path = target.substr(0, target.find('?'));
 
@@ -116,7 +122,11 @@ void CheckRequest(HttpHandler& handler, const HttpRequest& req) {
   asio::io_context io;
   std::optional<HttpResponse> res;
   asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { res = co_await handler.Handle(req); },
+      io,
+      [&]() -> asio::awaitable<void> {
+        res = co_await handler.Handle(req, loopback ? asio::ip::make_address("127.0.0.1")
+                                                    : asio::ip::make_address("10.1.2.3"));
+      },
       [](const std::exception_ptr& e) {
         if (e) std::rethrow_exception(e);
       });
@@ -129,6 +139,15 @@ void CheckRequest(HttpHandler& handler, const HttpRequest& req) {
     for (const auto& [file, text] : Root().files) known = known || body == text;
     FUZZ_CHECK(known);
   }
+  if (AdminPage::Owns(target)) {
+    const std::string auth(req[http::field::authorization]);
+    const std::string cookie(req[http::field::cookie]);
+    const bool has_token = auth.find(kToken) != std::string::npos ||
+                           cookie.find(AdminCookieValue(kToken)) != std::string::npos;
+    if (!loopback) FUZZ_CHECK(res->result() == http::status::forbidden);
+    if (!has_token && path != "/admin/login") FUZZ_CHECK(res->result() == http::status::forbidden);
+    if (res->result() == http::status::see_other) FUZZ_CHECK(loopback && path == "/admin/login");
+  }
   CheckWellFormed(*res);
 }
 
@@ -140,7 +159,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(b->Put(salvus::core::Sha1Hex(kBlob), "image/png", std::string(kBlob)));
     return b;
   }();
-  HttpHandler handler(Root().dir + "/root", blobs, nullptr);
+  AdminOptions admin;
+  admin.token = kToken;
+  HttpHandler handler(Root().dir + "/root", blobs, nullptr, admin);
   std::string_view in(reinterpret_cast<const char*>(data), size);
   for (int n = 0; n < 4 && !in.empty(); ++n) {
     http::request_parser<http::string_body> parser;
@@ -156,7 +177,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       parser.put_eof(ec);
       if (ec || !parser.is_done()) return 0;
     }
-    CheckRequest(handler, parser.release());
+    CheckRequest(handler, parser.release(), /*loopback=*/n % 2 == 0);
   }
   return 0;
 }

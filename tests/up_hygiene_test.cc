@@ -102,7 +102,8 @@ TEST(UpHygiene, ACellHoldsNoDescriptorOfTheHubEvenAfterTheComputeServerRestarts)
 
 TEST(UpHygiene, ACellCannotReadTheDatabaseTheLogsOrTheToken) {
   if (geteuid() != 0) GTEST_SKIP() << "sessions have uids of their own only as root";
-  UpProcess up({"--kernel", "python"});
+  // --monitor: its pid and stats files too.
+  UpProcess up({"--kernel", "python", "--monitor"});
   ASSERT_TRUE(up.ok()) << up.log();
   auto c = ConnectTo(up);
   ASSERT_NE(c, nullptr);
@@ -115,7 +116,8 @@ TEST(UpHygiene, ACellCannotReadTheDatabaseTheLogsOrTheToken) {
     ++files;
   }
   paths += "'" + up.data() + "/compute/zygote/.']";
-  for (const char* name : {"salvus.db", "salvus.db-wal", "compute.log", "token", "hub.port"}) {
+  for (const char* name : {"salvus.db", "salvus.db-wal", "compute.log", "token", "hub.port",
+                           "up.pid", "compute.pid", "hub.json", "compute.json"}) {
     EXPECT_TRUE(fs::exists(up.data() + "/" + name)) << name;
   }
   const std::string out = RunCell(*c,

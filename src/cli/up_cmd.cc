@@ -16,9 +16,11 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/up_monitors.h"
 #include "cli/up_places.h"
 #include "compute/sandbox.h"
 #include "core/hex.h"
@@ -48,6 +50,8 @@ struct UpFlags {
   double reconnect_grace_s = 120;
   std::string log_level = "info";
   std::string compute_metrics_listen;
+  bool monitor = false;  // monitors of the hub and compute server (up_monitors.h)
+  double monitor_interval_s = 6;
   // A classroom opens the page at once: enough ready workers that a burst of 20
   // starts finds one each (a fork of the warm zygote costs ~15 ms of CPU
   // here, so starts beyond the pool queue behind each other). A ready worker
@@ -87,8 +91,8 @@ std::string EnsureToken(const std::string& data) {
 // The compute server child, restarted on the same port if it dies.
 class ComputeChild {
  public:
-  ComputeChild(std::vector<std::string> args, std::string port_file)
-      : args_(std::move(args)), port_file_(std::move(port_file)) {}
+  ComputeChild(std::vector<std::string> args, std::string port_file, std::string pid_file)
+      : args_(std::move(args)), port_file_(std::move(port_file)), pid_file_(std::move(pid_file)) {}
 
   bool Spawn() {
     std::vector<char*> argv;
@@ -113,6 +117,7 @@ class ComputeChild {
     posix_spawnattr_destroy(&attr);
     if (rc != 0) return false;
     pid_ = pid;
+    std::ofstream(pid_file_) << pid << "\n";  // for its monitor
     return true;
   }
 
@@ -169,6 +174,7 @@ class ComputeChild {
  private:
   std::vector<std::string> args_;
   std::string port_file_;
+  std::string pid_file_;
   std::atomic<pid_t> pid_{-1};
   std::atomic<bool> stopping_{false};
   std::thread supervisor_;
@@ -249,6 +255,7 @@ int RunUp(const UpFlags& f) {
   if (!f.compute_metrics_listen.empty()) {
     compute_args.insert(compute_args.end(), {"--metrics-listen", f.compute_metrics_listen});
   }
+  if (f.monitor) compute_args.insert(compute_args.end(), {"--stats-file", ComputeStatsFile(data)});
   compute_args.insert(compute_args.end(), {"--pool", std::to_string(f.pool), "--pool-max",
                                            std::to_string(std::max(f.pool, f.pool_max))});
   // Everything runs on this machine, the hub's port included: sessions get
@@ -270,7 +277,7 @@ int RunUp(const UpFlags& f) {
         "(--no-isolate-network gives them this machine's)");
   }
   BlockStopSignals();
-  ComputeChild compute(std::move(compute_args), data + "/compute.port");
+  ComputeChild compute(std::move(compute_args), data + "/compute.port", ComputePidFile(data));
   std::cout << "Starting Sage (a few seconds)..." << std::endl;
   if (!compute.Spawn() || !compute.WaitReady(std::chrono::seconds(180))) {
     std::cerr << "salvus up: the compute server did not start; see " << data << "/compute.log\n";
@@ -311,11 +318,28 @@ int RunUp(const UpFlags& f) {
   if (!hub.WaitForCompute(std::chrono::seconds(30))) {
     spdlog::warn("the hub is not connected to the compute server yet; see {}/compute.log", data);
   }
+  std::optional<UpMonitors> monitors;
+  if (f.monitor) {
+    monitors.emplace(UpMonitorOptions{
+        .db = o->db,
+        .memcached = f.memcached,
+        .data = data,
+        .hub_address = f.host,
+        .hub_port = port,
+        .compute_address = "127.0.0.1",
+        .compute_port = cport,
+        .interval = std::chrono::milliseconds(static_cast<int64_t>(f.monitor_interval_s * 1000))});
+    if (auto r = monitors->Start(); !r) spdlog::error("--monitor: {}", r.error());
+  }
   std::ofstream(data + "/hub.port") << port << "\n";
-  std::cout << "Salvus is running at " << (f.tls_cert.empty() ? "http" : "https") << "://" << f.host
-            << ":" << port << "/  (Ctrl-C stops it)" << std::endl;
+  const std::string url = std::string(f.tls_cert.empty() ? "http" : "https") + "://" + f.host +
+                          ":" + std::to_string(port);
+  std::cout << "Salvus is running at " << url << "/  (Ctrl-C stops it)\n"
+            << "Operator's page: " << url << "/admin from this machine, with the token in " << token
+            << (f.monitor ? "" : " (--monitor fills it with up's own services)") << std::endl;
   WaitForSignal();
   std::cout << "stopping..." << std::endl;
+  if (monitors) monitors->Stop();
   hub.Stop();
   compute.Stop();
   return 0;
@@ -359,6 +383,12 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--compute-metrics-listen", f->compute_metrics_listen,
                 "HOST:PORT answering GET /metrics with the compute server's figures "
                 "(--metrics-listen: the hub's)");
+  c->add_flag("--monitor", f->monitor,
+              "watch the hub and the compute server as `salvus monitor` would (status rows and "
+              "the compute server's log in the database: /admin and `salvus status` show them)");
+  c->add_option("--monitor-interval", f->monitor_interval_s, "seconds between status rows")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
   c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error (hub and compute)")
       ->capture_default_str();
   AddHubLimitOptions(c, &f->limits, &f->reconnect_grace_s);

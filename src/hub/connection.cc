@@ -80,7 +80,8 @@ asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
                             std::move(req));
       co_return;
     }
-    HttpResponse res = co_await shard.http().Handle(req);
+    const auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);
+    HttpResponse res = co_await shard.http().Handle(req, ec ? asio::ip::address{} : peer.address());
     const bool keep = res.keep_alive();
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep) {

@@ -126,9 +126,13 @@ HttpResponse RefusedResponse(const HttpRequest& req, bool per_address, size_t ma
   return res;
 }
 
-boost::asio::awaitable<HttpResponse> HttpHandler::Handle(const HttpRequest& req) {
+boost::asio::awaitable<HttpResponse> HttpHandler::Handle(const HttpRequest& req,
+                                                         const boost::asio::ip::address& peer) {
   if (req.target() == "/healthz") co_return Healthy(req);
   if (req.target().starts_with("/blobs/")) co_return co_await ServeBlob(req);
+  if (AdminPage::Owns(std::string_view(req.target().data(), req.target().size()))) {
+    co_return co_await admin_.Handle(req, peer);
+  }
   co_return ServeStatic(web_root_, req);
 }
 

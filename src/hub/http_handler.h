@@ -1,17 +1,21 @@
-// What the hub answers to plain HTTP: /healthz, /blobs/<sha1> and the web
-// client's static files. A function from a request to a response, without
-// sockets (connection.cc reads and writes them), so it is tested alone.
+// What the hub answers to plain HTTP: /healthz, /blobs/<sha1>, the
+// operator's page (/admin, admin_page.h) and the web client's static files. A function from a
+// request to a response, without sockets (connection.cc reads and writes them), so it is tested
+// alone.
 //
 // Not thread-safe: one HttpHandler per shard (BlobStore is shared and
 // thread-safe; the Store is the shard's).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http.hpp>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "hub/admin_page.h"
 
 namespace salvus::store {
 class Store;
@@ -28,20 +32,31 @@ class BlobStore;
 class HttpHandler {
  public:
   // `web_root`: the built web client; `store`: null without a database (a
-  // blob not in `blobs` is then not found).
-  HttpHandler(std::string web_root, BlobStore* blobs, store::Store* store)
-      : web_root_(std::move(web_root)), blobs_(blobs), store_(store) {}
+  // blob not in `blobs` is then not found); `admin`: who may open /admin.
+  HttpHandler(std::string web_root, BlobStore* blobs, store::Store* store, AdminOptions admin = {})
+      : web_root_(web_root),
+        blobs_(blobs),
+        store_(store),
+        admin_(AdminWithRoot(admin, web_root), store) {}
 
-  // The response to `req` (not a WebSocket upgrade). Waits for the Store
-  // only for a blob that is not in memory.
-  boost::asio::awaitable<HttpResponse> Handle(const HttpRequest& req);
+  // The response to `req` (not a WebSocket upgrade) from `peer` (the
+  // client's address: /admin answers loopback only). Waits for the Store
+  // for a blob that is not in memory and for /admin's API.
+  boost::asio::awaitable<HttpResponse> Handle(const HttpRequest& req,
+                                              const boost::asio::ip::address& peer = {});
 
  private:
   boost::asio::awaitable<HttpResponse> ServeBlob(const HttpRequest& req);
 
+  static AdminOptions AdminWithRoot(AdminOptions o, const std::string& root) {
+    o.web_root = root;
+    return o;
+  }
+
   std::string web_root_;
   BlobStore* blobs_;
   store::Store* store_;
+  AdminPage admin_;
 };
 
 // A plain-text response to `req`.

@@ -125,6 +125,17 @@ TEST_F(HttpHandlerTest, Blobs) {
   EXPECT_EQ(Get("/blobs/").result(), http::status::bad_request);
 }
 
+// /admin goes to the operator's page, which answers only loopback peers
+// with the token (admin_page_test.cc has the rest).
+TEST_F(HttpHandlerTest, AdminIsNotAStaticFile) {
+  std::ofstream(root_ + "/admin.html") << "<html>admin</html>";
+  for (const char* target : {"/admin", "/admin.html", "/admin/api/services"}) {
+    auto res = Get(target);  // no peer address: not loopback
+    EXPECT_EQ(res.result(), http::status::forbidden) << target;
+    EXPECT_EQ(res.body().find("<html>admin</html>"), std::string::npos) << target;
+  }
+}
+
 TEST(HttpHelpers, DownloadName) {
   EXPECT_EQ(DownloadName("/blobs/x"), "download");
   EXPECT_EQ(DownloadName("/blobs/x?name="), "download");

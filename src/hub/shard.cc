@@ -76,7 +76,14 @@ Shard::Shard(ShardContext context, unsigned index, unsigned shards)
                             .max_limits = opt_.max_session_limits,
                             .max_sessions_per_connection = opt_.max_sessions_per_connection}),
       store_(OpenShardStore(opt_, index, io_)),
-      http_(opt_.web_root, ctx_.blobs, store_.get()),
+      http_(opt_.web_root, ctx_.blobs, store_.get(),
+            [this] {
+              AdminOptions admin;
+              admin.token = opt_.token;
+              admin.stale_after = opt_.stale_after;
+              admin.tls = !opt_.tls_cert.empty();
+              return admin;
+            }()),
       permalinks_(store_.get()) {
   for (size_t i = 0; i < opt_.compute.size(); ++i) NewLink(opt_.compute[i]);
   router_.SetAddressQuota(ctx_.sessions_per_address, static_cast<int>(index_));

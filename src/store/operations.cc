@@ -206,57 +206,7 @@ asio::awaitable<LogCursor> GetLogCursorOp(Db& db, int64_t service_id) {
 }
 
 asio::awaitable<std::vector<ServiceStatus>> RunningServicesOp(Db& db, std::string type) {
-  std::string sql =
-      "SELECT s.id, s.type, s.name, s.site, s.address, s.port, s.username, s.pid, "
-      "s.monitor_pid, s.start_ms, s.stop_ms, "
-      "st.id, st.time_ms, st.load1, st.load5, st.load15, st.pcpu, st.pmem, st.cputime_s, "
-      "st.walltime_s, st.vsize_kb, st.rss_kb, st.extra "
-      "FROM services s LEFT JOIN status st "
-      "ON st.id = (SELECT MAX(id) FROM status WHERE service_id = s.id) "
-      "WHERE s.running = 1";
-  std::vector<Param> params;
-  if (!type.empty()) {
-    sql += " AND s.type = $1";
-    params.push_back(Text(type));
-  }
-  sql += " ORDER BY s.id";
-  Rows r = co_await db.Query(std::move(sql), std::move(params));
-  std::vector<ServiceStatus> out;
-  out.reserve(r.size());
-  for (size_t i = 0; i < r.size(); ++i) {
-    ServiceStatus ss;
-    Service& s = ss.service;
-    s.id = r.Int(i, 0);
-    s.type = r.Text(i, 1);
-    s.name = r.Text(i, 2);
-    s.site = r.Text(i, 3);
-    s.address = r.Text(i, 4);
-    s.port = static_cast<int>(r.Int(i, 5));
-    s.user = r.Text(i, 6);
-    s.pid = static_cast<int>(r.Int(i, 7));
-    s.monitor_pid = static_cast<int>(r.Int(i, 8));
-    s.start_ms = r.Int(i, 9);
-    s.stop_ms = r.Int(i, 10);
-    s.running = true;
-    if (!r.IsNull(i, 11)) {
-      StatusRow st;
-      st.service_id = s.id;
-      st.time_ms = r.Int(i, 12);
-      st.load1 = r.Real(i, 13);
-      st.load5 = r.Real(i, 14);
-      st.load15 = r.Real(i, 15);
-      st.pcpu = r.Real(i, 16);
-      st.pmem = r.Real(i, 17);
-      st.cputime_s = r.Real(i, 18);
-      st.walltime_s = r.Real(i, 19);
-      st.vsize_kb = static_cast<uint64_t>(r.Int(i, 20));
-      st.rss_kb = static_cast<uint64_t>(r.Int(i, 21));
-      st.extra = r.Text(i, 22);
-      ss.latest = std::move(st);
-    }
-    out.push_back(std::move(ss));
-  }
-  co_return out;
+  co_return co_await ServicesOp(db, std::move(type), /*running_only=*/true);
 }
 
 asio::awaitable<std::vector<LogLine>> RecentLogOp(Db& db, int64_t service_id, size_t limit) {

@@ -33,6 +33,15 @@ boost::asio::awaitable<void> AddLogLinesOp(Db& db, int64_t service_id, std::vect
                                            LogCursor cursor);
 boost::asio::awaitable<LogCursor> GetLogCursorOp(Db& db, int64_t service_id);
 boost::asio::awaitable<std::vector<ServiceStatus>> RunningServicesOp(Db& db, std::string type);
+// monitor_queries.cc: what the operator's page reads.
+boost::asio::awaitable<std::vector<ServiceStatus>> ServicesOp(Db& db, std::string type,
+                                                              bool running_only);
+boost::asio::awaitable<std::vector<StatusRow>> StatusSinceOp(Db& db, int64_t service_id,
+                                                             int64_t since_ms, size_t limit);
+boost::asio::awaitable<std::vector<LogLine>> SearchLogOp(Db& db, int64_t service_id,
+                                                         std::string text,
+                                                         std::vector<std::string> any_of,
+                                                         size_t limit);
 boost::asio::awaitable<std::vector<LogLine>> RecentLogOp(Db& db, int64_t service_id, size_t limit);
 boost::asio::awaitable<void> CapTablesOp(Db& db, size_t status_rows, size_t log_rows);
 boost::asio::awaitable<void> RegisterHubOp(Db& db, std::string name, std::string address, int port);

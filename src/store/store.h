@@ -149,6 +149,18 @@ class Store {
   virtual void RunningServices(std::string type, Callback<std::vector<ServiceStatus>> cb) = 0;
   // Newest `limit` log lines of a service, oldest first.
   virtual void RecentLog(int64_t service_id, size_t limit, Callback<std::vector<LogLine>> cb) = 0;
+  // Every service, running or stopped (of `type`, or all when empty), with
+  // its newest status, by id (the operator's page).
+  virtual void AllServices(std::string type, Callback<std::vector<ServiceStatus>> cb) = 0;
+  // A service's status rows taken at or after `since_ms`, oldest first; past
+  // `limit` rows, the newest `limit`.
+  virtual void StatusSince(int64_t service_id, int64_t since_ms, size_t limit,
+                           Callback<std::vector<StatusRow>> cb) = 0;
+  // Newest `limit` log lines of a service, oldest first, that contain
+  // `text` ("" matches every line) and, when `any_of` is not empty, one of
+  // its strings; both ignoring ASCII case.
+  virtual void SearchLog(int64_t service_id, std::string text, std::vector<std::string> any_of,
+                         size_t limit, Callback<std::vector<LogLine>> cb) = 0;
   // cap_table: keeps the newest `status_rows` status rows and `log_rows` log
   // rows (also run in the background every Options::prune_interval_s).
   virtual void CapTables(size_t status_rows, size_t log_rows, Done cb) = 0;

@@ -244,6 +244,33 @@ void StoreImpl::RecentLog(int64_t service_id, size_t limit, Callback<std::vector
       std::move(cb));
 }
 
+void StoreImpl::AllServices(std::string type, Callback<std::vector<ServiceStatus>> cb) {
+  Submit<std::vector<ServiceStatus>>(
+      "AllServices",
+      [type = std::move(type)](Db& db) { return ServicesOp(db, type, /*running_only=*/false); },
+      std::move(cb));
+}
+
+void StoreImpl::StatusSince(int64_t service_id, int64_t since_ms, size_t limit,
+                            Callback<std::vector<StatusRow>> cb) {
+  Submit<std::vector<StatusRow>>(
+      "StatusSince",
+      [service_id, since_ms, limit](Db& db) {
+        return StatusSinceOp(db, service_id, since_ms, limit);
+      },
+      std::move(cb));
+}
+
+void StoreImpl::SearchLog(int64_t service_id, std::string text, std::vector<std::string> any_of,
+                          size_t limit, Callback<std::vector<LogLine>> cb) {
+  Submit<std::vector<LogLine>>(
+      "SearchLog",
+      [service_id, text = std::move(text), any_of = std::move(any_of), limit](Db& db) {
+        return SearchLogOp(db, service_id, text, any_of, limit);
+      },
+      std::move(cb));
+}
+
 void StoreImpl::CapTables(size_t status_rows, size_t log_rows, Done cb) {
   Submit<void>(
       "CapTables",

@@ -50,6 +50,11 @@ class StoreImpl : public Store {
   void GetLogCursor(int64_t service_id, Callback<LogCursor> cb) final;
   void RunningServices(std::string type, Callback<std::vector<ServiceStatus>> cb) final;
   void RecentLog(int64_t service_id, size_t limit, Callback<std::vector<LogLine>> cb) final;
+  void AllServices(std::string type, Callback<std::vector<ServiceStatus>> cb) final;
+  void StatusSince(int64_t service_id, int64_t since_ms, size_t limit,
+                   Callback<std::vector<StatusRow>> cb) final;
+  void SearchLog(int64_t service_id, std::string text, std::vector<std::string> any_of,
+                 size_t limit, Callback<std::vector<LogLine>> cb) final;
   void CapTables(size_t status_rows, size_t log_rows, Done cb) final;
   void RegisterHub(std::string name, std::string address, int port, Done cb) final;
   void SetBrowser(std::string browser, std::string hub, bool connected, Done cb) final;

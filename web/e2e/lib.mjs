@@ -25,14 +25,16 @@ export async function waitFor(fn, what, ms = 120000) {
 
 // Starts `salvus up --port 0` with `args` (each test file its own
 // --uid-base: files may run in parallel) and its output on our stderr.
-// Resolves once it has written hub.port, i.e. sessions can start.
+// Resolves once it has written hub.port, i.e. sessions can start; stdout()
+// is what it printed so far (unless quiet).
 export async function startUp(args = [], { quiet = false } = {}) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'salvus-up-'));
   fs.chmodSync(data, 0o711);  // session uids pass through to their homes
   const up = spawn(binary, ['up', '--port', '0', '--data', data, ...args],
     { stdio: ['ignore', quiet ? 'ignore' : 'pipe', quiet ? 'ignore' : 'pipe'] });
+  let stdout = '';
   if (!quiet) {
-    up.stdout.on('data', (d) => process.stderr.write(`[up] ${d}`));
+    up.stdout.on('data', (d) => { stdout += d; process.stderr.write(`[up] ${d}`); });
     up.stderr.on('data', (d) => process.stderr.write(`[up] ${d}`));
   }
   const port = await waitFor(() => {
@@ -43,7 +45,7 @@ export async function startUp(args = [], { quiet = false } = {}) {
       return null;
     }
   }, 'salvus up');
-  return { up, data, port };
+  return { up, data, port, stdout: () => stdout };
 }
 
 // SIGTERM; then nothing of it may be left running.

@@ -99,6 +99,46 @@ class FakeStore : public Store {
   void RecentLog(int64_t, size_t, store::Callback<std::vector<store::LogLine>> cb) override {
     Post(cb, store::Result<std::vector<store::LogLine>>(std::vector<store::LogLine>{}));
   }
+  void AllServices(std::string type,
+                   store::Callback<std::vector<store::ServiceStatus>> cb) override {
+    std::lock_guard lock(mu);
+    std::vector<store::ServiceStatus> out;
+    for (auto& [id, s] : services) {
+      if (!type.empty() && s.type != type) continue;
+      store::ServiceStatus ss{s, std::nullopt};
+      for (auto& st : statuses) {
+        if (st.service_id == id) ss.latest = st;
+      }
+      out.push_back(ss);
+    }
+    Post(cb, store::Result<std::vector<store::ServiceStatus>>(out));
+  }
+  void StatusSince(int64_t id, int64_t since_ms, size_t limit,
+                   store::Callback<std::vector<store::StatusRow>> cb) override {
+    std::lock_guard lock(mu);
+    std::vector<store::StatusRow> out;
+    for (auto& st : statuses) {
+      if (st.service_id == id && st.time_ms >= since_ms) out.push_back(st);
+    }
+    if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<ptrdiff_t>(limit));
+    Post(cb, store::Result<std::vector<store::StatusRow>>(out));
+  }
+  // Case as given (the real backends ignore ASCII case).
+  void SearchLog(int64_t id, std::string text, std::vector<std::string> any_of, size_t limit,
+                 store::Callback<std::vector<store::LogLine>> cb) override {
+    std::lock_guard lock(mu);
+    ++log_searches;
+    std::vector<store::LogLine> out;
+    for (auto& l : log) {
+      if (l.service_id != id || l.text.find(text) == std::string::npos) continue;
+      bool any = any_of.empty();
+      for (auto& a : any_of) any = any || l.text.find(a) != std::string::npos;
+      if (any) out.push_back(l);
+    }
+    if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<ptrdiff_t>(limit));
+    last_search_limit = limit;
+    Post(cb, store::Result<std::vector<store::LogLine>>(out));
+  }
   void CapTables(size_t, size_t, store::Done cb) override { Post(cb, store::Result<void>()); }
   void RegisterHub(std::string, std::string, int, store::Done cb) override {
     Post(cb, store::Result<void>());
@@ -117,6 +157,8 @@ class FakeStore : public Store {
   std::map<int64_t, store::LogCursor> cursors;  // GUARDED_BY(mu)
   int registrations = 0, log_batches = 0;       // GUARDED_BY(mu)
   int fail_register = 0, fail_log = 0;          // GUARDED_BY(mu): injected failures
+  int log_searches = 0;                         // GUARDED_BY(mu)
+  size_t last_search_limit = 0;                 // GUARDED_BY(mu)
 
  private:
   template <class Cb, class R>
