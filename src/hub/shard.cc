@@ -14,6 +14,8 @@
 #include "hub/blob_store.h"
 #include "hub/client_address.h"
 #include "hub/connection.h"
+#include "hub/proxy_accept.h"
+#include "hub/proxy_from.h"
 #include "hub/session_directory.h"
 #include "store/store.h"
 
@@ -404,7 +406,6 @@ void Shard::StoreBlob(proto::Blob&& b) {
 }
 
 asio::awaitable<void> Shard::AcceptLoop() {
-  std::atomic<size_t>& count = *ctx_.connections;
   for (;;) {
     boost::system::error_code ec;
     tcp::socket sock =
@@ -414,27 +415,46 @@ asio::awaitable<void> Shard::AcceptLoop() {
       continue;
     }
     core::SetCloseOnExec(sock.native_handle());  // asio accepts without it
-    std::string client;
-    if (auto peer = sock.remote_endpoint(ec); !ec) client = ClientKey(peer.address());
-    if (count.fetch_add(1, std::memory_order_relaxed) >= opt_.max_connections) {
-      count.fetch_sub(1, std::memory_order_relaxed);
-      Refuse(std::move(sock), client, false, opt_.max_connections);
+    const auto peer = sock.remote_endpoint(ec);
+    if (!ec && ctx_.proxies != nullptr && ctx_.proxies->Contains(peer.address())) {
+      core::Spawn(io_, FromProxy(std::move(sock), peer.address()), "hub PROXY header");
       continue;
     }
-    AddressQuota* per_address = client.empty() ? nullptr : ctx_.connections_per_address;
-    if (per_address != nullptr && !per_address->Take(client)) {
-      count.fetch_sub(1, std::memory_order_relaxed);
-      Refuse(std::move(sock), client, true, per_address->max());
-      continue;
-    }
-    ConnSlot slot(&count, per_address, std::move(client));
-    const size_t open = count.load(std::memory_order_relaxed);
-    for (size_t peak = ctx_.connections_peak->load(std::memory_order_relaxed);
-         open > peak && !ctx_.connections_peak->compare_exchange_weak(peak, open);) {
-    }
-    sock.set_option(tcp::no_delay(true), ec);
-    core::Spawn(io_, ServeConnection(*this, std::move(sock), std::move(slot)), "hub connection");
+    Admit(std::move(sock), ec ? std::string() : ClientKey(peer.address()));
   }
+}
+
+// A --proxy-from peer: the client is the one its PROXY header names.
+asio::awaitable<void> Shard::FromProxy(tcp::socket sock, asio::ip::address peer) {
+  auto client = co_await ReadProxyHeader(sock, opt_.proxy_header_timeout);
+  if (!client) {
+    spdlog::warn("proxy {}: {}; connection closed", peer.to_string(), client.error());
+    co_return;
+  }
+  Admit(std::move(sock), ClientKey(client->value_or(peer)));
+}
+
+void Shard::Admit(tcp::socket sock, std::string client) {
+  std::atomic<size_t>& count = *ctx_.connections;
+  if (count.fetch_add(1, std::memory_order_relaxed) >= opt_.max_connections) {
+    count.fetch_sub(1, std::memory_order_relaxed);
+    Refuse(std::move(sock), client, false, opt_.max_connections);
+    return;
+  }
+  AddressQuota* per_address = client.empty() ? nullptr : ctx_.connections_per_address;
+  if (per_address != nullptr && !per_address->Take(client)) {
+    count.fetch_sub(1, std::memory_order_relaxed);
+    Refuse(std::move(sock), client, true, per_address->max());
+    return;
+  }
+  ConnSlot slot(&count, per_address, std::move(client));
+  const size_t open = count.load(std::memory_order_relaxed);
+  for (size_t peak = ctx_.connections_peak->load(std::memory_order_relaxed);
+       open > peak && !ctx_.connections_peak->compare_exchange_weak(peak, open);) {
+  }
+  boost::system::error_code ec;
+  sock.set_option(tcp::no_delay(true), ec);
+  core::Spawn(io_, ServeConnection(*this, std::move(sock), std::move(slot)), "hub connection");
 }
 
 // Past --max-connections or --max-connections-per-address: the request is
