@@ -284,5 +284,31 @@ TEST_F(HubProxyTest, WebSocketsThroughHaproxyOutliveItsHttpTimeouts) {
   EXPECT_EQ(status("https://evil.example"), "HTTP/1.1 403 Forbidden");
 }
 
+// A proxy's connection waiting for its header holds one of the hub's
+// connections (--max-connections), so a proxy that sends none cannot pile
+// up descriptors; no haproxy here, its health checks would take some too.
+TEST(HubProxy, ConnectionsWaitingForTheirHeaderCountAgainstTheHubsLimit) {
+  UpProcess up({"--kernel", "python", "--max-connections", "3", "--proxy-from", kProxyAddress,
+                "--proxy-header-timeout", "60"});
+  ASSERT_TRUE(up.ok()) << up.log();
+  const std::string full = "proxy 127.0.0.9: connection limit (3) reached: connection closed";
+  std::vector<int> silent;
+  for (int i = 0; i < 10 && up.log().find(full) == std::string::npos; ++i) {
+    const int fd = ConnectFrom(kProxyAddress, up.port());
+    ASSERT_NE(fd, -1);
+    silent.push_back(fd);
+    testutil::WaitFor([&] { return up.log().find(full) != std::string::npos; }, 200ms);
+  }
+  ASSERT_NE(up.log().find(full), std::string::npos) << up.log();
+  // The hub is full: another client is refused.
+  EXPECT_EQ(StatusLine(SendFrom("127.0.0.4", up.port(), Get("/"))),
+            "HTTP/1.1 503 Service Unavailable");
+  for (int fd : silent) close(fd);
+  EXPECT_TRUE(testutil::WaitFor(
+      [&] { return StatusLine(SendFrom("127.0.0.4", up.port(), Get("/"))) == "HTTP/1.1 200 OK"; },
+      10s));
+  EXPECT_EQ(up.Stop(), "");
+}
+
 }  // namespace
 }  // namespace salvus

@@ -78,11 +78,17 @@ ProxyParse ParseV1(std::string_view d) {
   const size_t pre = std::min(d.size(), kV1Prefix.size());
   if (d.substr(0, pre) != kV1Prefix.substr(0, pre)) return Invalid("not a PROXY header");
   const size_t lf = d.substr(0, kMaxProxyV1Line).find('\n');
+  // Printable ASCII up to the CR that ends the line (and so in every
+  // prefix of it: what is refused whole is refused from its first bad byte).
+  const std::string_view text =
+      d.substr(0, lf == std::string_view::npos ? std::min(d.size(), kMaxProxyV1Line) : lf);
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool end = c == '\r' && i + 1 == text.size();
+    if (!end && (c < 0x20 || c > 0x7E)) return Invalid("PROXY v1: not printable");
+  }
   if (lf == std::string_view::npos) {
     if (d.size() >= kMaxProxyV1Line) return Invalid("PROXY v1: line longer than 107 bytes");
-    for (char c : d) {
-      if (c != '\r' && (c < 0x20 || c > 0x7E)) return Invalid("PROXY v1: not printable");
-    }
     return {};
   }
   if (lf == 0 || d[lf - 1] != '\r') return Invalid("PROXY v1: line not ended by CRLF");

@@ -163,6 +163,8 @@ TEST(ProxyProtocol, V1Lines) {
            "PROXY TCP4 192.0.2.1\x01 198.51.100.2 1 2\r\n",    // control
            "proxy TCP4 192.0.2.1 198.51.100.2 1 2\r\n",        // case
            "PROXY \x01",                                       // control, early
+           "PROXY UNKNOWN \xC3\x9B\r\n",                       // not ASCII
+           "PROXY UNKNOWN \r\r\n",                             // a CR inside
        }) {
     EXPECT_EQ(Parse(std::string(bad)).state, State::kInvalid) << bad;
   }

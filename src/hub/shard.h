@@ -35,6 +35,7 @@ namespace salvus::hub {
 
 class AddressQuota;
 class BlobStore;
+class ConnSlot;
 class ProxyFrom;
 class SessionDirectory;
 class Shard;
@@ -115,8 +116,9 @@ class Shard {
   void SetConnBackedUp(uint64_t conn, bool backed_up);
   boost::asio::awaitable<void> AcceptLoop();
   // A connection from a --proxy-from peer: its PROXY header, then Admit.
+  // `waiting`: one of the hub's connections, held while the header comes.
   boost::asio::awaitable<void> FromProxy(boost::asio::ip::tcp::socket sock,
-                                         boost::asio::ip::address peer);
+                                         boost::asio::ip::address peer, ConnSlot waiting);
   // Serves a connection from `client` ("": unknown) within the limits.
   void Admit(boost::asio::ip::tcp::socket sock, std::string client);
   boost::asio::awaitable<void> ExpireLoop();
