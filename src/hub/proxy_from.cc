@@ -19,14 +19,14 @@ std::expected<ProxyFrom::Net, std::string> ProxyFrom::ParseNet(std::string_view 
   const size_t slash = item.find('/');
   boost::system::error_code ec;
   const ip::address a = ip::make_address(std::string(item.substr(0, slash)), ec);
-  if (ec) return std::unexpected("--proxy-from: not an address: " + std::string(item));
+  if (ec) return std::unexpected("not an address: " + std::string(item));
   const unsigned bits = a.is_v4() ? 32 : 128;
   unsigned len = bits;
   if (slash != std::string_view::npos) {
     const std::string_view p = item.substr(slash + 1);
     auto [end, e] = std::from_chars(p.data(), p.data() + p.size(), len);
     if (p.empty() || e != std::errc() || end != p.data() + p.size() || len > bits) {
-      return std::unexpected("--proxy-from: bad prefix length in " + std::string(item));
+      return std::unexpected("bad prefix length in " + std::string(item));
     }
   }
   Net n{Mapped(a), len + (128 - bits)};

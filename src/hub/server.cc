@@ -42,7 +42,7 @@ uint16_t Hub::Start() {
     opt_.max_connections = fit;
   }
   auto proxies = ProxyFrom::Parse(opt_.proxy_from);
-  if (!proxies) throw std::runtime_error(proxies.error());
+  if (!proxies) throw std::runtime_error("--proxy-from: " + proxies.error());
   proxies_ = std::move(*proxies);
   if (!proxies_.empty()) {
     spdlog::info(
