@@ -37,7 +37,8 @@ std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& li
                                                            const std::string& token_file,
                                                            const std::string& web);
 // --reconnect-grace, --max-message-rate, --max-connections, the caps on
-// sessions and the ceiling of their limits into `o` (the seconds of the
+// sessions and the ceiling of their limits, and what a proxy in front
+// needs (--proxy-from, --public-origin) into `o` (the seconds of the
 // grace period go through `grace_s`).
 void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s);
 // Copies what AddHubLimitOptions sets (but the grace period) from `from`.

@@ -10,6 +10,8 @@
 #include "core/log.h"
 #include "core/tls.h"
 #include "core/token.h"
+#include "hub/origin.h"
+#include "hub/proxy_from.h"
 #include "hub/server.h"
 
 namespace salvus::cli {
@@ -125,6 +127,27 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
                 "included; past it a start ends the address's session detached longest ago, or "
                 "gets RESOURCE_EXHAUSTED when none is (0: no limit)")
       ->capture_default_str();
+  c->add_option("--proxy-from", o->proxy_from,
+                "ADDR[,ADDR...]: the proxies (haproxy with send-proxy-v2) in front of this hub, "
+                "addresses or CIDR networks; their connections must open with a PROXY header "
+                "(v2 or v1) and count as the client it names; nobody else may send one")
+      ->delimiter(',')
+      ->check([](const std::string& s) {
+        auto p = hub::ProxyFrom::Parse({s});
+        return p ? std::string() : p.error();
+      });
+  c->add_option_function<double>(
+       "--proxy-header-timeout",
+       [o](double s) { o->proxy_header_timeout = std::chrono::milliseconds(int64_t(s * 1000)); },
+       fmt::format("seconds a --proxy-from connection has to send its PROXY header (default {})",
+                   std::chrono::duration<double>(o->proxy_header_timeout).count()))
+      ->check(CLI::Range(0.01, 3600.0));
+  c->add_option("--public-origin", o->public_origin,
+                "the site's address as browsers see it behind a proxy, e.g. https://salvus.example:"
+                " its pages may open /ws (instead of those from the address a connection reached)")
+      ->check([](const std::string& s) {
+        return hub::ParsePublicOrigin(s) ? std::string() : "not scheme://host[:port]: " + s;
+      });
   // The ceiling of what a page may ask for; 0: none at the hub.
   proto::Limits* m = &o->max_session_limits;
   c->add_option_function<double>(
@@ -167,6 +190,9 @@ void CopyHubLimits(const hub::HubOptions& from, hub::HubOptions* to) {
   to->max_sessions_per_connection = from.max_sessions_per_connection;
   to->max_sessions_per_address = from.max_sessions_per_address;
   to->max_session_limits = from.max_session_limits;
+  to->proxy_from = from.proxy_from;
+  to->proxy_header_timeout = from.proxy_header_timeout;
+  to->public_origin = from.public_origin;
 }
 
 namespace {

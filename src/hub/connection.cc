@@ -10,6 +10,7 @@
 #include "hub/coalescing_stream.h"
 #include "hub/http_handler.h"
 #include "hub/origin.h"
+#include "hub/proxy_protocol.h"
 #include "hub/shard.h"
 #include "hub/ws_session.h"
 
@@ -58,6 +59,12 @@ asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
     co_await http::async_read(stream, buffer, parser,
                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
+      const auto first = buffer.cdata();
+      if (LooksLikeProxyHeader({static_cast<const char*>(first.data()), first.size()})) {
+        spdlog::warn("{} sent a PROXY header but is not a --proxy-from address: refused",
+                     slot.address());
+        co_return;
+      }
       if (auto res = UnreadableRequestResponse(ec)) {
         co_await AnswerAndLinger(stream, std::move(*res));
       }
@@ -68,8 +75,11 @@ asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
       if (req.target() != "/ws") co_return;
       auto& sock = beast::get_lowest_layer(stream).socket();
       const auto local = sock.local_endpoint(ec);
-      if (ec || !OriginAllowed(req, OwnOrigin(local, shard.tls() != nullptr), opt.allow_origins)) {
-        spdlog::warn("refused a WebSocket from origin {}", std::string(req[http::field::origin]));
+      const auto own = opt.public_origin.empty() ? OwnOrigin(local, shard.tls() != nullptr)
+                                                 : ParsePublicOrigin(opt.public_origin);
+      if (ec || !own || !OriginAllowed(req, *own, opt.allow_origins)) {
+        spdlog::warn("{}: refused a WebSocket from origin {}", slot.address(),
+                     std::string(req[http::field::origin]));
         auto res = ForbiddenOrigin(req);
         co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
         co_return;
@@ -77,7 +87,7 @@ asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
       beast::get_lowest_layer(stream).expires_never();
       // Messages queued for the browser in one loop turn leave in one write.
       co_await RunWebSocket(shard, websocket::stream<CoalescingStream<Stream>>(std::move(stream)),
-                            std::move(req));
+                            std::move(req), slot.address());
       co_return;
     }
     const auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);

@@ -29,6 +29,9 @@ class ConnSlot {
         per_address_(std::exchange(o.per_address_, nullptr)),
         address_(std::move(o.address_)) {}
   ConnSlot& operator=(ConnSlot&&) = delete;
+  // The client's address (client_address.h; through a proxy, the one its
+  // PROXY header named), "" when unknown.
+  const std::string& address() const { return address_; }
   ~ConnSlot() {
     if (count_) count_->fetch_sub(1, std::memory_order_relaxed);
     if (per_address_) per_address_->Give(address_);

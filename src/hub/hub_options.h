@@ -42,6 +42,17 @@ struct HubOptions {
   // Origins (scheme://host[:port]) whose pages may open /ws besides the hub's
   // own, e.g. sites embedding cells with /embed.js; "*" allows any.
   std::vector<std::string> allow_origins;
+  // The site's address as browsers see it behind a proxy
+  // (scheme://host[:port]): its pages are the hub's own for the Origin
+  // check (origin.h), instead of the address a connection reached. "":
+  // none.
+  std::string public_origin;
+  // Proxies (haproxy) in front of the hub: addresses or CIDR networks
+  // (proxy_from.h). A connection from one must open with a PROXY header
+  // (v1 or v2, within proxy_header_timeout) and counts as the client it
+  // names; from anyone else a PROXY header is refused.
+  std::vector<std::string> proxy_from;
+  std::chrono::milliseconds proxy_header_timeout = std::chrono::seconds(5);
   // How long the sessions of a page whose connection dropped wait for it to
   // reconnect and resume them (0: they end with the connection).
   std::chrono::milliseconds reconnect_grace = std::chrono::seconds(120);

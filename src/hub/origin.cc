@@ -71,6 +71,22 @@ std::optional<Origin> ParseOrigin(std::string_view s) {
 
 }  // namespace
 
+std::optional<HubOrigin> ParsePublicOrigin(std::string_view origin) {
+  const auto o = ParseOrigin(origin);
+  if (!o) return std::nullopt;
+  const bool v6 = o->host.starts_with("[");
+  for (char c : v6 ? std::string_view(o->host).substr(1, o->host.size() - 2) : o->host) {
+    const bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || (v6 && c == ':');
+    if (!ok) return std::nullopt;
+  }
+  HubOrigin h;
+  h.tls = o->tls;
+  h.host = o->host;
+  h.port = o->port;
+  return h;
+}
+
 bool OriginAllowed(const http::request<http::string_body>& req, const HubOrigin& own,
                    const std::vector<std::string>& allowed) {
   auto it = req.find(http::field::origin);

@@ -4,6 +4,9 @@
 // end: the listen address, or on a hub listening on every interface the
 // interface's address) with the hub's scheme; others need --allow-origin.
 //
+// Behind a proxy (haproxy) the address a connection reached is the hub's
+// own, never the site's: --public-origin names the site instead.
+//
 // The Host header plays no part: a DNS-rebinding page (evil.example
 // resolved to the hub's address) sends Host: evil.example:P together with
 // Origin: http://evil.example:P, and must not pass.
@@ -12,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +32,10 @@ struct HubOrigin {
 
 // For a connection whose local end is `local` on a hub serving TLS or not.
 HubOrigin OwnOrigin(const boost::asio::ip::tcp::endpoint& local, bool tls);
+
+// --public-origin ("https://site.example[:port]", http or https): the
+// origin of the hub's own pages behind a proxy; nullopt if malformed.
+std::optional<HubOrigin> ParsePublicOrigin(std::string_view origin);
 
 // Whether a WebSocket upgrade `req` may go ahead: it has no Origin (no page:
 // command-line clients), or its Origin is the hub's own (same scheme, host

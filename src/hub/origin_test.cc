@@ -80,5 +80,28 @@ TEST(Origin, AllowedOriginsAndMalformedOnes) {
   }
 }
 
+// Behind haproxy the hub is reached at its own address, but pages come
+// from the site's: --public-origin.
+TEST(Origin, APublicOriginIsTheHubsOwnBehindAProxy) {
+  const auto site = ParsePublicOrigin("https://Salvus.Example");
+  ASSERT_TRUE(site);
+  EXPECT_TRUE(OriginAllowed(Upgrade("x", "https://salvus.example"), *site, {}));
+  EXPECT_TRUE(OriginAllowed(Upgrade("x", "https://salvus.example:443"), *site, {}));
+  EXPECT_FALSE(OriginAllowed(Upgrade("x", "http://salvus.example"), *site, {}));
+  EXPECT_FALSE(OriginAllowed(Upgrade("x", "https://salvus.example:8443"), *site, {}));
+  EXPECT_FALSE(OriginAllowed(Upgrade("x", "https://evil.example"), *site, {}));
+  // The address the connection reached is not the site.
+  EXPECT_FALSE(OriginAllowed(Upgrade("x", "https://127.0.0.1"), *site, {}));
+  EXPECT_FALSE(OriginAllowed(Upgrade("x", "https://localhost"), *site, {}));
+  const auto port = ParsePublicOrigin("http://[::1]:8080");
+  ASSERT_TRUE(port);
+  EXPECT_TRUE(OriginAllowed(Upgrade("x", "http://[::1]:8080"), *port, {}));
+  for (const char* bad :
+       {"", "salvus.example", "ftp://salvus.example", "https://", "https://salvus.example:0",
+        "https://salvus.example:99999", "https://salvus.example/"}) {
+    EXPECT_FALSE(ParsePublicOrigin(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace salvus::hub

@@ -1,5 +1,6 @@
 #include "hub/server.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -9,6 +10,7 @@
 #include "core/tls.h"
 #include "hub/address_quota.h"
 #include "hub/discovery.h"
+#include "hub/origin.h"
 #include "hub/session_directory.h"
 #include "hub/shard.h"
 #include "store/store.h"
@@ -38,6 +40,18 @@ uint16_t Hub::Start() {
                 "holding at most {} connections (open files are limited to {})", fit,
                 nofile.rlim_cur);
     opt_.max_connections = fit;
+  }
+  auto proxies = ProxyFrom::Parse(opt_.proxy_from);
+  if (!proxies) throw std::runtime_error("--proxy-from: " + proxies.error());
+  proxies_ = std::move(*proxies);
+  if (!proxies_.empty()) {
+    spdlog::info(
+        "connections from {} must open with a PROXY header, and count as the client it "
+        "names (--proxy-from)",
+        fmt::join(opt_.proxy_from, ","));
+  }
+  if (!opt_.public_origin.empty() && !ParsePublicOrigin(opt_.public_origin)) {
+    throw std::runtime_error("--public-origin: not scheme://host[:port]: " + opt_.public_origin);
   }
   if (!opt_.tls_cert.empty()) tls_.emplace(core::MakeServerTlsContext(opt_.tls_cert, opt_.tls_key));
   blobs_ = std::make_unique<BlobStore>(opt_.blob_cache_bytes);
@@ -72,6 +86,7 @@ uint16_t Hub::Start() {
     context.connections_per_address = connections_per_address_.get();
     context.refused_per_address = refused_per_address_.get();
     context.shards = &shards_;
+    context.proxies = proxies_.empty() ? nullptr : &proxies_;
     auto shard = std::make_unique<Shard>(context, i, n);
     port = shard->Bind(port);
     shards_.push_back(std::move(shard));

@@ -25,6 +25,7 @@
 #include "core/metrics_server.h"
 #include "hub/blob_store.h"
 #include "hub/hub_options.h"
+#include "hub/proxy_from.h"
 
 namespace salvus::hub {
 
@@ -37,7 +38,8 @@ class Hub {
  public:
   explicit Hub(HubOptions options);
   ~Hub();
-  // Binds, starts the shards; returns the bound port.
+  // Binds, starts the shards; returns the bound port. Throws with the
+  // reason when it cannot (a bad option among them).
   uint16_t Start();
   // Waits until every shard is connected to every --compute server (true),
   // or `timeout` passes (false). Sessions start once this is true.
@@ -47,6 +49,7 @@ class Hub {
 
  private:
   HubOptions opt_;
+  ProxyFrom proxies_;
   std::optional<boost::asio::ssl::context> tls_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<SessionDirectory> directory_;

@@ -35,6 +35,8 @@ namespace salvus::hub {
 
 class AddressQuota;
 class BlobStore;
+class ConnSlot;
+class ProxyFrom;
 class SessionDirectory;
 class Shard;
 
@@ -50,6 +52,7 @@ struct ShardContext {
   AddressQuota* connections_per_address = nullptr;  // open connections per client address
   AddressQuota* refused_per_address = nullptr;  // refused connections being answered, per address
   const std::vector<std::unique_ptr<Shard>>* shards = nullptr;  // for hand-overs
+  const ProxyFrom* proxies = nullptr;                           // --proxy-from (null: none)
 };
 
 class Shard {
@@ -112,6 +115,12 @@ class Shard {
   void StoreBlob(proto::Blob&& b);
   void SetConnBackedUp(uint64_t conn, bool backed_up);
   boost::asio::awaitable<void> AcceptLoop();
+  // A connection from a --proxy-from peer: its PROXY header, then Admit.
+  // `waiting`: one of the hub's connections, held while the header comes.
+  boost::asio::awaitable<void> FromProxy(boost::asio::ip::tcp::socket sock,
+                                         boost::asio::ip::address peer, ConnSlot waiting);
+  // Serves a connection from `client` ("": unknown) within the limits.
+  void Admit(boost::asio::ip::tcp::socket sock, std::string client);
   boost::asio::awaitable<void> ExpireLoop();
   // Gives memory freed by closed connections back to the system.
   boost::asio::awaitable<void> TrimLoop();

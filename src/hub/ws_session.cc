@@ -15,7 +15,6 @@
 
 #include "core/spawn.h"
 #include "hub/browser.h"
-#include "hub/client_address.h"
 #include "hub/hub_metrics.h"
 #include "hub/rate_limit.h"
 #include "hub/router.h"
@@ -242,7 +241,7 @@ class GoneGuard {
 
 template <class Stream>
 asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
-                                   http::request<http::string_body> req) {
+                                   http::request<http::string_body> req, std::string client) {
   const HubOptions& opt = shard.options();
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   // The read loop enforces max_message itself: Beast's own limit would
@@ -256,9 +255,7 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
       std::move(ws), id, opt,
       [&shard, id](bool backed_up) { shard.OnBrowserBacklog(id, backed_up); });
   // Sessions are capped per client address (router.h).
-  if (auto peer = beast::get_lowest_layer(conn->ws()).socket().remote_endpoint(ec); !ec) {
-    conn->address = ClientKey(peer.address());
-  }
+  conn->address = std::move(client);
   shard.AddBrowser(conn);
   GoneGuard gone(shard, conn);
   conn->set_on_slow_close([&shard, c = conn.get()] { shard.OnBrowserGone(*c); });
@@ -320,8 +317,8 @@ asio::awaitable<void> RunWebSocket(Shard& shard, websocket::stream<Stream> ws,
 
 template asio::awaitable<void> RunWebSocket(Shard&,
                                             websocket::stream<CoalescingStream<beast::tcp_stream>>,
-                                            http::request<http::string_body>);
+                                            http::request<http::string_body>, std::string);
 template asio::awaitable<void> RunWebSocket(Shard&, websocket::stream<CoalescingStream<TlsStream>>,
-                                            http::request<http::string_body>);
+                                            http::request<http::string_body>, std::string);
 
 }  // namespace salvus::hub
