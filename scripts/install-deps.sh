@@ -16,6 +16,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev
   pybind11-dev libpython3.11-dev
   libsodium-dev libsqlite3-dev libpq-dev libmemcached-dev
+  # the vault's mail (SMTP)
+  libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the math
   sagemath python3-ipywidgets
@@ -29,6 +31,8 @@ PACKAGES=(
   postgresql memcached haproxy
   # a real Prometheus scrapes the figures (tests)
   prometheus
+  # an SMTP sink receives the vault's mail (tests)
+  python3-aiosmtpd
 )
 
 missing=()

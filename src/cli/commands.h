@@ -24,6 +24,7 @@ Command AddHubCommand(CLI::App& app);
 Command AddMonitorCommand(CLI::App& app);
 Command AddStatusCommand(CLI::App& app);
 Command AddUpCommand(CLI::App& app);
+Command AddVaultCommand(CLI::App& app);
 
 // The built web client: BIN/../share/salvus/web when installed, else the
 // source tree's web/dist.

@@ -19,6 +19,7 @@ int Run(int argc, char** argv) {
   auto monitor = salvus::cli::AddMonitorCommand(app);
   auto status = salvus::cli::AddStatusCommand(app);
   auto doctor = salvus::cli::AddDoctorCommand(app);
+  auto vault = salvus::cli::AddVaultCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -38,6 +39,7 @@ int Run(int argc, char** argv) {
   if (app.got_subcommand(monitor.app)) return monitor.run();
   if (app.got_subcommand(status.app)) return status.run();
   if (app.got_subcommand(doctor.app)) return doctor.run();
+  if (app.got_subcommand(vault.app)) return vault.run();
   return 2;
 }
 
