@@ -21,7 +21,7 @@ for f in /usr/bin/salvus /usr/share/salvus/web/index.html /usr/share/man/man1/sa
   [ -e "$f" ] || { echo "not installed: $f"; exit 1; }
 done
 salvus --version
-zcat /usr/share/man/man1/salvus-up.1.gz | grep -q -- '--pool-max' || { echo "salvus-up(1) lacks --pool-max"; exit 1; }
+zcat /usr/share/man/man1/salvus-up.1.gz | grep -qF 'pool\-max' || { echo "salvus-up(1) lacks --pool-max"; exit 1; }
 mkdir -m 711 /srv/salvus-deb-test
 salvus up --port 0 --data /srv/salvus-deb-test/data >/srv/up.log 2>&1 &
 up=$!
