@@ -16,26 +16,15 @@
 #include "client/hub_client.h"
 #include "util/child_process.h"
 #include "util/compute_process.h"
+#include "util/run_cell.h"
 #include "util/up_process.h"
 
 namespace salvus {
 namespace {
 
 namespace fs = std::filesystem;
+using testutil::RunCell;
 using testutil::UpProcess;
-
-// The output of `code` in a new session on `c`; "" with a test failure if
-// it does not run.
-std::string RunCell(client::HubClient& c, const std::string& code) {
-  auto s = c.StartSession();
-  EXPECT_TRUE(s) << s.error();
-  if (!s) return "";
-  auto r = c.Execute(*s, code);
-  EXPECT_TRUE(r) << r.error();
-  if (!r) return "";
-  EXPECT_EQ(r->err, "");
-  return r->out;
-}
 
 // Lists the cell's descriptors as "fd target" lines.
 constexpr char kListFds[] = R"(import os

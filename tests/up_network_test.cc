@@ -12,23 +12,14 @@
 #include "client/hub_client.h"
 #include "util/memcached_process.h"
 #include "util/postgres_server.h"
+#include "util/run_cell.h"
 #include "util/up_process.h"
 
 namespace salvus {
 namespace {
 
+using testutil::RunCell;
 using testutil::UpProcess;
-
-std::string RunCell(client::HubClient& c, const std::string& code) {
-  auto s = c.StartSession();
-  EXPECT_TRUE(s) << s.error();
-  if (!s) return "";
-  auto r = c.Execute(*s, code);
-  EXPECT_TRUE(r) << r.error();
-  if (!r) return "";
-  EXPECT_EQ(r->err, "");
-  return r->out;
-}
 
 uint16_t ComputePort(const UpProcess& up) {
   return static_cast<uint16_t>(std::stoi(testutil::ReadFile(up.data() + "/compute.port")));
