@@ -64,7 +64,7 @@ std::expected<Target, std::string> ParseTarget(std::string_view target) {
 }
 
 std::optional<long long> ParseBoundedInt(std::string_view s, long long min, long long max) {
-  if (s.empty() || s.size() > 18) return std::nullopt;
+  if (s.empty() || s.size() > 18 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
   long long v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;

@@ -31,8 +31,9 @@ struct Target {
 };
 std::expected<Target, std::string> ParseTarget(std::string_view target);
 
-// A whole decimal number in [min, max] (no sign, no spaces, at most 18
-// digits); nullopt otherwise.
+// A whole decimal number in [min, max], written as std::to_string would
+// (no sign, no spaces, no leading zero, at most 18 digits); nullopt
+// otherwise.
 std::optional<long long> ParseBoundedInt(std::string_view s, long long min, long long max);
 
 }  // namespace salvus::hub

@@ -41,8 +41,9 @@ TEST(QueryString, RejectsWhatABrowserWouldNotSend) {
 TEST(QueryString, BoundedInts) {
   EXPECT_EQ(ParseBoundedInt("42", 1, 100), 42);
   EXPECT_EQ(ParseBoundedInt("1", 1, 1), 1);
+  EXPECT_EQ(ParseBoundedInt("0", 0, 5), 0);
   for (const char* bad : {"", "0", "101", "-1", "+5", " 5", "5 ", "1e3", "0x10", "5.0",
-                          "99999999999999999999", "NaN"}) {
+                          "99999999999999999999", "NaN", "007", "0010000"}) {
     EXPECT_FALSE(ParseBoundedInt(bad, 1, 100)) << bad;
   }
 }
