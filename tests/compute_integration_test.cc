@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,6 +169,49 @@ TEST_F(ComputeTest, InterruptStopsALoopAndTheSessionAnswersNext) {
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->status, proto::Done::OK);
   EXPECT_EQ(r->out, "42\n");
+}
+
+// An interrupt that reaches the worker before its cell starts (the worker
+// is stopped here, so it certainly does) stops that cell as it starts: it
+// is not dropped as one left over from the cell before.
+TEST_F(ComputeTest, AnInterruptThatArrivesBeforeItsCellStartsStopsIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: sessions must run as uids of their own";
+  auto c = Connect();
+  auto s = c->StartSession("sage");
+  ASSERT_TRUE(s) << s.error();
+  auto who = c->Execute(*s, "import os; os.getuid()");
+  ASSERT_TRUE(who && who->status == proto::Done::OK) << (who ? who->err : who.error());
+  const auto pids = testutil::ProcessesWithUids(static_cast<uid_t>(std::stoul(who->out)), 1);
+  ASSERT_EQ(pids.size(), 1u) << "the session's worker alone runs as its uid";
+  ASSERT_EQ(kill(pids[0], SIGSTOP), 0);
+  proto::Message ex;
+  ex.mutable_execute()->set_session(*s);
+  ex.mutable_execute()->set_code("import time; time.sleep(30)");
+  const uint64_t id = c->Request(ex);
+  proto::Message in;
+  in.mutable_interrupt()->set_session(*s);
+  const uint64_t in_id = c->Request(in);
+  for (bool acked = false; !acked;) {
+    auto m = c->Receive();
+    ASSERT_TRUE(m) << m.error();
+    acked = m->id() == in_id && m->has_ack();
+  }
+  // The zygote signals the worker right after the ack; a SIGINT sent to a
+  // stopped process waits for it to go on. (Were it later, it would stop
+  // the running cell all the same.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(kill(pids[0], SIGCONT), 0);
+  std::optional<proto::Message> done;
+  while (!done) {
+    auto m = c->Receive();
+    ASSERT_TRUE(m) << m.error();
+    if (m->id() == id && m->has_done()) done = *m;
+  }
+  EXPECT_EQ(done->done().status(), proto::Done::INTERRUPTED) << done->DebugString();
+  auto next = c->Execute(*s, "1 + 1");
+  ASSERT_TRUE(next) << next.error();
+  EXPECT_EQ(next->status, proto::Done::OK);
+  EXPECT_EQ(next->out, "2\n");
 }
 
 TEST_F(ComputeTest, InvalidUtf8OutputIsReplacedNotFatal) {

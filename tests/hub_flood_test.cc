@@ -45,39 +45,8 @@ long RssKb(pid_t pid) {
   return -1;
 }
 
-// A blocking TCP connection from `local` (a loopback address) to the hub;
-// reads time out after 10 s. -1 when it fails.
-int ConnectFrom(const char* local, uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  inet_pton(AF_INET, local, &a.sin_addr);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Sends `request` on `fd`; the answer's head (up to the blank line), or all
-// of it until the server closes when `whole`.
-std::string Exchange(int fd, const std::string& request, bool whole = false) {
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
-  std::string answer;
-  char buf[4096];
-  for (ssize_t n; (whole || answer.find("\r\n\r\n") == std::string::npos) &&
-                  (n = read(fd, buf, sizeof buf)) > 0;) {
-    answer.append(buf, n);
-  }
-  return answer;
-}
+using testutil::HoldWebSocket;
+using testutil::StatusLine;
 
 // How many times `what` occurs in `text`.
 int Count(const std::string& text, const std::string& what) {
@@ -86,34 +55,9 @@ int Count(const std::string& text, const std::string& what) {
   return n;
 }
 
-std::string StatusLine(const std::string& answer) { return answer.substr(0, answer.find("\r\n")); }
-
-const std::string kUpgrade =
-    "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-
-std::string Get(const std::string& target) {
-  return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-}
-
-// A WebSocket from `local` that holds a connection slot (-1 when refused).
-int HoldWebSocket(const char* local, uint16_t port) {
-  const int fd = ConnectFrom(local, port);
-  if (fd == -1) return -1;
-  if (StatusLine(Exchange(fd, kUpgrade)) != "HTTP/1.1 101 Switching Protocols") {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // One GET from `local`: its whole answer.
 std::string GetFrom(const char* local, uint16_t port, const std::string& target) {
-  const int fd = ConnectFrom(local, port);
-  if (fd == -1) return "";
-  std::string a = Exchange(fd, Get(target), true);
-  close(fd);
-  return a;
+  return testutil::SendFrom(local, port, testutil::GetRequest(target));
 }
 
 // 2+2 from a well-behaved page: its output, and how long it took.

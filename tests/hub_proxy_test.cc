@@ -34,71 +34,17 @@ using testutil::UpProcess;
 constexpr const char* kProxyAddress = "127.0.0.9";
 constexpr const char* kHaproxy = "/usr/sbin/haproxy";
 
-// A blocking TCP connection from `local` to 127.0.0.1:`port`; reads time
-// out after 10 s. -1 when it fails.
-int ConnectFrom(const char* local, uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  inet_pton(AF_INET, local, &a.sin_addr);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+using testutil::ConnectFrom;
+using testutil::Exchange;
+using testutil::SendFrom;
+using testutil::StatusLine;
 
-// Sends `request` on `fd`; the answer's head (up to the blank line), or all
-// of it until the server closes when `whole`.
-std::string Exchange(int fd, const std::string& request, bool whole = false) {
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
-  std::string answer;
-  char buf[4096];
-  for (ssize_t n; (whole || answer.find("\r\n\r\n") == std::string::npos) &&
-                  (n = read(fd, buf, sizeof buf)) > 0;) {
-    answer.append(buf, n);
-  }
-  return answer;
-}
+constexpr const char* kHost = "salvus.example";
 
-std::string StatusLine(const std::string& answer) { return answer.substr(0, answer.find("\r\n")); }
+std::string Get(const std::string& target) { return testutil::GetRequest(target, kHost); }
 
-std::string Upgrade(const std::string& origin = "") {
-  return "GET /ws HTTP/1.1\r\nHost: salvus.example\r\nUpgrade: websocket\r\n"
-         "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-         (origin.empty() ? "" : "Origin: " + origin + "\r\n") + "\r\n";
-}
-
-std::string Get(const std::string& target) {
-  return "GET " + target + " HTTP/1.1\r\nHost: salvus.example\r\nConnection: close\r\n\r\n";
-}
-
-// A WebSocket from `local` that holds a connection (-1 when refused).
 int HoldWebSocket(const char* local, uint16_t port) {
-  const int fd = ConnectFrom(local, port);
-  if (fd == -1) return -1;
-  if (StatusLine(Exchange(fd, Upgrade())) != "HTTP/1.1 101 Switching Protocols") {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// One request from `local` (its bytes as they are): the whole answer.
-std::string SendFrom(const char* local, uint16_t port, const std::string& bytes) {
-  const int fd = ConnectFrom(local, port);
-  if (fd == -1) return "(no connection)";
-  std::string a = Exchange(fd, bytes, true);
-  close(fd);
-  return a;
+  return testutil::HoldWebSocket(local, port, kHost);
 }
 
 // The PROXY v2 header a forger would send: TCP over IPv4 from `a.b.c.d`.
@@ -275,7 +221,7 @@ TEST_F(HubProxyTest, WebSocketsThroughHaproxyOutliveItsHttpTimeouts) {
   auto status = [&](const std::string& origin) {
     const int fd = ConnectFrom("127.0.0.6", front_);
     if (fd == -1) return std::string("(no connection)");
-    const std::string line = StatusLine(Exchange(fd, Upgrade(origin)));
+    const std::string line = StatusLine(Exchange(fd, testutil::UpgradeRequest(kHost, origin)));
     close(fd);
     return line;
   };

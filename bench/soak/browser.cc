@@ -191,16 +191,11 @@ asio::awaitable<void> RunCell(Conn& c, const std::string& kind, std::mt19937& rn
   } else if (kind == "interrupt") {
     id = c.Send(Execute(s, "sleep(30)"));
     want[id];
-    // The interrupt goes 300 ms later, while the cell sleeps, and again
-    // 2 s later: one that reaches the worker before the cell has started is
-    // lost (the worker's ClearPendingInterrupt; an open bug, not what this
-    // checks). A second one after the cell ended changes nothing.
+    // The interrupt goes 300 ms later: while the cell sleeps or, under
+    // load, before it has started (it stops the cell then as it starts).
     std::map<uint64_t, Reply> none;
     co_await c.Exchange(none);  // sends the execute
     co_await Sleep(std::chrono::milliseconds(300));
-    want[c.Send("\"interrupt\": {\"session\": \"" + s + "\"}")];
-    co_await c.Exchange(none);
-    co_await Sleep(std::chrono::milliseconds(2000));
     want[c.Send("\"interrupt\": {\"session\": \"" + s + "\"}")];
   } else if (kind == "interact") {
     id = c.Send(Execute(s, "@interact\ndef f(n=slider(1, 5, 1, 2)):\n    print(n*n)"));

@@ -50,7 +50,7 @@ struct UpFlags {
   double reconnect_grace_s = 120;
   std::string log_level = "info";
   std::string compute_metrics_listen;
-  bool monitor = false;  // monitors of the hub and compute server (up_monitors.h)
+  bool monitor = true;  // monitors of the hub and compute server (up_monitors.h)
   double monitor_interval_s = 6;
   // A classroom opens the page at once: enough ready workers that a burst of 20
   // starts finds one each (a fork of the warm zygote costs ~15 ms of CPU
@@ -336,7 +336,8 @@ int RunUp(const UpFlags& f) {
                           ":" + std::to_string(port);
   std::cout << "Salvus is running at " << url << "/  (Ctrl-C stops it)\n"
             << "Operator's page: " << url << "/admin from this machine, with the token in " << token
-            << (f.monitor ? "" : " (--monitor fills it with up's own services)") << std::endl;
+            << (f.monitor ? "" : " (without --no-monitor it would show up's own services)")
+            << std::endl;
   WaitForSignal();
   std::cout << "stopping..." << std::endl;
   if (monitors) monitors->Stop();
@@ -383,9 +384,10 @@ Command AddUpCommand(CLI::App& app) {
   c->add_option("--compute-metrics-listen", f->compute_metrics_listen,
                 "HOST:PORT answering GET /metrics with the compute server's figures "
                 "(--metrics-listen: the hub's)");
-  c->add_flag("--monitor", f->monitor,
+  c->add_flag("--monitor,!--no-monitor", f->monitor,
               "watch the hub and the compute server as `salvus monitor` would (status rows and "
-              "the compute server's log in the database: /admin and `salvus status` show them)");
+              "the compute server's log in the database: /admin and `salvus status` show them; "
+              "on unless --no-monitor)");
   c->add_option("--monitor-interval", f->monitor_interval_s, "seconds between status rows")
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str();

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "core/metrics_server.h"
 #include "core/token.h"
 #include "vault/email_index.h"
 #include "vault/keys_file.h"
@@ -50,6 +51,7 @@ struct VaultFlags {
   std::string mail_dir;
   std::string site_url = "http://127.0.0.1:8080";
   std::string port_file;
+  std::string metrics_listen;
   unsigned max_connections = 64;
   bool exit_with_parent = false;
   std::string log_level = "info";
@@ -207,11 +209,21 @@ int RunVault(const VaultFlags& f) {
   } catch (const std::exception& e) {
     return fail(std::string("cannot load --tls-cert/--tls-key: ") + e.what());
   }
+  core::metrics::MetricsServer metrics(io, core::metrics::Default());
+  if (!f.metrics_listen.empty()) {
+    try {
+      spdlog::info("metrics on http://{}/metrics (port {})", f.metrics_listen,
+                   metrics.Start(f.metrics_listen));
+    } catch (const std::exception& e) {
+      return fail(std::string("--metrics-listen: ") + e.what());
+    }
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     server->Stop();
+    metrics.Stop();
   });
   int exit_code = 0;
   asio::co_spawn(io, server->Run(), [&](const std::exception_ptr& e) {
@@ -225,6 +237,7 @@ int RunVault(const VaultFlags& f) {
     }
     signals.cancel();
     server->Stop();
+    metrics.Stop();
   });
   io.run();
   return exit_code;
@@ -268,6 +281,9 @@ Command AddVaultCommand(CLI::App& app) {
   c->add_option("--site-url", f->site_url, "the site's address, for links in mails")
       ->capture_default_str();
   c->add_option("--port-file", f->port_file, "write the listening port here once ready");
+  c->add_option("--metrics-listen", f->metrics_listen,
+                "HOST:PORT answering GET /metrics (Prometheus) with the vault's counts (no "
+                "addresses, no accounts); keep it on an operator's network");
   c->add_option("--max-connections", f->max_connections, "hub connections at once")
       ->capture_default_str();
   c->add_flag("--exit-with-parent", f->exit_with_parent,

@@ -328,5 +328,43 @@ TEST_F(ComputeServerTest, HubsThatLeaveAreLetGo) {
   EXPECT_EQ(hubs(), 0u);
 }
 
+// The launcher says a worker's pid a moment after its fork: an interrupt
+// that comes first waits for it...
+TEST_F(ComputeServerTest, AnInterruptBeforeTheWorkersPidIsKnownIsSentOnceItIs) {
+  launcher_.hold_pids = true;
+  StartServer();
+  auto hub = Connect();
+  const std::string s = hub->StartOk();
+  hub->Execute(s, "hang");
+  proto::Message in;
+  in.mutable_interrupt()->set_session(s);
+  auto r = hub->Call(in);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->has_ack());
+  EXPECT_EQ(launcher_.interrupts, 0);  // no pid to signal yet
+  launcher_.ReportHeldPids();
+  EXPECT_TRUE(WaitFor([&] { return launcher_.interrupts == 1; }));
+}
+
+// ...and a worker retired before its pid is known is reaped (its uid given
+// back) once it is.
+TEST_F(ComputeServerTest, AWorkerRetiredBeforeItsPidIsKnownIsReapedOnceItIs) {
+  launcher_.hold_pids = true;
+  StartServer();
+  auto hub = Connect();
+  const std::string s = hub->StartOk();
+  proto::Message t;
+  t.mutable_terminate()->set_session(s);
+  auto r = hub->Call(t);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->has_ack());
+  // Past exit_report_grace, so it is retired now. (Were it not yet, it
+  // would be reaped all the same.)
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(launcher_.reaped, 0);  // nothing to reap without a pid
+  launcher_.ReportHeldPids();
+  EXPECT_TRUE(WaitFor([&] { return launcher_.reaped == 1; }));
+}
+
 }  // namespace
 }  // namespace salvus::compute

@@ -9,6 +9,7 @@
 #include "core/descriptors.h"
 #include "core/log.h"
 #include "core/spawn.h"
+#include "core/tls_accept.h"
 #include "core/token.h"
 
 namespace salvus::compute {
@@ -19,29 +20,6 @@ using asio::ip::tcp;
 namespace {
 
 std::string Frame(const proto::Message& m) { return core::EncodeFrame(m); }
-
-using TlsConn = core::FramedConn<asio::ssl::stream<tcp::socket>>;
-
-// Starts `conn` once its TLS handshake succeeds within `timeout`.
-asio::awaitable<void> HandshakeThenStart(std::shared_ptr<TlsConn> conn, core::ConnHandlers handlers,
-                                         std::string peer, std::chrono::milliseconds timeout) {
-  boost::system::error_code ec;
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(timeout);
-  t.async_wait([conn](boost::system::error_code e) {
-    if (!e) conn->Close();
-  });
-  co_await conn->stream().async_handshake(asio::ssl::stream_base::server,
-                                          asio::redirect_error(asio::use_awaitable, ec));
-  t.cancel();
-  if (ec) {
-    spdlog::warn("hub {}: TLS handshake failed: {}", peer, ec.message());
-    conn->Close();
-    if (handlers.on_end) handlers.on_end(core::ConnEnd::kError);  // the server lets go of it
-    co_return;
-  }
-  conn->Start(std::move(handlers));
-}
 
 }  // namespace
 
@@ -90,10 +68,10 @@ void ComputeServer::AcceptHub(tcp::socket sock) {
   // Until its hello, a peer is anyone: its frames stay small (the limit
   // rises to max_frame once it has authenticated).
   if (tls_) {
-    auto conn = std::make_shared<TlsConn>(asio::ssl::stream<tcp::socket>(std::move(sock), *tls_),
-                                          peer, core::kMaxHelloFrame);
+    auto conn = std::make_shared<core::TlsFramedConn>(
+        asio::ssl::stream<tcp::socket>(std::move(sock), *tls_), peer, core::kMaxHelloFrame);
     hub->conn = conn;
-    core::Spawn(io_, HandshakeThenStart(conn, handlers, peer, opt_.tls_handshake_timeout),
+    core::Spawn(io_, core::HandshakeThenStart(conn, handlers, peer, opt_.tls_handshake_timeout),
                 "TLS handshake of hub " + peer);
   } else {
     auto conn = std::make_shared<core::FramedConn<tcp::socket>>(std::move(sock), peer,
@@ -199,9 +177,9 @@ void ComputeServer::OnHubFrame(const std::shared_ptr<HubConn>& hub, std::string_
     case proto::Message::kInterrupt: {
       SessionRecord* s = FindOwned(*hub, id, m.interrupt().session());
       if (s == nullptr) return;
-      if (!s->pending.empty() && s->wid != 0) {
-        WorkerRecord& w = *workers_[s->wid];
-        if (w.pid > 0) launcher_.Signal(w.pid, SIGINT);
+      if (!s->pending.empty()) {
+        s->interrupt_for = s->pending.front();
+        DeliverInterrupt(*s);
       }
       proto::Message r;
       r.mutable_ack();

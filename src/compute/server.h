@@ -171,6 +171,9 @@ class ComputeServer : private WorkerLauncher::Listener {
   void HurryForWaitingStarts();
   void MoveWorker(WorkerRecord& w, WorkerState to);  // every state change of a worker
   void Promote(WorkerRecord& w);
+  // Sends the session's interrupt_for to its worker once it has one with a
+  // known pid.
+  void DeliverInterrupt(SessionRecord& s);
   void AssignWorkers();
   std::expected<void, std::string> SetSessionCgroupLimits(const WorkerRecord& w,
                                                           const proto::Limits& l);

@@ -35,8 +35,11 @@ struct SessionRecord {
   proto::Limits limits;
   std::deque<uint64_t> pending;    // Execute ids sent to the worker, in order
   std::deque<std::string> queued;  // Execute frames waiting for a worker
-  size_t queued_bytes = 0;         // in `queued`
-  bool paused = false;             // by its hub (Flow): its worker is not read
+  // An interrupt of request pending[0] not yet sent: the session had no
+  // worker (or its pid was not known) when it came.
+  uint64_t interrupt_for = 0;
+  size_t queued_bytes = 0;  // in `queued`
+  bool paused = false;      // by its hub (Flow): its worker is not read
   TimePoint walltime_end;
   TimePoint start_deadline;  // while not started: give up then
   TimePoint idle_since;

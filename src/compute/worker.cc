@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "compute/cell_processes.h"
+#include "compute/interrupt_target.h"
 #include "compute/output.h"
 #include "compute/python.h"
 #include "compute/sandbox.h"
@@ -83,6 +84,9 @@ int RunWorker(const WorkerConfig& cfg) {
     return 14;
   }
   WarmMessages();
+  // After Sage's import: its SIGINT handler is the one handed on to. (Were
+  // it to fail, interrupts would work as they did before it.)
+  InstallInterruptTarget();
   const size_t mapped = MappedBytes();
   // Tell the compute server this worker is ready to be handed a session.
   proto::Message ready;
@@ -112,7 +116,7 @@ int RunWorker(const WorkerConfig& cfg) {
     proto::Message req;
     if (!req.ParseFromString(body)) continue;
     channel.BeginRequest(req.id(), session, cap);
-    ClearPendingInterrupt();
+    BeginRequestInterrupts(req.id());
     ExecStatus st = ExecStatus::kOk;
     if (req.has_execute()) {
       st = Execute(req.execute().code());

@@ -61,8 +61,9 @@ class WorkerLauncher {
   virtual void Start(Listener* listener) = 0;
   // Starts worker `wid`, which speaks on `fd` (the launcher takes the fd).
   virtual void Spawn(uint64_t wid, const WorkerSpec& spec, int fd) = 0;
-  // Sends `signal` to the worker process `pid`.
-  virtual void Signal(pid_t pid, int signal) = 0;
+  // Sends SIGINT to the worker process `pid`, meant for its request
+  // `request` (interrupt_target.h): kept if that request has not started.
+  virtual void Interrupt(pid_t pid, uint64_t request) = 0;
   // A pooled worker finished warming up at low priority: normal priority again.
   virtual void Promote(pid_t pid) = 0;
   // Kills every process of a retired worker and removes its files, off the

@@ -170,6 +170,14 @@ void ComputeServer::Promote(WorkerRecord& w) {
   launcher_.Promote(w.pid);
 }
 
+void ComputeServer::DeliverInterrupt(SessionRecord& s) {
+  if (s.interrupt_for == 0 || s.wid == 0) return;
+  auto w = workers_.find(s.wid);
+  if (w == workers_.end() || w->second->pid <= 0) return;
+  launcher_.Interrupt(w->second->pid, s.interrupt_for);
+  s.interrupt_for = 0;
+}
+
 void ComputeServer::OnWorkerSpawned(uint64_t wid, pid_t pid) {
   auto it = workers_.find(wid);
   if (it == workers_.end()) return;
@@ -177,8 +185,10 @@ void ComputeServer::OnWorkerSpawned(uint64_t wid, pid_t pid) {
   w.pid = pid;
   if (w.state() == WorkerState::kReaping) {
     StartReaper(w);
+    if (w.awaiting_pid) workers_.erase(it);
   } else {
     Promote(w);
+    if (auto s = sessions_.find(w.session); s != sessions_.end()) DeliverInterrupt(*s->second);
     HurryForWaitingStarts();
   }
 }
@@ -187,6 +197,11 @@ void ComputeServer::OnWorkerSpawnFailed(uint64_t wid, const std::string& why) {
   spdlog::error("could not start a worker: {}", why);
   auto it = workers_.find(wid);
   if (it == workers_.end()) return;
+  it->second->never_forked = true;
+  if (it->second->awaiting_pid) {  // retired already: only its uid is left
+    RetireWorker(wid);
+    return;
+  }
   // Its socket may have reached EOF already (the launcher closed its end).
   if (it->second->state() == WorkerState::kSpawning) MoveWorker(*it->second, WorkerState::kFailed);
   it->second->conn->Close();
@@ -216,6 +231,7 @@ void ComputeServer::AssignWorkers() {
     w.conn->Send(core::EncodeFrame(start));
     for (auto& f : s.queued) w.conn->Send(std::move(f));
     s.queued.clear();
+    DeliverInterrupt(s);
     metrics_.sessions_started.Add();
     s.queued_bytes = 0;
     UpdateWorkerReading(s);

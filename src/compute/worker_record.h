@@ -56,6 +56,10 @@ struct WorkerRecord {
   std::string exit_text;                            // how the process ended, once the launcher said
   std::optional<ComputeMetrics::Cause> exit_cause;  // the same, for /metrics
   std::unique_ptr<boost::asio::steady_timer> grace;  // kEnded: waits for the exit report
+  bool never_forked = false;  // the launcher said its fork failed: its uid ran nothing
+  // Retired before the launcher said its pid (kReaping): kept only until
+  // then, to reap its processes and give its uid back.
+  bool awaiting_pid = false;
 
   WorkerState state() const { return state_; }
   // Moves to `to` if that is legal; otherwise logs, changes nothing and

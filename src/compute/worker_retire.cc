@@ -109,8 +109,18 @@ void ComputeServer::RetireWorker(uint64_t wid) {
     EndSession(w.session, proto::Done::DIED, why, true);
   }
   ReapWorker(w);
-  // Never forked (or not yet): its cgroup holds nothing to reap.
-  if (w.pid == 0 && launcher_.cgroups()) launcher_.cgroups()->RemoveEmptyLeaf(w.home);
+  if (w.pid == 0 && !w.never_forked) {
+    // Forked, but its pid not said yet: reaped (and its uid given back)
+    // when it is (OnWorkerSpawned), or given back if the fork failed.
+    w.awaiting_pid = true;
+    FillPool();
+    return;
+  }
+  if (w.pid == 0) {
+    // Never forked: nothing ran as its uid, and its cgroup holds nothing.
+    if (uids_ && w.uid != 0) uids_->Release(w.uid);
+    if (launcher_.cgroups()) launcher_.cgroups()->RemoveEmptyLeaf(w.home);
+  }
   workers_.erase(it);
   FillPool();
 }

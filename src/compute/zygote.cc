@@ -243,8 +243,12 @@ void Send(const proto::ZygoteEvent& ev) {
         }
       } else if (req.has_signal()) {
         if (fd >= 0) close(fd);
-        // Only our own live workers may be signalled.
-        if (workers.count(req.signal().pid())) kill(req.signal().pid(), req.signal().signal());
+        // Only our own live workers may be signalled. The value names the
+        // request an interrupt is meant for (interrupt_target.h).
+        const proto::SignalWorker& sw = req.signal();
+        sigval value{};
+        value.sival_ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(sw.request()));
+        if (workers.count(sw.pid())) sigqueue(sw.pid(), sw.signal(), value);
       }
     }
   }

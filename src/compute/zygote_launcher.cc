@@ -76,11 +76,12 @@ void ZygoteLauncher::Spawn(uint64_t wid, const WorkerSpec& spec, int fd) {
   link_.Send(zr, fd);
 }
 
-void ZygoteLauncher::Signal(pid_t pid, int signal) {
+void ZygoteLauncher::Interrupt(pid_t pid, uint64_t request) {
   proto::ZygoteRequest zr;
   zr.set_id(next_request_++);
   zr.mutable_signal()->set_pid(pid);
-  zr.mutable_signal()->set_signal(signal);
+  zr.mutable_signal()->set_signal(SIGINT);
+  zr.mutable_signal()->set_request(request);
   link_.Send(zr);
 }
 

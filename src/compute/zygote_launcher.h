@@ -22,7 +22,7 @@ class ZygoteLauncher final : public WorkerLauncher {
 
   void Start(Listener* listener) override;
   void Spawn(uint64_t wid, const WorkerSpec& spec, int fd) override;
-  void Signal(pid_t pid, int signal) override;
+  void Interrupt(pid_t pid, uint64_t request) override;
   void Promote(pid_t pid) override;
   bool Reap(const ReapSpec& spec, std::function<void()> done) override;
   const SessionCgroups* cgroups() const override { return link_.cgroups(); }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -9,7 +10,9 @@
 #include "core/descriptors.h"
 #include "core/spawn.h"
 #include "core/tls.h"
+#include "core/tls_accept.h"
 #include "core/token.h"
+#include "vault/vault_metrics.h"
 
 namespace salvus::vault {
 
@@ -25,26 +28,29 @@ struct VaultServer::HubConn {
 
 namespace {
 
-using TlsConn = core::FramedConn<asio::ssl::stream<tcp::socket>>;
-
-asio::awaitable<void> HandshakeThenStart(std::shared_ptr<TlsConn> conn, core::ConnHandlers handlers,
-                                         std::string peer, std::chrono::milliseconds timeout) {
-  boost::system::error_code ec;
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(timeout);
-  t.async_wait([conn](boost::system::error_code e) {
-    if (!e) conn->Close();
-  });
-  co_await conn->stream().async_handshake(asio::ssl::stream_base::server,
-                                          asio::redirect_error(asio::use_awaitable, ec));
-  t.cancel();
-  if (ec) {
-    spdlog::warn("hub {}: TLS handshake failed: {}", peer, ec.message());
-    conn->Close();
-    handlers.on_end(core::ConnEnd::kError);
-    co_return;
+// A request answered (`ok`: not an Error reply, or a mail sent), by kind.
+void CountRequest(proto::VaultRequest::BodyCase body, bool ok) {
+  VaultMetrics& m = Metrics();
+  switch (body) {
+    case proto::VaultRequest::kRegisterEmail:
+      (ok ? m.register_ok : m.register_error).Add();
+      return;
+    case proto::VaultRequest::kLookup:
+      (ok ? m.lookup_ok : m.lookup_error).Add();
+      return;
+    case proto::VaultRequest::kSendMail:
+      (ok ? m.send_mail_ok : m.send_mail_error).Add();
+      return;
+    case proto::VaultRequest::kGetPublicKey:
+      if (ok) {
+        m.public_key.Add();
+        return;
+      }
+      break;
+    default:
+      break;
   }
-  conn->Start(std::move(handlers));
+  m.other_error.Add();
 }
 
 }  // namespace
@@ -100,10 +106,12 @@ void VaultServer::Accept(tcp::socket sock) {
   if (!ec) peer = rep.address().to_string() + ":" + std::to_string(rep.port());
   if (hubs_.size() >= opt_.max_connections) {
     spdlog::warn("hub {}: refused: {} connections already", peer, opt_.max_connections);
+    Metrics().refused_full.Add();
     return;  // closes the socket
   }
   auto hub = std::make_shared<HubConn>();
   hubs_.insert(hub);
+  Metrics().hubs.Add(1);
   std::weak_ptr<HubConn> weak = hub;
   core::ConnHandlers handlers{[this, weak](std::string_view body) {
                                 if (auto h = weak.lock()) OnFrame(h, body);
@@ -111,6 +119,9 @@ void VaultServer::Accept(tcp::socket sock) {
                               [this, weak](core::ConnEnd end) {
                                 auto h = weak.lock();
                                 if (!h) return;
+                                if (end == core::ConnEnd::kTooBig && !h->authenticated) {
+                                  Metrics().refused_too_big.Add();
+                                }
                                 if (end == core::ConnEnd::kTooBig) {
                                   spdlog::warn("hub {}: frame over {} bytes{}; closed",
                                                h->conn->peer(), h->conn->max_frame(),
@@ -123,13 +134,13 @@ void VaultServer::Accept(tcp::socket sock) {
                                 }
                                 h->conn->Close();
                                 h->hello_deadline->cancel();
-                                hubs_.erase(h);
+                                if (hubs_.erase(h) != 0) Metrics().hubs.Add(-1);
                               }};
   if (tls_) {
-    auto conn = std::make_shared<TlsConn>(asio::ssl::stream<tcp::socket>(std::move(sock), *tls_),
-                                          peer, core::kMaxHelloFrame);
+    auto conn = std::make_shared<core::TlsFramedConn>(
+        asio::ssl::stream<tcp::socket>(std::move(sock), *tls_), peer, core::kMaxHelloFrame);
     hub->conn = conn;
-    core::Spawn(io_, HandshakeThenStart(conn, handlers, peer, opt_.tls_handshake_timeout),
+    core::Spawn(io_, core::HandshakeThenStart(conn, handlers, peer, opt_.tls_handshake_timeout),
                 "TLS handshake of hub " + peer);
   } else {
     auto conn = std::make_shared<core::FramedConn<tcp::socket>>(std::move(sock), peer,
@@ -142,6 +153,7 @@ void VaultServer::Accept(tcp::socket sock) {
     auto h = weak.lock();
     if (!e && h && !h->authenticated) {
       spdlog::warn("hub {}: no hello in time; closed", h->conn->peer());
+      Metrics().refused_no_hello.Add();
       h->conn->Close();
     }
   });
@@ -155,6 +167,11 @@ void VaultServer::OnFrame(const std::shared_ptr<HubConn>& hub, std::string_view 
   proto::VaultRequest m;
   if (!m.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     spdlog::warn("hub {}: malformed message ({} bytes)", hub->conn->peer(), body.size());
+    if (hub->authenticated) {
+      Metrics().other_error.Add();
+    } else {
+      Metrics().refused_malformed.Add();
+    }
     Reply(*hub,
           VaultService::ErrorReply(0, proto::Error::BAD_REQUEST,
                                    "malformed message: not a valid salvus.proto.VaultRequest"));
@@ -165,6 +182,7 @@ void VaultServer::OnFrame(const std::shared_ptr<HubConn>& hub, std::string_view 
     if (!m.has_hello() || !core::TokensEqual(m.hello().token(), opt_.token)) {
       spdlog::warn("hub {}: refused: {}", hub->conn->peer(),
                    m.has_hello() ? "wrong token" : "first message is not hello");
+      Metrics().refused_token.Add();
       Reply(*hub, VaultService::ErrorReply(
                       m.id(), proto::Error::UNAUTHENTICATED,
                       "refused: the first message must be hello with the cluster token"));
@@ -183,13 +201,18 @@ void VaultServer::OnFrame(const std::shared_ptr<HubConn>& hub, std::string_view 
     return;
   }
   if (m.has_send_mail() && hub->mails_in_flight >= opt_.max_mails_in_flight) {
+    CountRequest(m.body_case(), false);
     Reply(*hub, VaultService::ErrorReply(m.id(), proto::Error::RESOURCE_EXHAUSTED,
                                          "over " + std::to_string(opt_.max_mails_in_flight) +
                                              " mails in flight on this connection; wait"));
     return;
   }
+  const auto began = std::chrono::steady_clock::now();
   auto out = service_.Handle(m, std::time(nullptr));
+  Metrics().seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   if (auto* r = std::get_if<proto::VaultReply>(&out)) {
+    CountRequest(m.body_case(), !r->has_error());
     Reply(*hub, *r);
     return;
   }
@@ -205,10 +228,14 @@ void VaultServer::OnFrame(const std::shared_ptr<HubConn>& hub, std::string_view 
       proto::VaultReply reply;
       if (r) {
         spdlog::info("mail for account {} sent: {}", account, *r);
+        Metrics().mails_sent.Add();
+        CountRequest(proto::VaultRequest::kSendMail, true);
         reply.set_id(id);
         reply.mutable_mail_sent();
       } else {
         spdlog::warn("mail for account {} failed: {}", account, r.error());
+        Metrics().mails_failed.Add();
+        CountRequest(proto::VaultRequest::kSendMail, false);
         reply = VaultService::ErrorReply(id, proto::Error::UNAVAILABLE, r.error());
       }
       if (h && !h->conn->closed()) Reply(*h, reply);
@@ -217,6 +244,8 @@ void VaultServer::OnFrame(const std::shared_ptr<HubConn>& hub, std::string_view 
   ++hub->mails_in_flight;
   if (!mailer_.Submit(std::move(job.to), std::move(job.message), std::move(done))) {
     --hub->mails_in_flight;
+    Metrics().mails_queue_full.Add();
+    CountRequest(proto::VaultRequest::kSendMail, false);
     Reply(*hub, VaultService::ErrorReply(id, proto::Error::UNAVAILABLE,
                                          "the vault's mail queue is full; try later"));
   }

@@ -28,6 +28,14 @@ proto::Limits FakeWorkerLauncher::last_limits() {
   return last_limits_;
 }
 
+void FakeWorkerLauncher::ReportHeldPids() {
+  std::lock_guard lock(mu_);
+  for (auto [wid, pid] : held_pids_) {
+    asio::post(io_, [this, wid, pid] { listener_->OnWorkerSpawned(wid, pid); });
+  }
+  held_pids_.clear();
+}
+
 void FakeWorkerLauncher::Start(Listener* listener) {
   listener_ = listener;
   asio::post(io_, [this] { listener_->OnLauncherReady("fake"); });
@@ -37,16 +45,18 @@ void FakeWorkerLauncher::Spawn(uint64_t wid, const WorkerSpec& spec, int fd) {
   ++spawned;
   if (spec.urgent) ++urgent;
   const pid_t pid = next_pid_++;
-  asio::post(io_, [this, wid, pid] { listener_->OnWorkerSpawned(wid, pid); });
   std::lock_guard lock(mu_);
+  if (hold_pids) {
+    held_pids_.emplace_back(wid, pid);
+  } else {
+    asio::post(io_, [this, wid, pid] { listener_->OnWorkerSpawned(wid, pid); });
+  }
   fds_.push_back(fd);
   threads_.emplace_back(
       [this, fd, wid, pid, mode = start_mode.load()] { RunWorker(fd, wid, pid, mode); });
 }
 
-void FakeWorkerLauncher::Signal(pid_t, int signal) {
-  if (signal == SIGINT) ++interrupts;
-}
+void FakeWorkerLauncher::Interrupt(pid_t, uint64_t) { ++interrupts; }
 
 bool FakeWorkerLauncher::Reap(const ReapSpec&, std::function<void()> done) {
   ++reaped;

@@ -43,10 +43,14 @@ class FakeWorkerLauncher final : public WorkerLauncher {
   std::atomic<int> urgent{0};  // spawns for a waiting start (WorkerSpec::urgent)
   // The limits the last WorkerStart carried.
   proto::Limits last_limits();
+  // While set, spawned workers' pids are not reported (they run, and answer,
+  // all the same) until ReportHeldPids().
+  std::atomic<bool> hold_pids{false};
+  void ReportHeldPids();
 
   void Start(Listener* listener) override;
   void Spawn(uint64_t wid, const WorkerSpec& spec, int fd) override;
-  void Signal(pid_t pid, int signal) override;
+  void Interrupt(pid_t pid, uint64_t request) override;
   void Promote(pid_t) override { ++promoted; }
   bool Reap(const ReapSpec& spec, std::function<void()> done) override;
   const SessionCgroups* cgroups() const override { return nullptr; }
@@ -60,9 +64,10 @@ class FakeWorkerLauncher final : public WorkerLauncher {
   Listener* listener_ = nullptr;
   pid_t next_pid_ = 1000;
   std::mutex mu_;
-  std::vector<int> fds_;              // GUARDED_BY(mu_)
-  std::vector<std::thread> threads_;  // GUARDED_BY(mu_)
-  proto::Limits last_limits_;         // GUARDED_BY(mu_)
+  std::vector<int> fds_;                               // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;                   // GUARDED_BY(mu_)
+  proto::Limits last_limits_;                          // GUARDED_BY(mu_)
+  std::vector<std::pair<uint64_t, pid_t>> held_pids_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace salvus::compute
