@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -182,7 +183,10 @@ class FakeStore : public Store {
   }
   void CreateBrowserSession(std::string h, std::string account, store::Done cb) override {
     std::lock_guard lock(mu);
-    browser_sessions[h] = store::BrowserSession{h, account, 1, false};
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    browser_sessions[h] = store::BrowserSession{h, account, now, false};
     Post(cb, store::Result<void>());
   }
   void GetBrowserSession(std::string h,
