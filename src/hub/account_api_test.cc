@@ -311,6 +311,20 @@ TEST_F(AccountApiTest, VaultDown) {
   EXPECT_EQ(store_.accounts.size(), 1u);
 }
 
+// Over https the cookie is Secure; a sign-out clears it.
+TEST_F(AccountApiTest, SecureCookieOverHttps) {
+  AccountApiOptions o;
+  o.secure_cookie = true;
+  api_ = std::make_unique<AccountApi>(&store_, link_.get(), shared_.get(), o);
+  auto up = Post("signup", Creds(kAnn, kPassword));
+  ASSERT_EQ(up.result(), http::status::ok) << up.body();
+  EXPECT_TRUE(std::string(up[http::field::set_cookie]).ends_with("; Secure"));
+  auto out = Post("signout", "{}", CookieOf(up));
+  const std::string cleared(out[http::field::set_cookie]);
+  EXPECT_NE(cleared.find("Max-Age=0"), std::string::npos) << cleared;
+  EXPECT_NE(cleared.find("Secure"), std::string::npos) << cleared;
+}
+
 TEST(AccountApiNoVault, Unavailable) {
   asio::io_context io;
   AccountApi api(nullptr, nullptr, nullptr, {});
