@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
 
@@ -42,6 +44,9 @@ PasswordPool::PasswordPool(PasswordPoolOptions o) : opt_(o) {
   for (unsigned i = 0; i < std::max(1u, opt_.threads); ++i) {
     threads_.emplace_back([this] {
       pthread_setname_np(pthread_self(), "salvus-pwhash");
+      // Below the event loops: a flood of sign-ins takes the CPU they leave,
+      // not the CPU that answers everyone else.
+      if (opt_.nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), opt_.nice);
       Loop();
     });
   }

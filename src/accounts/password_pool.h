@@ -55,6 +55,9 @@ struct PasswordPoolOptions {
   unsigned threads = 2;
   size_t max_queue = 64;  // calls waiting for a thread; more are kBusy
   PasswordParams params;  // REQUIRES: set (PasswordParamsNamed)
+  // The hashing threads' nice value, above the process's own (Linux: per
+  // thread), so the event loops come first when the CPU is short. 0: same.
+  int nice = 10;
 };
 
 enum class PoolError {
