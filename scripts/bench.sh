@@ -7,4 +7,5 @@ BUILD=${1:-build}
 "$BUILD/bin/burst_bench"
 "$BUILD/bin/store_bench" --benchmark_format=json
 "$BUILD/bin/monitor_bench"
+"$BUILD/bin/accounts_bench"
 if [ "$(id -u)" = 0 ]; then "$BUILD/bin/sandbox_bench"; fi

@@ -38,6 +38,8 @@ struct HubFlags {
   std::string memcached;
   double discover_interval_s = 2;
   double stale_after_s = 20;
+  std::string vault;
+  std::string vault_ca;
   hub::HubOptions limits;  // the limits set by AddHubLimitOptions
 };
 
@@ -67,6 +69,23 @@ std::expected<hub::HubOptions, std::string> HubOptionsFrom(const std::string& li
 }
 
 void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
+  c->add_option("--password-cost", o->password_cost,
+                "Argon2id cost of account passwords: interactive, moderate, sensitive (min: "
+                "tests only); older hashes are redone at the next sign-in")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"interactive", "moderate", "sensitive", "min"}));
+  c->add_option("--password-threads", o->password_threads,
+                "threads hashing passwords, off the event loops")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  c->add_option("--password-queue", o->password_queue,
+                "sign-ins that may wait for a hashing thread; more are told to try again")
+      ->capture_default_str();
+  c->add_option("--sign-in-free-failures", o->sign_in_free_failures,
+                "failed sign-ins per account and per address before each next try must wait "
+                "(1 s, doubling, at most 15 min)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   c->add_option("--reconnect-grace", *grace_s,
                 "seconds a page that lost its connection has to reconnect and get its session "
                 "back (0: sessions end with the connection)")
@@ -179,6 +198,10 @@ void AddHubLimitOptions(CLI::App* c, hub::HubOptions* o, double* grace_s) {
 }
 
 void CopyHubLimits(const hub::HubOptions& from, hub::HubOptions* to) {
+  to->password_cost = from.password_cost;
+  to->password_threads = from.password_threads;
+  to->password_queue = from.password_queue;
+  to->sign_in_free_failures = from.sign_in_free_failures;
   to->max_message_rate = from.max_message_rate;
   to->http_read_timeout = from.http_read_timeout;
   to->blob_max_age = from.blob_max_age;
@@ -257,6 +280,11 @@ Command AddHubCommand(CLI::App& app) {
   c->add_option("--blob-cache-mb", f->blob_cache_mb, "images and files kept in memory (MB)")
       ->capture_default_str();
   AddHubLimitOptions(c, &f->limits, &f->reconnect_grace_s);
+  c->add_option("--vault", f->vault,
+                "HOST:PORT of the vault (salvus vault): accounts, with --db; a vault on another "
+                "host needs --vault-ca");
+  c->add_option("--vault-ca", f->vault_ca,
+                "PEM file of the CA that signs the vault's certificate: reach it over TLS");
   c->add_option("--memcached", f->memcached,
                 "HOST:PORT[,HOST:PORT...] of memcached, read before the database for the "
                 "compute servers' reports (optional)");
@@ -321,6 +349,15 @@ Command AddHubCommand(CLI::App& app) {
         o->reconnect_grace =
             std::chrono::milliseconds(static_cast<int64_t>(f->reconnect_grace_s * 1000));
         o->memcached = f->memcached;
+        if (!f->vault.empty()) {
+          auto v = core::ParseHostPort(f->vault);
+          if (!v) {
+            std::cerr << "salvus hub: --vault: " << v.error() << "\n";
+            return 2;
+          }
+          o->vault = *v;
+        }
+        o->vault_tls_ca = f->vault_ca;
         o->discover_interval =
             std::chrono::milliseconds(static_cast<int64_t>(f->discover_interval_s * 1000));
         o->stale_after = std::chrono::milliseconds(static_cast<int64_t>(f->stale_after_s * 1000));

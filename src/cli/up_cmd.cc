@@ -1,5 +1,6 @@
-// `salvus up`: the embedded default. One compute server (a child process,
-// restarted if it dies) and a hub in this process, data in one folder.
+// `salvus up`: the embedded default. One compute server and one vault
+// (child processes, restarted if they die) and a hub in this process, data
+// in one folder.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -57,6 +58,9 @@ struct UpFlags {
   // here, so starts beyond the pool queue behind each other). A ready worker
   // costs ~5 MB of its own memory.
   unsigned pool = 20, pool_max = 32;
+  bool no_accounts = false;
+  std::string smtp_url;
+  std::string mail_from = "noreply@salvus.invalid";
   hub::HubOptions limits;  // the limits set by AddHubLimitOptions
 };
 
@@ -88,11 +92,16 @@ std::string EnsureToken(const std::string& data) {
   return path;
 }
 
-// The compute server child, restarted on the same port if it dies.
+// A child (the compute server, the vault), restarted on the same port if it
+// dies.
 class ComputeChild {
  public:
-  ComputeChild(std::vector<std::string> args, std::string port_file, std::string pid_file)
-      : args_(std::move(args)), port_file_(std::move(port_file)), pid_file_(std::move(pid_file)) {}
+  ComputeChild(std::vector<std::string> args, std::string port_file, std::string pid_file,
+               std::string name = "compute server")
+      : args_(std::move(args)),
+        port_file_(std::move(port_file)),
+        pid_file_(std::move(pid_file)),
+        name_(std::move(name)) {}
 
   bool Spawn() {
     std::vector<char*> argv;
@@ -147,10 +156,10 @@ class ComputeChild {
           continue;
         }
         if (stopping_) break;
-        spdlog::warn("compute server exited (status {}); restarting it", status);
+        spdlog::warn("{} exited (status {}); restarting it", name_, status);
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         if (!stopping_ && Spawn() && WaitReady(std::chrono::seconds(120))) {
-          spdlog::info("compute server is back");
+          spdlog::info("{} is back", name_);
         }
       }
     });
@@ -175,10 +184,47 @@ class ComputeChild {
   std::vector<std::string> args_;
   std::string port_file_;
   std::string pid_file_;
+  std::string name_;
   std::atomic<pid_t> pid_{-1};
   std::atomic<bool> stopping_{false};
   std::thread supervisor_;
 };
+
+// The vault's arguments: keys made on first start (unencrypted: one
+// machine), its file and the mail folder under `data`.
+std::vector<std::string> VaultArgs(const UpFlags& f, const std::string& data,
+                                   const std::string& token, uint16_t port,
+                                   const std::string& site_url) {
+  std::vector<std::string> a = {"salvus",
+                                "vault",
+                                "--keys",
+                                data + "/vault/keys",
+                                "--no-passphrase",
+                                "--create",
+                                "--token-file",
+                                token,
+                                "--db",
+                                data + "/vault/vault.sqlite",
+                                "--listen",
+                                "127.0.0.1:" + std::to_string(port),
+                                "--port-file",
+                                data + "/vault.port",
+                                "--site-url",
+                                site_url,
+                                "--mail-from",
+                                f.mail_from,
+                                "--log-file",
+                                data + "/vault.log",
+                                "--log-level",
+                                f.log_level,
+                                "--exit-with-parent"};
+  if (f.smtp_url.empty()) {
+    a.insert(a.end(), {"--mail-dir", data + "/mail"});
+  } else {
+    a.insert(a.end(), {"--smtp-url", f.smtp_url});
+  }
+  return a;
+}
 
 int RunUp(const UpFlags& f) {
   // What this process and its compute server write is theirs alone unless
@@ -303,6 +349,10 @@ int RunUp(const UpFlags& f) {
   o->allow_origins = f.allow_origins;
   o->reconnect_grace = std::chrono::milliseconds(static_cast<int64_t>(f.reconnect_grace_s * 1000));
   CopyHubLimits(f.limits, &*o);
+  // The vault starts once the hub's port (for links in mails) is known; the
+  // hub reaches it on the first sign-in.
+  const uint16_t vport = f.no_accounts ? 0 : FreePort();
+  if (!f.no_accounts) o->vault = {"127.0.0.1", vport};
   hub::Hub hub(*o);
   uint16_t port;
   try {
@@ -317,6 +367,24 @@ int RunUp(const UpFlags& f) {
   // only then tell anyone the port.
   if (!hub.WaitForCompute(std::chrono::seconds(30))) {
     spdlog::warn("the hub is not connected to the compute server yet; see {}/compute.log", data);
+  }
+  std::optional<ComputeChild> vault;
+  if (!f.no_accounts) {
+    fs::create_directories(data + "/vault", ec);
+    fs::permissions(data + "/vault", fs::perms::owner_all, ec);
+    const std::string site = std::string(f.tls_cert.empty() ? "http" : "https") + "://" + f.host +
+                             ":" + std::to_string(port);
+    vault.emplace(VaultArgs(f, data, token, vport, site), data + "/vault.port", data + "/vault.pid",
+                  "vault");
+    if (!vault->Spawn() || !vault->WaitReady(std::chrono::seconds(30))) {
+      spdlog::error("the vault did not start (see {}/vault.log): accounts are unavailable", data);
+    } else {
+      vault->Supervise();
+      spdlog::info(
+          "accounts: a vault beside the hub, its keys in {}/vault/keys (0600, NOT encrypted: "
+          "a production vault wants a passphrase, see `salvus vault init`)",
+          data);
+    }
   }
   std::optional<UpMonitors> monitors;
   if (f.monitor) {
@@ -338,10 +406,15 @@ int RunUp(const UpFlags& f) {
             << "Operator's page: " << url << "/admin from this machine, with the token in " << token
             << (f.monitor ? "" : " (without --no-monitor it would show up's own services)")
             << std::endl;
+  if (vault && f.smtp_url.empty()) {
+    std::cout << "Accounts: without --smtp-url, mails (password resets) are written to " << data
+              << "/mail/" << std::endl;
+  }
   WaitForSignal();
   std::cout << "stopping..." << std::endl;
   if (monitors) monitors->Stop();
   hub.Stop();
+  if (vault) vault->Stop();
   compute.Stop();
   return 0;
 }
@@ -390,6 +463,12 @@ Command AddUpCommand(CLI::App& app) {
               "on unless --no-monitor)");
   c->add_option("--monitor-interval", f->monitor_interval_s, "seconds between status rows")
       ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  c->add_flag("--no-accounts", f->no_accounts,
+              "start no vault: sign-up and sign-in answer that accounts are unavailable");
+  c->add_option("--smtp-url", f->smtp_url,
+                "the vault's mail relay, smtp://HOST:PORT (default: mails written to DATA/mail/)");
+  c->add_option("--mail-from", f->mail_from, "the sender of the vault's mails")
       ->capture_default_str();
   c->add_option("--log-level", f->log_level, "trace, debug, info, warn, error (hub and compute)")
       ->capture_default_str();

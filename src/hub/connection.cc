@@ -71,13 +71,20 @@ asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
       co_return;
     }
     auto req = parser.release();
-    if (websocket::is_upgrade(req)) {
-      if (req.target() != "/ws") co_return;
+    // Whether the request's Origin is one whose pages may use the hub
+    // (`others`: --allow-origin too).
+    auto origin_ok = [&](bool others) {
       auto& sock = beast::get_lowest_layer(stream).socket();
-      const auto local = sock.local_endpoint(ec);
+      boost::system::error_code lec;
+      const auto local = sock.local_endpoint(lec);
       const auto own = opt.public_origin.empty() ? OwnOrigin(local, shard.tls() != nullptr)
                                                  : ParsePublicOrigin(opt.public_origin);
-      if (ec || !own || !OriginAllowed(req, *own, opt.allow_origins)) {
+      return !lec && own &&
+             OriginAllowed(req, *own, others ? opt.allow_origins : std::vector<std::string>{});
+    };
+    if (websocket::is_upgrade(req)) {
+      if (req.target() != "/ws") co_return;
+      if (!origin_ok(true)) {
         spdlog::warn("{}: refused a WebSocket from origin {}", slot.address(),
                      std::string(req[http::field::origin]));
         auto res = ForbiddenOrigin(req);
@@ -90,8 +97,14 @@ asio::awaitable<void> HttpSession(Shard& shard, Stream stream, ConnSlot slot) {
                             std::move(req), slot.address());
       co_return;
     }
-    const auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);
-    HttpResponse res = co_await shard.http().Handle(req, ec ? asio::ip::address{} : peer.address());
+    HttpResponse res;
+    if (AccountApi::Owns(std::string_view(req.target().data(), req.target().size()))) {
+      // Accounts: the hub's own pages only (embedding sites get no cookies).
+      res = co_await shard.accounts().Handle(req, slot.address(), origin_ok(false));
+    } else {
+      const auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);
+      res = co_await shard.http().Handle(req, ec ? asio::ip::address{} : peer.address());
+    }
     const bool keep = res.keep_alive();
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep) {

@@ -133,6 +133,24 @@ struct HubOptions {
   std::string memcached;  // HOST:PORT[,...]; empty: none
   std::chrono::milliseconds discover_interval = std::chrono::seconds(2);
   std::chrono::milliseconds stale_after = std::chrono::seconds(20);
+  // Accounts (account_api.h), with `db`: the vault's address (no host: no
+  // accounts; their endpoints answer 503). With vault_tls_ca its
+  // certificate must chain to that CA; without, the vault must be on a
+  // loopback address (plain TCP). The hub presents `token`.
+  core::HostPort vault;
+  std::string vault_tls_ca;
+  // Argon2id cost (accounts::PasswordParamsNamed): interactive, moderate,
+  // sensitive, or min (tests only); the threads hashing and the calls that
+  // may wait for them (more are told "busy").
+  std::string password_cost = "interactive";
+  unsigned password_threads = 2;
+  size_t password_queue = 64;
+  // A browser's sign-in lasts this long (then it signs in again).
+  std::chrono::seconds account_session_max_age = std::chrono::days(30);
+  // Failed sign-ins per account and per address before the back-off
+  // (1 s, doubling, at most sign_in_max_wait) starts.
+  int sign_in_free_failures = 5;
+  std::chrono::milliseconds sign_in_max_wait = std::chrono::minutes(15);
   // For tests only: called with every WebSocket message before it is routed.
   // A throw from it ends that connection as a bug in the hub would (the
   // exception is logged and the connection's sessions are cleaned up).

@@ -1,6 +1,7 @@
 #include "hub/server.h"
 
 #include <fmt/ranges.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -72,6 +73,7 @@ uint16_t Hub::Start() {
     if (!version) throw std::runtime_error("cannot migrate the database: " + version.error());
     spdlog::info("database {} ({}), schema version {}", opt_.db, (*st)->backend(), *version);
   }
+  if (!opt_.vault.host.empty()) StartAccounts();
   unsigned n = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
   uint16_t port = opt_.listen.port;
   for (unsigned i = 0; i < n; ++i) {
@@ -87,6 +89,7 @@ uint16_t Hub::Start() {
     context.refused_per_address = refused_per_address_.get();
     context.shards = &shards_;
     context.proxies = proxies_.empty() ? nullptr : &proxies_;
+    context.accounts = accounts_.get();
     auto shard = std::make_unique<Shard>(context, i, n);
     port = shard->Bind(port);
     shards_.push_back(std::move(shard));
@@ -149,7 +152,41 @@ void Hub::Stop() {
   if (discovery_) discovery_->Stop();  // it posts to the shards
   discovery_.reset();
   for (auto& s : shards_) s->Stop();
+  // Hashes in flight post to the shards' loops: stopped, not yet destroyed.
+  if (accounts_) accounts_->pool.Stop();
   shards_.clear();
+  accounts_.reset();
+}
+
+void Hub::StartAccounts() {
+  if (opt_.db.empty()) throw std::runtime_error("--vault needs --db (accounts live in it)");
+  if (opt_.vault_tls_ca.empty()) {
+    boost::system::error_code ec;
+    auto a = asio::ip::make_address(opt_.vault.host, ec);
+    if (ec || !a.is_loopback()) {
+      throw std::runtime_error(
+          "--vault " + opt_.vault.host +
+          ": a vault on another host is reached over TLS only: give --vault-ca");
+    }
+  } else {
+    core::MakeClientTlsContext({opt_.vault_tls_ca, false});  // throws if unreadable
+  }
+  if (sodium_init() < 0) throw std::runtime_error("libsodium cannot start");
+  auto params = accounts::PasswordParamsNamed(opt_.password_cost);
+  if (!params) throw std::runtime_error("--password-cost: " + params.error());
+  accounts::PasswordPoolOptions po;
+  po.threads = std::max(1u, opt_.password_threads);
+  po.max_queue = opt_.password_queue;
+  po.params = *params;
+  accounts::SignInLimiterOptions lo;
+  lo.free_failures = opt_.sign_in_free_failures;
+  lo.max_wait = opt_.sign_in_max_wait;
+  accounts_ = std::make_unique<AccountShared>(po, lo);
+  spdlog::info(
+      "accounts: the vault at {}:{} ({}); passwords hashed with Argon2id ({}) on {} "
+      "threads",
+      opt_.vault.host, opt_.vault.port, opt_.vault_tls_ca.empty() ? "plain TCP" : "TLS",
+      opt_.password_cost, po.threads);
 }
 
 }  // namespace salvus::hub

@@ -29,6 +29,7 @@
 
 namespace salvus::hub {
 
+struct AccountShared;
 class AddressQuota;
 class SessionDirectory;
 class ComputeDiscovery;
@@ -48,6 +49,9 @@ class Hub {
   void Stop();
 
  private:
+  // With --vault: the password pool and the sign-in limiters. Throws.
+  void StartAccounts();
+
   HubOptions opt_;
   ProxyFrom proxies_;
   std::optional<boost::asio::ssl::context> tls_;
@@ -57,6 +61,7 @@ class Hub {
   std::unique_ptr<AddressQuota> connections_per_address_;
   std::unique_ptr<AddressQuota> refused_per_address_;
   std::unique_ptr<ComputeDiscovery> discovery_;
+  std::unique_ptr<AccountShared> accounts_;  // with --vault
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> connections_{0};  // open TCP connections, all shards
   std::atomic<size_t> connections_peak_{0};

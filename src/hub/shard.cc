@@ -15,6 +15,7 @@
 #include "hub/connection.h"
 #include "hub/session_directory.h"
 #include "store/store.h"
+#include "vault/link.h"
 
 namespace salvus::hub {
 
@@ -34,6 +35,28 @@ std::unique_ptr<store::Store> OpenShardStore(const HubOptions& opt, unsigned ind
   auto st = store::OpenStore(opt.db, io.get_executor(), so);
   if (!st) throw std::runtime_error("cannot open the database: " + st.error());
   return std::move(*st);
+}
+
+// The shard's link to the vault (null without --vault).
+std::unique_ptr<vault::VaultLink> OpenVaultLink(const HubOptions& opt, unsigned index,
+                                                asio::io_context& io) {
+  if (opt.vault.host.empty()) return nullptr;
+  vault::VaultLinkOptions vo;
+  vo.address = opt.vault;
+  vo.token = opt.token;
+  vo.client = "hub shard " + std::to_string(index);
+  vo.tls = !opt.vault_tls_ca.empty();
+  vo.tls_options.ca_file = opt.vault_tls_ca;
+  vo.timeout = std::chrono::seconds(5);
+  return std::make_unique<vault::VaultLink>(io.get_executor(), vo);
+}
+
+AccountApiOptions AccountOptions(const HubOptions& opt) {
+  AccountApiOptions o;
+  o.secure_cookie = opt.public_origin.starts_with("https://") ||
+                    (opt.public_origin.empty() && !opt.tls_cert.empty());
+  o.session_max_age = opt.account_session_max_age;
+  return o;
 }
 
 }  // namespace
@@ -82,7 +105,9 @@ Shard::Shard(ShardContext context, unsigned index, unsigned shards)
               admin.tls = !opt_.tls_cert.empty();
               return admin;
             }()),
-      permalinks_(store_.get()) {
+      permalinks_(store_.get()),
+      vault_(OpenVaultLink(opt_, index, io_)),
+      accounts_(store_.get(), vault_.get(), ctx_.accounts, AccountOptions(opt_)) {
   for (size_t i = 0; i < opt_.compute.size(); ++i) NewLink(opt_.compute[i]);
   router_.SetAddressQuota(ctx_.sessions_per_address, static_cast<int>(index_));
   router_.SetSessionObserver([this](const std::string& session, bool here) {
@@ -127,6 +152,7 @@ void Shard::Stop() {
     boost::system::error_code ec;
     acceptor_.close(ec);
     for (auto& l : links_) l->Stop();
+    if (vault_) vault_->Close();
     for (auto& [id, c] : conns_) c->Abort();
     io_.stop();
   });

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "hub/account_api.h"
 #include "hub/browser.h"
 #include "hub/compute_link.h"
 #include "hub/discovery.h"
@@ -29,6 +30,9 @@
 
 namespace salvus::store {
 class Store;
+}
+namespace salvus::vault {
+class VaultLink;
 }
 
 namespace salvus::hub {
@@ -53,6 +57,7 @@ struct ShardContext {
   AddressQuota* refused_per_address = nullptr;  // refused connections being answered, per address
   const std::vector<std::unique_ptr<Shard>>* shards = nullptr;  // for hand-overs
   const ProxyFrom* proxies = nullptr;                           // --proxy-from (null: none)
+  AccountShared* accounts = nullptr;  // with --db and --vault (null: no accounts)
 };
 
 class Shard {
@@ -81,6 +86,7 @@ class Shard {
   const HubOptions& options() const { return opt_; }
   boost::asio::ssl::context* tls() const { return ctx_.tls; }
   HttpHandler& http() { return http_; }
+  AccountApi& accounts() { return accounts_; }
   // Connection ids are unique in the hub: a handed-over connection keeps
   // its id on the shard it was handed to.
   uint64_t NewConnId() { return next_conn_++ * nshards_ + index_; }
@@ -139,6 +145,8 @@ class Shard {
   std::unique_ptr<store::Store> store_;  // null without --db
   HttpHandler http_;
   Permalinks permalinks_;
+  std::unique_ptr<vault::VaultLink> vault_;  // null without --vault
+  AccountApi accounts_;
   std::vector<std::unique_ptr<ComputeLink>> links_;
   std::unordered_map<uint64_t, std::shared_ptr<Browser>> conns_;
   std::atomic<int> links_up_{0};  // --compute links up (read by WaitForCompute)

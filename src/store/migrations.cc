@@ -105,6 +105,30 @@ const std::vector<MigrationStep> kSteps = {
          // blobs.created_ms is when the blob was last put.
          "CREATE INDEX IF NOT EXISTS blobs_by_age ON blobs (created_ms)",
      }},
+    {5,
+     "accounts, browser sessions, reset tokens",
+     {
+         // Nothing here is derived from an e-mail address: ids are random,
+         // the vault alone maps addresses to them.
+         R"(CREATE TABLE IF NOT EXISTS accounts (
+              id TEXT PRIMARY KEY,
+              password_hash TEXT NOT NULL,
+              created_ms BIGINT NOT NULL,
+              is_operator INTEGER NOT NULL DEFAULT 0))",
+         // Keyed by the SHA-256 of the cookie's token, never the token.
+         R"(CREATE TABLE IF NOT EXISTS browser_sessions (
+              token_hash TEXT PRIMARY KEY,
+              account TEXT NOT NULL,
+              created_ms BIGINT NOT NULL,
+              revoked INTEGER NOT NULL DEFAULT 0))",
+         "CREATE INDEX IF NOT EXISTS browser_sessions_by_account ON browser_sessions (account)",
+         R"(CREATE TABLE IF NOT EXISTS reset_tokens (
+              token_hash TEXT PRIMARY KEY,
+              account TEXT NOT NULL,
+              expires_ms BIGINT NOT NULL,
+              used INTEGER NOT NULL DEFAULT 0))",
+         "CREATE INDEX IF NOT EXISTS reset_tokens_by_expiry ON reset_tokens (expires_ms)",
+     }},
 };
 
 }  // namespace

@@ -12,7 +12,9 @@
 // Keys: every table is read and written by one key, so it could move to a
 // wide-column store: services/status/log by service id, permalinks by id
 // (plus a unique content hash for reuse), blobs by sha1, hubs by name,
-// browsers by browser id, sessions by session id.
+// browsers by browser id, sessions by session id, accounts by id, browser
+// sessions and reset tokens by their token's hash (plus an index by account
+// for "sign out everywhere").
 //
 // Adding a step: append to kSteps in migrations.cc with the next number;
 // never edit a step that has shipped.

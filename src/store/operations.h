@@ -50,4 +50,21 @@ boost::asio::awaitable<void> SetBrowserOp(Db& db, std::string browser, std::stri
 boost::asio::awaitable<void> SetSessionOp(Db& db, std::string session, std::string hub,
                                           std::string compute, bool ended);
 
+// account_ops.cc: accounts, browser sessions, reset tokens.
+boost::asio::awaitable<void> CreateAccountOp(Db& db, Account a);
+boost::asio::awaitable<std::optional<Account>> GetAccountOp(Db& db, std::string id);
+boost::asio::awaitable<bool> SetPasswordHashOp(Db& db, std::string id, std::string hash);
+boost::asio::awaitable<bool> SetOperatorOp(Db& db, std::string id, bool is_operator);
+boost::asio::awaitable<bool> DeleteAccountOp(Db& db, std::string id);
+boost::asio::awaitable<void> CreateBrowserSessionOp(Db& db, std::string token_hash,
+                                                    std::string account);
+boost::asio::awaitable<std::optional<BrowserSession>> GetBrowserSessionOp(Db& db,
+                                                                          std::string token_hash);
+boost::asio::awaitable<bool> RevokeBrowserSessionOp(Db& db, std::string token_hash);
+boost::asio::awaitable<int64_t> RevokeAccountSessionsOp(Db& db, std::string account);
+boost::asio::awaitable<void> CreateResetTokenOp(Db& db, std::string token_hash, std::string account,
+                                                int64_t expires_ms);
+boost::asio::awaitable<std::optional<std::string>> UseResetTokenOp(Db& db, std::string token_hash,
+                                                                   int64_t now_ms);
+
 }  // namespace salvus::store::internal

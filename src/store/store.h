@@ -95,6 +95,23 @@ struct ServiceStatus {
   std::optional<StatusRow> latest;
 };
 
+// An account: nothing in it is derived from an e-mail address (the vault
+// alone maps addresses to accounts).
+struct Account {
+  std::string id;             // 32 lowercase hex digits: 128 random bits
+  std::string password_hash;  // crypto_pwhash_str (Argon2id); "" when none
+  int64_t created_ms = 0;
+  bool is_operator = false;
+};
+
+// A browser signed in: the database keeps only the SHA-256 of its cookie.
+struct BrowserSession {
+  std::string token_hash;  // lowercase hex SHA-256 of the cookie's token
+  std::string account;
+  int64_t created_ms = 0;
+  bool revoked = false;
+};
+
 struct Options {
   size_t status_rows = 100000;  // cap_table: newest rows kept
   size_t log_rows = 100000;
@@ -172,6 +189,34 @@ class Store {
   // A session started (ended=false) or ended on a compute server.
   virtual void SetSession(std::string session, std::string hub, std::string compute, bool ended,
                           Done cb) = 0;
+
+  // --- accounts, browser sessions, password reset tokens ---
+  // Adds an account; an id already taken is an error (ids are random).
+  virtual void CreateAccount(Account a, Done cb) = 0;
+  virtual void GetAccount(std::string id, Callback<std::optional<Account>> cb) = 0;
+  // Replaces the password hash; false when there is no such account.
+  virtual void SetPasswordHash(std::string id, std::string hash, Callback<bool> cb) = 0;
+  virtual void SetOperator(std::string id, bool is_operator, Callback<bool> cb) = 0;
+  // Removes an account and its sessions and reset tokens (a sign-up that
+  // the vault refused); false when there was none.
+  virtual void DeleteAccount(std::string id, Callback<bool> cb) = 0;
+  // A browser signed in with the cookie whose token hashes to `token_hash`.
+  virtual void CreateBrowserSession(std::string token_hash, std::string account, Done cb) = 0;
+  // The session (revoked or not); nullopt when unknown.
+  virtual void GetBrowserSession(std::string token_hash,
+                                 Callback<std::optional<BrowserSession>> cb) = 0;
+  // Sign-out: false when there was no such session, or it was revoked.
+  virtual void RevokeBrowserSession(std::string token_hash, Callback<bool> cb) = 0;
+  // Sign-out everywhere: revokes every session of `account`; how many.
+  virtual void RevokeAccountSessions(std::string account, Callback<int64_t> cb) = 0;
+  // A password reset token (its SHA-256) for `account`, valid until
+  // `expires_ms`. Expired tokens of every account are deleted meanwhile.
+  virtual void CreateResetToken(std::string token_hash, std::string account, int64_t expires_ms,
+                                Done cb) = 0;
+  // Uses a reset token once: its account if it exists, is unused and has
+  // not expired at `now_ms` (and it is then used); else nullopt.
+  virtual void UseResetToken(std::string token_hash, int64_t now_ms,
+                             Callback<std::optional<std::string>> cb) = 0;
 };
 
 // Opens "sqlite:PATH" or "postgresql://..." (any libpq URI). Connects, but

@@ -305,6 +305,85 @@ void StoreImpl::SetSession(std::string session, std::string hub, std::string com
       std::move(cb));
 }
 
+void StoreImpl::CreateAccount(Account a, Done cb) {
+  Submit<void>(
+      "CreateAccount", [a = std::move(a)](Db& db) { return CreateAccountOp(db, a); },
+      std::move(cb));
+}
+
+void StoreImpl::GetAccount(std::string id, Callback<std::optional<Account>> cb) {
+  Submit<std::optional<Account>>(
+      "GetAccount", [id = std::move(id)](Db& db) { return GetAccountOp(db, id); }, std::move(cb));
+}
+
+void StoreImpl::SetPasswordHash(std::string id, std::string hash, Callback<bool> cb) {
+  Submit<bool>(
+      "SetPasswordHash",
+      [id = std::move(id), hash = std::move(hash)](Db& db) {
+        return SetPasswordHashOp(db, id, hash);
+      },
+      std::move(cb));
+}
+
+void StoreImpl::SetOperator(std::string id, bool is_operator, Callback<bool> cb) {
+  Submit<bool>(
+      "SetOperator",
+      [id = std::move(id), is_operator](Db& db) { return SetOperatorOp(db, id, is_operator); },
+      std::move(cb));
+}
+
+void StoreImpl::DeleteAccount(std::string id, Callback<bool> cb) {
+  Submit<bool>(
+      "DeleteAccount", [id = std::move(id)](Db& db) { return DeleteAccountOp(db, id); },
+      std::move(cb));
+}
+
+void StoreImpl::CreateBrowserSession(std::string token_hash, std::string account, Done cb) {
+  Submit<void>(
+      "CreateBrowserSession",
+      [h = std::move(token_hash), a = std::move(account)](Db& db) {
+        return CreateBrowserSessionOp(db, h, a);
+      },
+      std::move(cb));
+}
+
+void StoreImpl::GetBrowserSession(std::string token_hash,
+                                  Callback<std::optional<BrowserSession>> cb) {
+  Submit<std::optional<BrowserSession>>(
+      "GetBrowserSession",
+      [h = std::move(token_hash)](Db& db) { return GetBrowserSessionOp(db, h); }, std::move(cb));
+}
+
+void StoreImpl::RevokeBrowserSession(std::string token_hash, Callback<bool> cb) {
+  Submit<bool>(
+      "RevokeBrowserSession",
+      [h = std::move(token_hash)](Db& db) { return RevokeBrowserSessionOp(db, h); }, std::move(cb));
+}
+
+void StoreImpl::RevokeAccountSessions(std::string account, Callback<int64_t> cb) {
+  Submit<int64_t>(
+      "RevokeAccountSessions",
+      [a = std::move(account)](Db& db) { return RevokeAccountSessionsOp(db, a); }, std::move(cb));
+}
+
+void StoreImpl::CreateResetToken(std::string token_hash, std::string account, int64_t expires_ms,
+                                 Done cb) {
+  Submit<void>(
+      "CreateResetToken",
+      [h = std::move(token_hash), a = std::move(account), expires_ms](Db& db) {
+        return CreateResetTokenOp(db, h, a, expires_ms);
+      },
+      std::move(cb));
+}
+
+void StoreImpl::UseResetToken(std::string token_hash, int64_t now_ms,
+                              Callback<std::optional<std::string>> cb) {
+  Submit<std::optional<std::string>>(
+      "UseResetToken",
+      [h = std::move(token_hash), now_ms](Db& db) { return UseResetTokenOp(db, h, now_ms); },
+      std::move(cb));
+}
+
 void StoreImpl::Query(std::string sql, std::vector<Param> params, Callback<Rows> cb) {
   Submit<Rows>(
       "Query",

@@ -60,6 +60,19 @@ class StoreImpl : public Store {
   void SetBrowser(std::string browser, std::string hub, bool connected, Done cb) final;
   void SetSession(std::string session, std::string hub, std::string compute, bool ended,
                   Done cb) final;
+  void CreateAccount(Account a, Done cb) final;
+  void GetAccount(std::string id, Callback<std::optional<Account>> cb) final;
+  void SetPasswordHash(std::string id, std::string hash, Callback<bool> cb) final;
+  void SetOperator(std::string id, bool is_operator, Callback<bool> cb) final;
+  void DeleteAccount(std::string id, Callback<bool> cb) final;
+  void CreateBrowserSession(std::string token_hash, std::string account, Done cb) final;
+  void GetBrowserSession(std::string token_hash, Callback<std::optional<BrowserSession>> cb) final;
+  void RevokeBrowserSession(std::string token_hash, Callback<bool> cb) final;
+  void RevokeAccountSessions(std::string account, Callback<int64_t> cb) final;
+  void CreateResetToken(std::string token_hash, std::string account, int64_t expires_ms,
+                        Done cb) final;
+  void UseResetToken(std::string token_hash, int64_t now_ms,
+                     Callback<std::optional<std::string>> cb) final;
 
   // --- for tests and tools ---
   // Replaces the permalink id generator (e.g. one that collides).

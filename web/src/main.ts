@@ -1,5 +1,6 @@
 // The worksheet: cells run through the hub in one session, kept in the
 // browser's storage. At /s/<id> it shows a shared cell instead.
+import { AccountBar } from './account';
 import { Cell } from './cell';
 import { Kernel } from './kernel';
 import { Connection } from './protocol';
@@ -101,6 +102,7 @@ window.addEventListener('pagehide', (e) => {
 
 document.getElementById('interrupt')!.addEventListener('click', interrupt);
 document.getElementById('restart')!.addEventListener('click', restart);
+new AccountBar(document.querySelector('header.bar')!);
 document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') interrupt();
 });

@@ -1,11 +1,12 @@
 // An in-memory Store for unit tests of code that uses one (the monitor,
-// the registry):
-// only the service/status/log calls do anything; callbacks are posted to
+// the registry, accounts):
+// only the service/status/log and account calls do anything; callbacks are posted to
 // the executor, as the real backends do. Thread-safe, so a test thread may
 // inspect it while the store's executor runs elsewhere.
 #pragma once
 
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -150,15 +151,96 @@ class FakeStore : public Store {
     Post(cb, store::Result<void>());
   }
 
+  void CreateAccount(store::Account a, store::Done cb) override {
+    std::lock_guard lock(mu);
+    if (!accounts.emplace(a.id, a).second) {
+      return Post(cb, store::Result<void>(std::unexpected("account id already taken")));
+    }
+    Post(cb, store::Result<void>());
+  }
+  void GetAccount(std::string id, store::Callback<std::optional<store::Account>> cb) override {
+    std::lock_guard lock(mu);
+    auto it = accounts.find(id);
+    Post(cb, store::Result<std::optional<store::Account>>(
+                 it == accounts.end() ? std::nullopt : std::optional(it->second)));
+  }
+  void SetPasswordHash(std::string id, std::string hash, store::Callback<bool> cb) override {
+    std::lock_guard lock(mu);
+    auto it = accounts.find(id);
+    if (it != accounts.end()) it->second.password_hash = hash;
+    Post(cb, store::Result<bool>(it != accounts.end()));
+  }
+  void SetOperator(std::string id, bool op, store::Callback<bool> cb) override {
+    std::lock_guard lock(mu);
+    auto it = accounts.find(id);
+    if (it != accounts.end()) it->second.is_operator = op;
+    Post(cb, store::Result<bool>(it != accounts.end()));
+  }
+  void DeleteAccount(std::string id, store::Callback<bool> cb) override {
+    std::lock_guard lock(mu);
+    std::erase_if(browser_sessions, [&](auto& kv) { return kv.second.account == id; });
+    Post(cb, store::Result<bool>(accounts.erase(id) > 0));
+  }
+  void CreateBrowserSession(std::string h, std::string account, store::Done cb) override {
+    std::lock_guard lock(mu);
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    browser_sessions[h] = store::BrowserSession{h, account, now, false};
+    Post(cb, store::Result<void>());
+  }
+  void GetBrowserSession(std::string h,
+                         store::Callback<std::optional<store::BrowserSession>> cb) override {
+    std::lock_guard lock(mu);
+    auto it = browser_sessions.find(h);
+    Post(cb, store::Result<std::optional<store::BrowserSession>>(
+                 it == browser_sessions.end() ? std::nullopt : std::optional(it->second)));
+  }
+  void RevokeBrowserSession(std::string h, store::Callback<bool> cb) override {
+    std::lock_guard lock(mu);
+    auto it = browser_sessions.find(h);
+    const bool was = it != browser_sessions.end() && !it->second.revoked;
+    if (was) it->second.revoked = true;
+    Post(cb, store::Result<bool>(was));
+  }
+  void RevokeAccountSessions(std::string account, store::Callback<int64_t> cb) override {
+    std::lock_guard lock(mu);
+    int64_t n = 0;
+    for (auto& [h, s] : browser_sessions) {
+      if (s.account == account && !s.revoked) s.revoked = true, ++n;
+    }
+    Post(cb, store::Result<int64_t>(n));
+  }
+  void CreateResetToken(std::string h, std::string account, int64_t expires_ms,
+                        store::Done cb) override {
+    std::lock_guard lock(mu);
+    reset_tokens[h] = {account, expires_ms};
+    Post(cb, store::Result<void>());
+  }
+  void UseResetToken(std::string h, int64_t now_ms,
+                     store::Callback<std::optional<std::string>> cb) override {
+    std::lock_guard lock(mu);
+    auto it = reset_tokens.find(h);
+    std::optional<std::string> account;
+    if (it != reset_tokens.end() && it->second.second > now_ms) {
+      account = it->second.first;
+      reset_tokens.erase(it);
+    }
+    Post(cb, store::Result<std::optional<std::string>>(account));
+  }
+
   std::mutex mu;
-  std::map<int64_t, store::Service> services;   // GUARDED_BY(mu)
-  std::vector<store::StatusRow> statuses;       // GUARDED_BY(mu)
-  std::vector<store::LogLine> log;              // GUARDED_BY(mu)
-  std::map<int64_t, store::LogCursor> cursors;  // GUARDED_BY(mu)
-  int registrations = 0, log_batches = 0;       // GUARDED_BY(mu)
-  int fail_register = 0, fail_log = 0;          // GUARDED_BY(mu): injected failures
-  int log_searches = 0;                         // GUARDED_BY(mu)
-  size_t last_search_limit = 0;                 // GUARDED_BY(mu)
+  std::map<std::string, store::Account> accounts;                       // GUARDED_BY(mu)
+  std::map<std::string, store::BrowserSession> browser_sessions;        // GUARDED_BY(mu)
+  std::map<std::string, std::pair<std::string, int64_t>> reset_tokens;  // GUARDED_BY(mu)
+  std::map<int64_t, store::Service> services;                           // GUARDED_BY(mu)
+  std::vector<store::StatusRow> statuses;                               // GUARDED_BY(mu)
+  std::vector<store::LogLine> log;                                      // GUARDED_BY(mu)
+  std::map<int64_t, store::LogCursor> cursors;                          // GUARDED_BY(mu)
+  int registrations = 0, log_batches = 0;                               // GUARDED_BY(mu)
+  int fail_register = 0, fail_log = 0;  // GUARDED_BY(mu): injected failures
+  int log_searches = 0;                 // GUARDED_BY(mu)
+  size_t last_search_limit = 0;         // GUARDED_BY(mu)
 
  private:
   template <class Cb, class R>
