@@ -18,6 +18,8 @@ PACKAGES=(
   libsodium-dev libsqlite3-dev libpq-dev libmemcached-dev
   # the vault's mail (SMTP)
   libcurl4-openssl-dev
+  # the cluster file (salvus admin)
+  libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the math
   sagemath python3-ipywidgets

@@ -1,0 +1,154 @@
+#include "admin/admin.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ostream>
+
+#include "admin/netns.h"
+#include "admin/services.h"
+#include "admin/templates.h"
+
+namespace salvus::admin {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Context MakeContext(const Cluster& c, const AdminOptions& o, std::ostream& out) {
+  return Context{c, StatePaths(c.state_dir), o.salvus, out, o.start_timeout};
+}
+
+std::expected<std::vector<const Service*>, std::string> Select(
+    const Cluster& c, const std::vector<std::string>& names) {
+  std::vector<const Service*> out;
+  for (const auto& n : names) {
+    if (!c.FindService(n) && !std::any_of(c.services.begin(), c.services.end(), [&](auto& s) {
+          return ServiceTypeName(s.type) == n || std::string(ServiceTypeName(s.type)) + "s" == n;
+        })) {
+      return std::unexpected("no service or service type named " + n + " in the cluster");
+    }
+  }
+  for (const Service& s : c.services) {
+    const bool wanted =
+        names.empty() || std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+          return n == s.name || n == ServiceTypeName(s.type) ||
+                 n == std::string(ServiceTypeName(s.type)) + "s";
+        });
+    if (wanted) out.push_back(&s);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::expected<void, std::string> StartCluster(const Cluster& c,
+                                              const std::vector<std::string>& names,
+                                              const AdminOptions& o, std::ostream& out) {
+  auto chosen = Select(c, names);
+  if (!chosen) return std::unexpected(chosen.error());
+  std::string ssh;
+  for (const Service* s : *chosen) {
+    if (c.FindHost(s->host)->kind == HostKind::kSsh) ssh += " " + s->name + "@" + s->host;
+  }
+  if (!ssh.empty()) {
+    return std::unexpected(
+        "ssh hosts are not deployed yet (the Ansible path is to come); these services are on "
+        "ssh hosts:" +
+        ssh + "\nstart the others by name");
+  }
+  Context ctx = MakeContext(c, o, out);
+  if (auto r = MakeStateFolders(ctx.paths); !r) return r;
+  if (auto r = EnsureSecrets(c, ctx.paths); !r) return r;
+  if (c.HasNetns()) {
+    if (auto r = CreateNetwork(c); !r) return std::unexpected("network: " + r.error());
+    out << "network: bridge " << c.Bridge() << " " << c.bridge_address << "/" << c.prefix_len
+        << ", "
+        << std::count_if(c.hosts.begin(), c.hosts.end(),
+                         [](const Host& h) { return h.kind == HostKind::kNetns; })
+        << " namespaces\n";
+  }
+  for (const Service* s : *chosen) {
+    if (auto r = StartService(ctx, *s); !r) return r;
+  }
+  return {};
+}
+
+std::expected<void, std::string> StopCluster(const Cluster& c,
+                                             const std::vector<std::string>& names,
+                                             const AdminOptions& o, std::ostream& out) {
+  auto chosen = Select(c, names);
+  if (!chosen) return std::unexpected(chosen.error());
+  Context ctx = MakeContext(c, o, out);
+  std::string failed;
+  for (auto it = chosen->rbegin(); it != chosen->rend(); ++it) {
+    if (auto r = StopService(ctx, **it); !r) failed += r.error() + "\n";
+  }
+  if (!failed.empty()) return std::unexpected(failed);
+  return {};
+}
+
+std::expected<void, std::string> RestartService(const Cluster& c, const std::string& name,
+                                                const AdminOptions& o, std::ostream& out) {
+  if (auto r = StopCluster(c, {name}, o, out); !r) return r;
+  return StartCluster(c, {name}, o, out);
+}
+
+bool ClusterStatus(const Cluster& c, const AdminOptions& o, std::ostream& out) {
+  Context ctx = MakeContext(c, o, out);
+  bool all = true;
+  out << fmt::format("{:<14} {:<11} {:<10} {:<21} {:>8} {:<16} {:<8} {}\n", "SERVICE", "TYPE",
+                     "HOST", "ADDRESS", "PID", "STATE", "HEALTH", "MONITOR");
+  bool db_up = false;
+  for (const Service& s : c.services) {
+    const fs::path pidfile = ctx.paths.Pidfile(s.name);
+    const pid_t pid = ReadPid(pidfile);
+    std::string state = "stopped", health = "-";
+    if (c.FindHost(s.host)->kind == HostKind::kSsh) {
+      state = "not deployed";
+    } else if (pid > 0 && !Alive(pid)) {
+      // Marked running, but its process is gone: say so, and fix the table.
+      state = "gone";
+      std::error_code ec;
+      fs::remove(pidfile, ec);
+    } else if (pid > 0) {
+      state = "running";
+      health = Healthy(ctx, s) ? "ok" : "failing";
+      if (s.type == ServiceType::kPostgresql && health == "ok") db_up = true;
+    }
+    const pid_t mon = ReadPid(ctx.paths.MonitorPidfile(s.name));
+    const std::string monitor =
+        mon > 0 ? (Alive(mon) ? "pid " + std::to_string(mon) : "gone") : "-";
+    if (state != "running" || health != "ok") all = false;
+    out << fmt::format("{:<14} {:<11} {:<10} {:<21} {:>8} {:<16} {:<8} {}\n", s.name,
+                       ServiceTypeName(s.type), s.host, Endpoint(c, s),
+                       pid > 0 ? std::to_string(pid) : "-", state, health, monitor);
+  }
+  if (db_up) {
+    ProcessOptions m;
+    m.env = {"PGPASSFILE=" + ctx.paths.Pgpass().string()};
+    RunResult r = Run({o.salvus, "status", "--db", DatabaseUrl(c)}, m, std::chrono::seconds(20));
+    out << "\nwhat the monitors last wrote (salvus status):\n" << r.output;
+  }
+  return all;
+}
+
+std::expected<void, std::string> DestroyCluster(const Cluster& c, bool purge, const AdminOptions& o,
+                                                std::ostream& out) {
+  std::string failed;
+  if (auto r = StopCluster(c, {}, o, out); !r) failed += r.error();
+  if (c.HasNetns()) {
+    for (const auto& left : DestroyNetwork(c)) failed += left + "\n";
+    out << "network: namespaces, veths and bridge " << c.Bridge() << " removed\n";
+  }
+  if (purge) {
+    std::error_code ec;
+    fs::remove_all(c.state_dir, ec);
+    if (ec) failed += "cannot remove " + c.state_dir.string() + ": " + ec.message() + "\n";
+    out << "state folder " << c.state_dir.string() << " removed\n";
+  }
+  if (!failed.empty()) return std::unexpected(failed);
+  return {};
+}
+
+}  // namespace salvus::admin
