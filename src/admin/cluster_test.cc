@@ -191,7 +191,7 @@ TEST(ClusterTest, IncompleteClustersAreRefused) {
                 .find("uid blocks of compute1 and compute2 overlap"),
             std::string::npos);
   EXPECT_NE(ErrorOf("[cluster]\nname = \"a\"\n").find("no [[hosts]]"), std::string::npos);
-  EXPECT_NE(ErrorOf("[cluster]\nname = \"a\"\nhosts = 3\n").find("must be written [[hosts]]"),
+  EXPECT_NE(ErrorOf("hosts = 3\n[cluster]\nname = \"a\"\n").find("must be written [[hosts]]"),
             std::string::npos);
   EXPECT_NE(ErrorOf(Replace(kGood, "bridge_address = \"10.214.0.1/24\"\n", ""))
                 .find("netns host db needs cluster.bridge_address"),
