@@ -2,7 +2,7 @@
 // bridge and a namespace per host, PostgreSQL, memcached, two compute
 // servers (TLS, verified against the cluster CA), two hubs and haproxy, each
 // started healthy before the next; a Sage cell through haproxy; `status`
-// (and a service whose process died); `start` again changes nothing;
+// (and a service whose process died); `rolling-restart hubs`; `start` again changes nothing;
 // `destroy` leaves no namespace, interface or process. Everything it makes
 // is named sv14t*; TearDown destroys it even when a check failed.
 #include <dirent.h>
@@ -213,6 +213,17 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
   }
   EXPECT_EQ(status.output.find("gone"), std::string::npos) << status.output;
   EXPECT_EQ(status.output.find("failing"), std::string::npos) << status.output;
+
+  // The hubs one at a time, each out of haproxy while it restarts; cells
+  // still run through haproxy afterwards.
+  RunResult rolling = Admin({"rolling-restart", "hubs"});
+  EXPECT_TRUE(rolling.ok()) << rolling.output;
+  EXPECT_LT(rolling.output.find("rolling restart: hub1"),
+            rolling.output.find("rolling restart: hub2"));
+  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.40:80/ws", "2+2"}, {},
+                    std::chrono::seconds(120));
+  EXPECT_EQ(cell.status, 0) << cell.output;
+  EXPECT_NE(cell.output.find("4"), std::string::npos) << cell.output;
 
   // Again: nothing restarts, no configuration is rewritten.
   const fs::path cfg = dir_ / "state" / "conf" / "haproxy1.cfg";

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <ostream>
+#include <thread>
 
 #include "admin/netns.h"
+#include "admin/probe.h"
 #include "admin/services.h"
 #include "admin/templates.h"
 
@@ -92,6 +94,37 @@ std::expected<void, std::string> RestartService(const Cluster& c, const std::str
                                                 const AdminOptions& o, std::ostream& out) {
   if (auto r = StopCluster(c, {name}, o, out); !r) return r;
   return StartCluster(c, {name}, o, out);
+}
+
+std::expected<void, std::string> RollingRestartHubs(const Cluster& c, const AdminOptions& o,
+                                                    std::ostream& out) {
+  Context ctx = MakeContext(c, o, out);
+  auto proxies = c.OfType(ServiceType::kHaproxy);
+  auto tell = [&](const Service& hub, const std::string& state) {
+    for (const Service* x : proxies) {
+      const std::string sock = (ctx.paths.run / (x->name + ".sock")).string();
+      const std::string a = UnixCommand(sock, "set server hubs/" + hub.name + " state " + state);
+      if (!a.empty() && a != "\n") out << "  " << x->name << ": " << a;
+    }
+  };
+  for (const Service* hub : c.OfType(ServiceType::kHub)) {
+    out << "rolling restart: " << hub->name << "\n";
+    tell(*hub, "maint");
+    if (auto r = StopService(ctx, *hub); !r) return r;
+    if (auto r = StartService(ctx, *hub); !r) return r;
+    tell(*hub, "ready");
+  }
+  // Back in rotation only once haproxy sees them up again.
+  for (const Service* x : proxies) {
+    const auto deadline = std::chrono::steady_clock::now() + o.start_timeout;
+    while (!Healthy(ctx, *x)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return std::unexpected(x->name + " has no healthy hub after the restart");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  return {};
 }
 
 bool ClusterStatus(const Cluster& c, const AdminOptions& o, std::ostream& out) {

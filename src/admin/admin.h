@@ -29,6 +29,12 @@ std::expected<void, std::string> StopCluster(const Cluster& c,
 std::expected<void, std::string> RestartService(const Cluster& c, const std::string& name,
                                                 const AdminOptions& o, std::ostream& out);
 
+// Restarts the hubs one at a time: each is taken out of every haproxy
+// (`set server hubs/NAME state maint`), restarted, waited for until healthy
+// and put back (`state ready`) before the next one goes.
+std::expected<void, std::string> RollingRestartHubs(const Cluster& c, const AdminOptions& o,
+                                                    std::ostream& out);
+
 // One line per service: name, type, host, address, pid, state (running,
 // stopped, or gone: a pidfile whose process died — the pidfile is removed),
 // health; then what the monitors last wrote (`salvus status`). Returns

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -80,6 +81,29 @@ bool HttpOk(const std::string& host, uint16_t port, const std::string& path,
       prefix + "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n",
       &connected);
   return r.rfind("HTTP/1.1 200", 0) == 0 || r.rfind("HTTP/1.0 200", 0) == 0;
+}
+
+std::string UnixCommand(const std::string& path, const std::string& command,
+                        std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) return "";
+  path.copy(a.sun_path, path.size());
+  Fd s{socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  if (s.fd < 0 || connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
+  const std::string line = command + "\n";
+  if (::send(s.fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+    return "";
+  }
+  std::string got;
+  char buf[1024];
+  while (got.size() < (64u << 10) && WaitFor(s.fd, POLLIN, deadline)) {
+    const ssize_t n = recv(s.fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
 }
 
 }  // namespace salvus::admin

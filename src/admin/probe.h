@@ -20,4 +20,9 @@ bool TcpOpen(const std::string& host, uint16_t port);
 bool HttpOk(const std::string& host, uint16_t port, const std::string& path,
             const std::string& prefix = "");
 
+// Sends one command to a unix socket (haproxy's stats socket) and returns
+// its answer; "" when it cannot connect.
+std::string UnixCommand(const std::string& path, const std::string& command,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
 }  // namespace salvus::admin

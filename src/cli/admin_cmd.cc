@@ -16,6 +16,7 @@ struct AdminFlags {
   std::string cluster;
   std::vector<std::string> services;
   std::string service;
+  std::string what;  // rolling-restart's: "hubs"
   bool purge = false;
   double start_timeout_s = 180;
 };
@@ -46,6 +47,10 @@ Command AddAdminCommand(CLI::App& app) {
   stop->add_option("service", f->services, "services to stop");
   CLI::App* restart = c->add_subcommand("restart", "stop then start one service");
   restart->add_option("service", f->service, "the service")->required();
+  CLI::App* rolling = c->add_subcommand(
+      "rolling-restart",
+      "restart the hubs one at a time, each out of haproxy and back healthy before the next");
+  rolling->add_option("what", f->what, "hubs")->required()->check(CLI::IsMember({"hubs"}));
   CLI::App* status = c->add_subcommand(
       "status", "every service: host, pid, state, health (exit 1 unless all run and are healthy)");
   CLI::App* destroy =
@@ -69,6 +74,8 @@ Command AddAdminCommand(CLI::App& app) {
               r = admin::StopCluster(*cluster, f->services, o, std::cout);
             } else if (c->got_subcommand(restart)) {
               r = admin::RestartService(*cluster, f->service, o, std::cout);
+            } else if (c->got_subcommand(rolling)) {
+              r = admin::RollingRestartHubs(*cluster, o, std::cout);
             } else if (c->got_subcommand(destroy)) {
               r = admin::DestroyCluster(*cluster, f->purge, o, std::cout);
             }
