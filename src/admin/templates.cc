@@ -29,7 +29,7 @@ std::string HaproxyConfig(const Cluster& c, const Service& s, const StatePaths& 
       "# Rendered by salvus admin from the cluster file; edits are overwritten.\n"
       "global\n"
       "  log stderr format raw local0 info\n"
-      "  maxconn 20000\n"
+      "  maxconn 5000\n"
       "  stats socket {sock} mode 600 level admin expose-fd listeners\n"
       "\n"
       "defaults\n"
