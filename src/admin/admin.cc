@@ -10,6 +10,7 @@
 #include "admin/probe.h"
 #include "admin/services.h"
 #include "admin/templates.h"
+#include "admin/vrrp.h"
 
 namespace salvus::admin {
 
@@ -70,9 +71,12 @@ std::expected<void, std::string> StartCluster(const Cluster& c,
                          [](const Host& h) { return h.kind == HostKind::kNetns; })
         << " namespaces\n";
   }
+  bool proxies = false;
   for (const Service* s : *chosen) {
     if (auto r = StartService(ctx, *s); !r) return r;
+    proxies = proxies || s->type == ServiceType::kHaproxy;
   }
+  if (proxies && !c.floating_address.empty()) return WaitForFloating(ctx);
   return {};
 }
 
@@ -156,6 +160,19 @@ bool ClusterStatus(const Cluster& c, const AdminOptions& o, std::ostream& out) {
     out << fmt::format("{:<14} {:<11} {:<10} {:<21} {:>8} {:<16} {:<8} {}\n", s.name,
                        ServiceTypeName(s.type), s.host, Endpoint(c, s),
                        pid > 0 ? std::to_string(pid) : "-", state, health, monitor);
+  }
+  if (!c.floating_address.empty()) {
+    for (const Service* x : c.OfType(ServiceType::kHaproxy)) {
+      const pid_t k = ReadPid(KeepalivedPidfile(ctx, *x));
+      out << fmt::format("{:<14} {:<11} {:<10} {:<21} {:>8} {:<16}\n", x->name + "-vrrp",
+                         "keepalived", x->host, c.floating_address, k > 0 ? std::to_string(k) : "-",
+                         k > 0 ? (Alive(k) ? "running" : "gone") : "stopped");
+    }
+    const Service* holder = FloatingHolder(ctx);
+    out << "floating address " << c.floating_address << ": "
+        << (holder ? "on " + holder->name + " (" + holder->host + ")" : std::string("on no host"))
+        << "\n";
+    if (!holder) all = false;
   }
   if (db_up) {
     ProcessOptions m;

@@ -115,7 +115,8 @@ void ParseClusterTable(const toml::table& root, const std::string& file,
   const toml::node* n = root.get("cluster");
   if (!n || !n->is_table()) throw Error{file + ": needs a [cluster] table"};
   Reader r(*n->as_table(), "cluster", file);
-  r.Only({"name", "state_dir", "site", "public_origin", "bridge_address", "web"});
+  r.Only(
+      {"name", "state_dir", "site", "public_origin", "bridge_address", "web", "floating_address"});
   c->name = r.String("name", "", true);
   if (!std::regex_match(c->name, kClusterName)) {
     throw Error{r.At(*n) +
@@ -152,6 +153,21 @@ void ParseClusterTable(const toml::table& root, const std::string& file,
     }
     c->bridge_address = bridge.substr(0, slash);
     c->prefix_len = std::stoi(bridge.substr(slash + 1));
+  }
+  c->floating_address = r.String("floating_address", "");
+  if (!c->floating_address.empty()) {
+    if (c->bridge_address.empty() || !Ipv4(c->floating_address)) {
+      throw Error{r.At(*n) +
+                  "cluster.floating_address must be an IPv4 address in "
+                  "cluster.bridge_address's network: " +
+                  c->floating_address};
+    }
+    const uint32_t mask = ~uint32_t{0} << (32 - c->prefix_len);
+    const uint32_t a = *Ipv4(c->floating_address), b = *Ipv4(c->bridge_address);
+    if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 || (a & ~mask) == ~mask) {
+      throw Error{r.At(*n) + "cluster.floating_address " + c->floating_address +
+                  " is not a host address in the bridge's network (other than the bridge's)"};
+    }
   }
 }
 
@@ -315,6 +331,28 @@ void CheckWhole(const Cluster& c, const std::string& file) {
   }
   if (n(ServiceType::kHaproxy) > 0 && n(ServiceType::kHub) == 0) {
     throw Error{file + ": haproxy needs at least one hub"};
+  }
+  if (!c.floating_address.empty()) {
+    const auto proxies = c.OfType(ServiceType::kHaproxy);
+    if (proxies.size() < 2) {
+      throw Error{file + ": cluster.floating_address needs two haproxy services (or more)"};
+    }
+    for (const Service* x : proxies) {
+      if (x->port != proxies.front()->port) {
+        throw Error{file +
+                    ": cluster.floating_address: every haproxy must listen on the same "
+                    "port (the site's)"};
+      }
+      if (c.FindHost(x->host)->kind != HostKind::kNetns) {
+        throw Error{file + ": cluster.floating_address: haproxy " + x->name +
+                    " is not on a netns host (keepalived is deployed on netns hosts only)"};
+      }
+    }
+    for (const Host& h : c.hosts) {
+      if (h.address == c.floating_address) {
+        throw Error{file + ": cluster.floating_address is host " + h.name + "'s address"};
+      }
+    }
   }
   const auto computes = c.OfType(ServiceType::kCompute);
   for (size_t i = 0; i < computes.size(); ++i) {

@@ -57,6 +57,8 @@ struct Cluster {
   // network the hosts' addresses are in, e.g. 10.214.0.1/24.
   std::string bridge_address;
   int prefix_len = 0;
+  // The site's address shared by the haproxies (keepalived VRRP); "" none.
+  std::string floating_address;
   std::vector<Host> hosts;
   std::vector<Service> services;  // sorted into start order, stable
 

@@ -99,8 +99,14 @@ std::vector<std::string> DestroyNetwork(const Cluster& c) {
     if (NetnsExists(ns)) {
       if (auto r = Ip({"netns", "del", ns}); !r) left.push_back(r.error());
     }
+    // The veth goes with its peer in the namespace, a moment later.
+    for (int i2 = 0; i2 < 100 && InterfaceExists(c.Veth(i)); ++i2) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     if (InterfaceExists(c.Veth(i))) {
-      if (auto r = Ip({"link", "del", c.Veth(i)}); !r) left.push_back(r.error());
+      if (auto r = Ip({"link", "del", c.Veth(i)}); !r && InterfaceExists(c.Veth(i))) {
+        left.push_back(r.error());
+      }
     }
   }
   if (InterfaceExists(c.Bridge())) {

@@ -11,6 +11,7 @@
 
 #include "admin/probe.h"
 #include "admin/templates.h"
+#include "admin/vrrp.h"
 
 namespace salvus::admin {
 
@@ -281,7 +282,7 @@ std::expected<void, std::string> StartService(const Context& ctx, const Service&
     auto w = WriteIfChanged(cfg, HaproxyConfig(ctx.cluster, s, ctx.paths), 0644);
     if (!w) return std::unexpected(w.error());
     reload = *w;
-    RunResult check = Run({"haproxy", "-c", "-q", "-f", cfg.string()});
+    RunResult check = Run({"haproxy", "-c", "-f", cfg.string()});
     if (!check.ok()) return std::unexpected("haproxy -c " + cfg.string() + ": " + check.output);
   }
   if (running) {
@@ -321,11 +322,18 @@ std::expected<void, std::string> StartService(const Context& ctx, const Service&
   ctx.out << "  " << s.name << " (" << ServiceTypeName(s.type) << ") on " << h.name << " "
           << Endpoint(ctx.cluster, s) << ": " << (running ? "already running" : "started")
           << ", pid " << pid << ", healthy\n";
-  return StartMonitor(ctx, s);
+  if (auto r = StartMonitor(ctx, s); !r) return r;
+  if (s.type == ServiceType::kHaproxy && !ctx.cluster.floating_address.empty()) {
+    return StartKeepalived(ctx, s);
+  }
+  return {};
 }
 
 std::expected<void, std::string> StopService(const Context& ctx, const Service& s) {
   std::string failed;
+  if (s.type == ServiceType::kHaproxy) {
+    if (auto r = StopKeepalived(ctx, s); !r) failed += " " + r.error();
+  }
   const fs::path mon = ctx.paths.MonitorPidfile(s.name);
   if (!Stop(ReadPid(mon), std::chrono::seconds(5))) failed += " its monitor";
   const fs::path pidfile = ctx.paths.Pidfile(s.name);

@@ -46,6 +46,7 @@ std::string HaproxyConfig(const Cluster& c, const Service& s, const StatePaths& 
       "\n"
       "frontend site\n"
       "  bind {addr}:{port}\n"
+      "{floating}"
       "  default_backend hubs\n"
       "\n"
       "frontend stats\n"
@@ -61,7 +62,13 @@ std::string HaproxyConfig(const Cluster& c, const Service& s, const StatePaths& 
       "  option httpchk GET /healthz\n"
       "  default-server inter 1s rise 1 fall 2\n",
       fmt::arg("sock", (p.run / (s.name + ".sock")).string()), fmt::arg("addr", h.address),
-      fmt::arg("port", s.port), fmt::arg("stats", s.stats_port));
+      fmt::arg("port", s.port), fmt::arg("stats", s.stats_port),
+      fmt::arg("floating",
+               c.floating_address.empty()
+                   ? std::string()
+                   : fmt::format("  # The floating address (keepalived), bound before it is here.\n"
+                                 "  bind {}:{} transparent\n",
+                                 c.floating_address, s.port)));
   for (const Service* hub : c.OfType(ServiceType::kHub)) {
     out += fmt::format("  server {} {} send-proxy-v2 source {} check check-send-proxy\n", hub->name,
                        Endpoint(c, *hub), h.address);
