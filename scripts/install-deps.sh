@@ -31,6 +31,8 @@ PACKAGES=(
   help2man dpkg-dev
   # services the tests start for real
   postgresql memcached haproxy
+  # the haproxies' floating address (salvus admin)
+  keepalived
   # a real Prometheus scrapes the figures (tests)
   prometheus
   # an SMTP sink receives the vault's mail (tests)

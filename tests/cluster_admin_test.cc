@@ -1,7 +1,9 @@
 // `salvus admin` on a small cluster of network namespaces (root only): the
 // bridge and a namespace per host, PostgreSQL, memcached, two compute
-// servers (TLS, verified against the cluster CA), two hubs and haproxy, each
-// started healthy before the next; a Sage cell through haproxy; `status`
+// servers (TLS, verified against the cluster CA), two hubs and two haproxies
+// sharing a floating address (keepalived), each started healthy before the
+// next; a Sage cell through the floating address; the active haproxy killed,
+// the address moves and cells go on; `status`
 // (and a service whose process died); `rolling-restart hubs`; `start` again changes nothing;
 // `destroy` leaves no namespace, interface or process. Everything it makes
 // is named sv14t*; TearDown destroys it even when a check failed.
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "admin/files.h"
 #include "admin/process.h"
@@ -28,8 +31,9 @@ constexpr const char* kCluster = R"([cluster]
 name = "sv14t"
 state_dir = "state"
 bridge_address = "10.214.14.1/24"
-public_origin = "http://10.214.14.40"
+public_origin = "http://10.214.14.50"
 web = "web"
+floating_address = "10.214.14.50"
 
 [[hosts]]
 name = "db"
@@ -66,9 +70,18 @@ name = "p1"
 kind = "netns"
 address = "10.214.14.40"
 
+[[hosts]]
+name = "p2"
+kind = "netns"
+address = "10.214.14.41"
+
 [[services]]
 type = "haproxy"
 host = "p1"
+
+[[services]]
+type = "haproxy"
+host = "p2"
 
 [[services]]
 type = "hub"
@@ -132,7 +145,8 @@ class ClusterAdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, a bridge, session uids)";
-    for (const char* p : {"/usr/sbin/haproxy", "/usr/bin/memcached", "/usr/bin/pg_isready"}) {
+    for (const char* p : {"/usr/sbin/haproxy", "/usr/bin/memcached", "/usr/bin/pg_isready",
+                          "/usr/sbin/keepalived", "/usr/bin/curl"}) {
       if (!fs::exists(p)) GTEST_SKIP() << "no " << p << " (scripts/install-deps.sh)";
     }
     if (!admin::Run({"ip", "netns", "add", "sv14tprobe"}).ok()) {
@@ -174,11 +188,12 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
   // In order, each healthy before the next.
   size_t at = 0;
   for (const char* s : {"postgresql1 (postgresql)", "memcached1 (memcached)", "compute1 (compute)",
-                        "compute2 (compute)", "hub1 (hub)", "hub2 (hub)", "haproxy1 (haproxy)"}) {
+                        "compute2 (compute)", "hub1 (hub)", "hub2 (hub)", "haproxy1 (haproxy)",
+                        "haproxy2 (haproxy)", "floating address 10.214.14.50: on haproxy1"}) {
     const size_t next = start.output.find(s, at);
     ASSERT_NE(next, std::string::npos) << s << " not after position " << at << ":\n"
                                        << start.output;
-    EXPECT_NE(start.output.find("healthy", next), std::string::npos);
+    EXPECT_NE(start.output.find("healthy", next), std::string::npos) << s;
     at = next;
   }
   std::cerr << "[ cluster ] started in "
@@ -200,7 +215,7 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
 
   // A Sage cell through haproxy → a hub → a compute server (TLS).
   RunResult cell =
-      admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.40:80/ws", "factor(2^64+1)"}, {},
+      admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.50:80/ws", "factor(2^64+1)"}, {},
                  std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 0) << cell.output;
   EXPECT_NE(cell.output.find("274177 * 67280421310721"), std::string::npos) << cell.output;
@@ -220,10 +235,42 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
   EXPECT_TRUE(rolling.ok()) << rolling.output;
   EXPECT_LT(rolling.output.find("rolling restart: hub1"),
             rolling.output.find("rolling restart: hub2"));
-  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.40:80/ws", "2+2"}, {},
+  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.50:80/ws", "2+2"}, {},
                     std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 0) << cell.output;
   EXPECT_NE(cell.output.find("4"), std::string::npos) << cell.output;
+
+  // The active haproxy dies: keepalived moves the address to the other one
+  // (its track_script sees haproxy gone) and cells go on through it.
+  const pid_t active = admin::ReadPid(dir_ / "state" / "run" / "haproxy1.pid");
+  ASSERT_GT(active, 0);
+  kill(active, SIGTERM);
+  ASSERT_TRUE(admin::Stop(active, std::chrono::seconds(10)));
+  const auto killed = std::chrono::steady_clock::now();
+  bool moved = false;
+  for (int i = 0; i < 300 && !moved; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    moved = admin::Run({"ip", "-n", "sv14t-p2", "-4", "-o", "addr", "show", "dev", "eth0"})
+                .output.find(" 10.214.14.50/") != std::string::npos;
+  }
+  ASSERT_TRUE(moved) << "the floating address stayed off haproxy2";
+  std::cerr << "[ cluster ] the floating address moved in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count()
+            << " s\n";
+  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.50:80/ws", "3+4"}, {},
+                    std::chrono::seconds(120));
+  EXPECT_EQ(cell.status, 0) << cell.output;
+  EXPECT_NE(cell.output.find("7"), std::string::npos) << cell.output;
+  status = Admin({"status"});
+  EXPECT_EQ(status.status, 1) << status.output;  // haproxy1 is gone
+  EXPECT_NE(status.output.find("floating address 10.214.14.50: on haproxy2"), std::string::npos)
+      << status.output;
+  // start brings it back (and only it).
+  RunResult back = Admin({"start", "haproxies"});
+  EXPECT_TRUE(back.ok()) << back.output;
+  EXPECT_NE(back.output.find("haproxy1 (haproxy) on p1 10.214.14.40:80: started"),
+            std::string::npos)
+      << back.output;
 
   // Again: nothing restarts, no configuration is rewritten.
   const fs::path cfg = dir_ / "state" / "conf" / "haproxy1.cfg";

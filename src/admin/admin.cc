@@ -22,23 +22,29 @@ Context MakeContext(const Cluster& c, const AdminOptions& o, std::ostream& out) 
   return Context{c, StatePaths(c.state_dir), o.salvus, out, o.start_timeout};
 }
 
+// A service by its name, its type (hub) or its type's plural (hubs,
+// haproxies).
+bool Names(const std::string& n, const Service& s) {
+  const std::string type(ServiceTypeName(s.type));
+  const std::string plural =
+      type.back() == 'y' ? type.substr(0, type.size() - 1) + "ies" : type + "s";
+  return n == s.name || n == type || n == plural;
+}
+
 std::expected<std::vector<const Service*>, std::string> Select(
     const Cluster& c, const std::vector<std::string>& names) {
-  std::vector<const Service*> out;
   for (const auto& n : names) {
-    if (!c.FindService(n) && !std::any_of(c.services.begin(), c.services.end(), [&](auto& s) {
-          return ServiceTypeName(s.type) == n || std::string(ServiceTypeName(s.type)) + "s" == n;
-        })) {
+    if (!std::any_of(c.services.begin(), c.services.end(),
+                     [&](const Service& s) { return Names(n, s); })) {
       return std::unexpected("no service or service type named " + n + " in the cluster");
     }
   }
+  std::vector<const Service*> out;
   for (const Service& s : c.services) {
-    const bool wanted =
-        names.empty() || std::any_of(names.begin(), names.end(), [&](const std::string& n) {
-          return n == s.name || n == ServiceTypeName(s.type) ||
-                 n == std::string(ServiceTypeName(s.type)) + "s";
-        });
-    if (wanted) out.push_back(&s);
+    if (names.empty() || std::any_of(names.begin(), names.end(),
+                                     [&](const std::string& n) { return Names(n, s); })) {
+      out.push_back(&s);
+    }
   }
   return out;
 }

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -81,10 +83,25 @@ std::expected<void, std::string> CreateNetwork(const Cluster& c) {
 
 std::vector<std::string> DestroyNetwork(const Cluster& c) {
   std::vector<std::string> left;
+  // The cluster's namespaces and veths: those of its hosts, and any other
+  // named like them (a host since removed from the cluster file).
+  std::set<std::string> namespaces, veths;
   for (size_t i = 0; i < c.hosts.size(); ++i) {
-    const Host& h = c.hosts[i];
-    if (h.kind != HostKind::kNetns) continue;
-    const std::string ns = c.Netns(h);
+    if (c.hosts[i].kind != HostKind::kNetns) continue;
+    namespaces.insert(c.Netns(c.hosts[i]));
+    veths.insert(c.Veth(i));
+  }
+  const std::regex ours_ns(c.name + "-[a-z][a-z0-9-]*"), ours_veth(c.name + "v[0-9]+");
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec)) {
+    const std::string n = e.path().filename();
+    if (std::regex_match(n, ours_ns)) namespaces.insert(n);
+  }
+  for (const auto& e : std::filesystem::directory_iterator("/sys/class/net", ec)) {
+    const std::string n = e.path().filename();
+    if (std::regex_match(n, ours_veth)) veths.insert(n);
+  }
+  for (const std::string& ns : namespaces) {
     // Whatever still runs there (a service admin lost track of) goes first:
     // a namespace deleted under a live process lives on with it.
     for (int round = 0; round < 50; ++round) {
@@ -99,12 +116,14 @@ std::vector<std::string> DestroyNetwork(const Cluster& c) {
     if (NetnsExists(ns)) {
       if (auto r = Ip({"netns", "del", ns}); !r) left.push_back(r.error());
     }
-    // The veth goes with its peer in the namespace, a moment later.
-    for (int i2 = 0; i2 < 100 && InterfaceExists(c.Veth(i)); ++i2) {
+  }
+  for (const std::string& veth : veths) {
+    // A veth goes with its peer in the namespace, a moment later.
+    for (int i = 0; i < 100 && InterfaceExists(veth); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (InterfaceExists(c.Veth(i))) {
-      if (auto r = Ip({"link", "del", c.Veth(i)}); !r && InterfaceExists(c.Veth(i))) {
+    if (InterfaceExists(veth)) {
+      if (auto r = Ip({"link", "del", veth}); !r && InterfaceExists(veth)) {
         left.push_back(r.error());
       }
     }

@@ -41,7 +41,8 @@ Command AddAdminCommand(CLI::App& app) {
       ->check(CLI::Range(1.0, 3600.0));
   c->require_subcommand(1);
   CLI::App* start = c->add_subcommand(
-      "start", "start the services (all, or those named: a name, a type, or a type + s)");
+      "start",
+      "start the services (all, or those named: a name, a type, or its plural: hub1, hub, hubs)");
   start->add_option("service", f->services, "services to start");
   CLI::App* stop = c->add_subcommand("stop", "stop the services, in reverse order");
   stop->add_option("service", f->services, "services to stop");
