@@ -8,6 +8,7 @@
 
 #include "admin/files.h"
 #include "admin/process.h"
+#include "admin/vrrp.h"
 
 namespace salvus::admin {
 namespace {
@@ -77,6 +78,76 @@ TEST(TemplatesTest, PostgresListensOnItsHostAndTrustsOnlyItsNetworkWithPasswords
   EXPECT_EQ(hba.find("trust"), std::string::npos);
   EXPECT_EQ(DatabaseUrl(c), "postgresql://postgres@10.214.9.10:5432/salvus");
   EXPECT_EQ(MemcachedList(c), "10.214.9.10:11211");
+}
+
+TEST(TemplatesTest, TheFloatingAddressIsBoundAndHeldByKeepalived) {
+  std::string text = R"(
+[cluster]
+name = "sv14u"
+bridge_address = "10.214.9.1/24"
+floating_address = "10.214.9.50"
+[[hosts]]
+name = "a"
+kind = "netns"
+address = "10.214.9.10"
+[[hosts]]
+name = "p1"
+kind = "netns"
+address = "10.214.9.40"
+[[hosts]]
+name = "p2"
+kind = "netns"
+address = "10.214.9.41"
+[[services]]
+type = "postgresql"
+host = "a"
+[[services]]
+type = "compute"
+host = "a"
+uid_base = 271000
+[[services]]
+type = "hub"
+host = "a"
+[[services]]
+type = "haproxy"
+host = "p1"
+[[services]]
+type = "haproxy"
+host = "p2"
+)";
+  auto c = ParseCluster(text, "/x/c.toml");
+  ASSERT_TRUE(c) << c.error();
+  const Service& p1 = *c->FindService("haproxy1");
+  const std::string cfg = HaproxyConfig(*c, p1, StatePaths("/x/state"));
+  EXPECT_NE(cfg.find("bind 10.214.9.40:80\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("bind 10.214.9.50:80 transparent\n"), std::string::npos) << cfg;
+  const std::string k1 = KeepalivedConfig(*c, p1, 0);
+  const std::string k2 = KeepalivedConfig(*c, *c->FindService("haproxy2"), 1);
+  EXPECT_NE(k1.find("10.214.9.50/24 dev eth0"), std::string::npos) << k1;
+  EXPECT_NE(k1.find("priority 200"), std::string::npos);
+  EXPECT_NE(k2.find("priority 190"), std::string::npos);
+  EXPECT_NE(k1.find("http://10.214.9.40:8404/healthz"), std::string::npos);
+  EXPECT_NE(k1.find("enable_script_security"), std::string::npos);
+
+  auto error = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    t.replace(t.find(from), from.size(), to);
+    auto r = ParseCluster(t, "/x/c.toml");
+    return r ? std::string() : r.error();
+  };
+  EXPECT_NE(error("floating_address = \"10.214.9.50\"", "floating_address = \"10.9.9.9\"")
+                .find("not a host address in the bridge's network"),
+            std::string::npos);
+  EXPECT_NE(error("floating_address = \"10.214.9.50\"", "floating_address = \"10.214.9.41\"")
+                .find("is host p2's address"),
+            std::string::npos);
+  EXPECT_NE(error("type = \"haproxy\"\nhost = \"p2\"", "type = \"memcached\"\nhost = \"p2\"")
+                .find("needs two haproxy services"),
+            std::string::npos);
+  EXPECT_NE(
+      error("type = \"haproxy\"\nhost = \"p2\"", "type = \"haproxy\"\nhost = \"p2\"\nport = 81")
+          .find("the same port"),
+      std::string::npos);
 }
 
 TEST(FilesTest, WriteIfChangedWritesOnlyChanges) {
