@@ -33,6 +33,8 @@ PACKAGES=(
   postgresql memcached haproxy
   # the haproxies' floating address (salvus admin)
   keepalived
+  # the cluster's two networks and their firewall (salvus admin)
+  wireguard-go wireguard-tools nftables
   # a real Prometheus scrapes the figures (tests)
   prometheus
   # an SMTP sink receives the vault's mail (tests)

@@ -2,11 +2,11 @@
 // bridge and a namespace per host, PostgreSQL, memcached, two compute
 // servers (TLS, verified against the cluster CA), two hubs and two haproxies
 // sharing a floating address (keepalived), each started healthy before the
-// next; a Sage cell through the floating address; the active haproxy killed,
-// the address moves and cells go on; `status`
-// (and a service whose process died); `rolling-restart hubs`; `start` again changes nothing;
-// `destroy` leaves no namespace, interface or process. Everything it makes
-// is named sv14t*; TearDown destroys it even when a check failed.
+// next, over WireGuard networks with nftables rules (a compute host reaches
+// nothing; a cell on it neither); a Sage cell through the floating address; the active haproxy
+// killed, the address moves and cells go on; `status` (and a service whose process died);
+// `rolling-restart hubs`; `start` again changes nothing; `destroy` leaves no namespace, interface
+// or process. Everything it makes is named sv14t*; TearDown destroys it even when a check failed.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "admin/files.h"
+#include "admin/probe.h"
 #include "admin/process.h"
 
 namespace salvus {
@@ -34,6 +35,8 @@ bridge_address = "10.214.14.1/24"
 public_origin = "http://10.214.14.50"
 web = "web"
 floating_address = "10.214.14.50"
+salvus_network = "10.214.24.0/24"
+sage_network = "10.214.25.0/24"
 
 [[hosts]]
 name = "db"
@@ -219,6 +222,45 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
                  std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 0) << cell.output;
   EXPECT_NE(cell.output.find("274177 * 67280421310721"), std::string::npos) << cell.output;
+
+  // The split (WireGuard + nftables): a compute host reaches nothing but
+  // answers the hubs; a hub reaches the database and the compute servers
+  // through the tunnels; the database is not on the bridge address.
+  struct Reach {
+    const char* from;
+    const char* to;
+    uint16_t port;
+    bool open;
+  } reach[] = {
+      {"sv14t-c1", "10.214.24.1", 5432, false},   // PostgreSQL (salvus tunnel)
+      {"sv14t-c1", "10.214.14.10", 5432, false},  // PostgreSQL (bridge)
+      {"sv14t-c1", "10.214.24.2", 11211, false},  // memcached
+      {"sv14t-c1", "10.214.14.40", 80, false},    // haproxy
+      {"sv14t-c1", "10.214.25.4", 6000, false},   // the other compute server
+      {"sv14t-c1", "10.214.14.22", 6000, false},
+      {"sv14t-p1", "10.214.25.3", 6000, false},  // haproxy is not on the sage network
+      {"sv14t-h1", "10.214.24.1", 5432, true},
+      {"sv14t-h1", "10.214.24.2", 11211, true},
+      {"sv14t-h1", "10.214.25.3", 6000, true},
+      {"sv14t-h1", "10.214.14.10", 5432, false},  // only over the tunnel
+  };
+  for (const Reach& r : reach) {
+    EXPECT_EQ(admin::InNetns(r.from, [&] { return admin::TcpOpen(r.to, r.port); }), r.open)
+        << r.from << " -> " << r.to << ":" << r.port;
+  }
+  // Traffic between hosts goes through WireGuard: c1's sage interface
+  // (host 2) has moved bytes both ways.
+  RunResult wg =
+      admin::Run({"ip", "netns", "exec", "sv14t-c1", "wg", "show", "sv14tg2", "transfer"});
+  ASSERT_TRUE(wg.ok()) << wg.output;
+  EXPECT_NE(wg.output.find('\t'), std::string::npos) << wg.output;
+  EXPECT_EQ(wg.output.find("\t0\t"), std::string::npos) << wg.output;
+  // And from a cell on a compute server: the database is out of reach.
+  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.50:80/ws",
+                     "import socket\nsocket.create_connection(('10.214.24.1', 5432), timeout=2)"},
+                    {}, std::chrono::seconds(120));
+  EXPECT_EQ(cell.status, 1) << cell.output;
+  EXPECT_NE(cell.output.find("Error"), std::string::npos) << cell.output;
 
   RunResult status = Admin({"status"});
   EXPECT_EQ(status.status, 0) << status.output;

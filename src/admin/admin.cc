@@ -11,6 +11,7 @@
 #include "admin/services.h"
 #include "admin/templates.h"
 #include "admin/vrrp.h"
+#include "admin/wireguard.h"
 
 namespace salvus::admin {
 
@@ -76,6 +77,10 @@ std::expected<void, std::string> StartCluster(const Cluster& c,
         << std::count_if(c.hosts.begin(), c.hosts.end(),
                          [](const Host& h) { return h.kind == HostKind::kNetns; })
         << " namespaces\n";
+    if (auto r = StartWireGuard(c, ctx.paths, out); !r)
+      return std::unexpected("wireguard: " + r.error());
+    if (auto r = ApplyFirewall(c, ctx.paths, out); !r)
+      return std::unexpected("nftables: " + r.error());
   }
   bool proxies = false;
   for (const Service* s : *chosen) {
@@ -181,8 +186,10 @@ bool ClusterStatus(const Cluster& c, const AdminOptions& o, std::ostream& out) {
     if (!holder) all = false;
   }
   if (db_up) {
-    ProcessOptions m;
-    m.env = {"PGPASSFILE=" + ctx.paths.Pgpass().string()};
+    const Service& db = *c.OfType(ServiceType::kPostgresql).front();
+    ProcessOptions m = On(ctx, db);
+    m.uid.reset();
+    m.log.clear();
     RunResult r = Run({o.salvus, "status", "--db", DatabaseUrl(c)}, m, std::chrono::seconds(20));
     out << "\nwhat the monitors last wrote (salvus status):\n" << r.output;
   }

@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace salvus::admin {
 
@@ -74,6 +75,13 @@ std::optional<uint32_t> Ipv4(const std::string& s) {
   return ntohl(a.s_addr);
 }
 
+// Whether `a` is a host address of the network holding `net` (prefix
+// `len`): not the network's own address nor its broadcast.
+bool HostAddressIn(uint32_t a, uint32_t net, int len) {
+  const uint32_t mask = ~uint32_t{0} << (32 - len);
+  return (a & mask) == (net & mask) && (a & ~mask) != 0 && (a & ~mask) != ~mask;
+}
+
 const std::regex kClusterName("[a-z][a-z0-9]{0,9}");
 const std::regex kHostName("[a-z][a-z0-9-]{0,19}");
 const std::regex kServiceName("[a-z][a-z0-9-]{0,31}");
@@ -115,8 +123,8 @@ void ParseClusterTable(const toml::table& root, const std::string& file,
   const toml::node* n = root.get("cluster");
   if (!n || !n->is_table()) throw Error{file + ": needs a [cluster] table"};
   Reader r(*n->as_table(), "cluster", file);
-  r.Only(
-      {"name", "state_dir", "site", "public_origin", "bridge_address", "web", "floating_address"});
+  r.Only({"name", "state_dir", "site", "public_origin", "bridge_address", "web", "floating_address",
+          "salvus_network", "sage_network"});
   c->name = r.String("name", "", true);
   if (!std::regex_match(c->name, kClusterName)) {
     throw Error{r.At(*n) +
@@ -154,6 +162,27 @@ void ParseClusterTable(const toml::table& root, const std::string& file,
     c->bridge_address = bridge.substr(0, slash);
     c->prefix_len = std::stoi(bridge.substr(slash + 1));
   }
+  for (auto [key, net, prefix] :
+       {std::tuple{"salvus_network", &c->salvus_network, &c->salvus_prefix},
+        std::tuple{"sage_network", &c->sage_network, &c->sage_prefix}}) {
+    const std::string v = r.String(key, "");
+    if (v.empty()) continue;
+    const auto slash = v.find('/');
+    const auto a = Ipv4(v.substr(0, slash));
+    if (slash == std::string::npos || !a ||
+        !std::regex_match(v.substr(slash + 1), std::regex("(1[6-9]|2[0-9])"))) {
+      throw Error{r.At(*n) + "cluster." + key +
+                  " must be a network address and a prefix 16..29, e.g. 10.214.1.0/24: " + v};
+    }
+    *prefix = std::stoi(v.substr(slash + 1));
+    if ((*a & ~(~uint32_t{0} << (32 - *prefix))) != 0) {
+      throw Error{r.At(*n) + "cluster." + key + " has host bits set: " + v};
+    }
+    *net = v.substr(0, slash);
+  }
+  if (c->salvus_network.empty() != c->sage_network.empty()) {
+    throw Error{r.At(*n) + "cluster.salvus_network and cluster.sage_network go together"};
+  }
   c->floating_address = r.String("floating_address", "");
   if (!c->floating_address.empty()) {
     if (c->bridge_address.empty() || !Ipv4(c->floating_address)) {
@@ -162,9 +191,8 @@ void ParseClusterTable(const toml::table& root, const std::string& file,
                   "cluster.bridge_address's network: " +
                   c->floating_address};
     }
-    const uint32_t mask = ~uint32_t{0} << (32 - c->prefix_len);
     const uint32_t a = *Ipv4(c->floating_address), b = *Ipv4(c->bridge_address);
-    if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 || (a & ~mask) == ~mask) {
+    if (!HostAddressIn(a, b, c->prefix_len) || a == b) {
       throw Error{r.At(*n) + "cluster.floating_address " + c->floating_address +
                   " is not a host address in the bridge's network (other than the bridge's)"};
     }
@@ -226,9 +254,8 @@ void ParseHosts(const toml::table& root, const std::string& file, Cluster* c) {
       if (c->bridge_address.empty()) {
         throw Error{r.At(t) + "netns host " + h.name + " needs cluster.bridge_address"};
       }
-      const uint32_t mask = ~uint32_t{0} << (32 - c->prefix_len);
       const uint32_t a = *Ipv4(h.address), b = *Ipv4(c->bridge_address);
-      if ((a & mask) != (b & mask) || a == b || (a & ~mask) == 0 || (a & ~mask) == ~mask) {
+      if (!HostAddressIn(a, b, c->prefix_len) || a == b) {
         throw Error{r.At(t) + "hosts.address " + h.address + " of " + h.name +
                     " is not a host address in " + c->bridge_address + "/" +
                     std::to_string(c->prefix_len) + " other than the bridge's"};
@@ -354,6 +381,28 @@ void CheckWhole(const Cluster& c, const std::string& file) {
       }
     }
   }
+  if (c.WireGuard()) {
+    const size_t most =
+        std::min(size_t{1} << (32 - c.salvus_prefix), size_t{1} << (32 - c.sage_prefix)) - 2;
+    if (c.hosts.size() > most) {
+      throw Error{file + ": more hosts than tunnel addresses in salvus_network or sage_network"};
+    }
+    for (const Host& h : c.hosts) {
+      if (h.kind != HostKind::kNetns) {
+        throw Error{file + ": WireGuard networks are deployed on netns hosts only (" + h.name +
+                    " is " + std::string(HostKindName(h.kind)) + ")"};
+      }
+      // A compute host holds compute servers only: a rooted one gains nothing.
+      if (c.On(h, Cluster::Net::kSage) && c.On(h, Cluster::Net::kSalvus) &&
+          std::any_of(c.services.begin(), c.services.end(), [&](const Service& s) {
+            return s.host == h.name && s.type == ServiceType::kCompute;
+          })) {
+        throw Error{file + ": host " + h.name +
+                    " runs compute beside other services; with WireGuard a compute host runs "
+                    "compute servers only"};
+      }
+    }
+  }
   const auto computes = c.OfType(ServiceType::kCompute);
   for (size_t i = 0; i < computes.size(); ++i) {
     for (size_t j = i + 1; j < computes.size(); ++j) {
@@ -368,61 +417,6 @@ void CheckWhole(const Cluster& c, const std::string& file) {
 }
 
 }  // namespace
-
-std::string_view HostKindName(HostKind k) {
-  switch (k) {
-    case HostKind::kLocal:
-      return "local";
-    case HostKind::kNetns:
-      return "netns";
-    case HostKind::kSsh:
-      return "ssh";
-  }
-  return "?";
-}
-
-std::string_view ServiceTypeName(ServiceType t) {
-  switch (t) {
-    case ServiceType::kPostgresql:
-      return "postgresql";
-    case ServiceType::kMemcached:
-      return "memcached";
-    case ServiceType::kCompute:
-      return "compute";
-    case ServiceType::kHub:
-      return "hub";
-    case ServiceType::kHaproxy:
-      return "haproxy";
-  }
-  return "?";
-}
-
-const Host* Cluster::FindHost(std::string_view n) const {
-  for (const auto& h : hosts) {
-    if (h.name == n) return &h;
-  }
-  return nullptr;
-}
-
-const Service* Cluster::FindService(std::string_view n) const {
-  for (const auto& s : services) {
-    if (s.name == n) return &s;
-  }
-  return nullptr;
-}
-
-std::vector<const Service*> Cluster::OfType(ServiceType t) const {
-  std::vector<const Service*> out;
-  for (const auto& s : services) {
-    if (s.type == t) out.push_back(&s);
-  }
-  return out;
-}
-
-bool Cluster::HasNetns() const {
-  return std::any_of(hosts.begin(), hosts.end(),
-                     [](const Host& h) { return h.kind == HostKind::kNetns; });
-}
 
 std::expected<Cluster, std::string> ParseCluster(std::string_view text,
                                                  const std::filesystem::path& file) {

@@ -59,8 +59,25 @@ struct Cluster {
   int prefix_len = 0;
   // The site's address shared by the haproxies (keepalived VRRP); "" none.
   std::string floating_address;
+  // WireGuard (both or neither): the networks of the seed's two VPNs, as
+  // network addresses and prefixes. salvus: hubs, database, memcached,
+  // haproxy; sage: hubs and compute. Host i's tunnel address is the
+  // network's address + i + 1.
+  std::string salvus_network, sage_network;
+  int salvus_prefix = 0, sage_prefix = 0;
   std::vector<Host> hosts;
   std::vector<Service> services;  // sorted into start order, stable
+
+  enum class Net { kSalvus, kSage };
+  bool WireGuard() const { return !salvus_network.empty(); }
+  bool On(const Host& h, Net n) const;
+  std::string TunnelAddress(const Host& h, Net n) const;
+  // WireGuard interfaces are machine-wide names (wireguard-go's sockets).
+  std::string WgInterface(const Host& h, Net n) const;
+  // Where a service listens and the others reach it: its host's address,
+  // or with WireGuard its tunnel address (compute: sage; others: salvus;
+  // haproxy keeps its host's address, the public side).
+  std::string ServiceAddress(const Service& s) const;
 
   const Host* FindHost(std::string_view name) const;
   const Service* FindService(std::string_view name) const;

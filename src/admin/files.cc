@@ -147,9 +147,10 @@ std::expected<void, std::string> EnsureSecrets(const Cluster& c, const StatePath
     std::vector<std::string> args{"req",   "-config", "openssl.cnf", "-extensions", "leaf",
                                   "-x509", "-CA",     "ca.pem",      "-CAkey",      "ca.key"};
     args.insert(args.end(), key.begin(), key.end());
+    std::string san = std::string(ip ? "IP:" : "DNS:") + h.address;
+    if (c.ServiceAddress(s) != h.address) san += ",IP:" + c.ServiceAddress(s);
     args.insert(args.end(), {"-keyout", s.name + ".key", "-out", s.name + ".pem", "-days", "825",
-                             "-subj", "/CN=" + s.name, "-addext",
-                             "subjectAltName=" + std::string(ip ? "IP:" : "DNS:") + h.address});
+                             "-subj", "/CN=" + s.name, "-addext", "subjectAltName=" + san});
     if (auto r = Openssl(args, p); !r) return r;
   }
   for (const auto& e : fs::directory_iterator(p.secrets)) {

@@ -131,6 +131,13 @@ std::vector<std::string> DestroyNetwork(const Cluster& c) {
   if (InterfaceExists(c.Bridge())) {
     if (auto r = Ip({"link", "del", c.Bridge()}); !r) left.push_back(r.error());
   }
+  // wireguard-go's control sockets (machine-wide) of interfaces now gone.
+  const std::regex ours_wg(c.name + "[sg][0-9]+\\.sock");
+  for (const auto& e : std::filesystem::directory_iterator("/var/run/wireguard", ec)) {
+    if (std::regex_match(e.path().filename().string(), ours_wg)) {
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
   return left;
 }
 

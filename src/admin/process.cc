@@ -192,6 +192,32 @@ std::expected<pid_t, std::string> Launch(const std::vector<std::string>& argv,
   return pid;
 }
 
+bool InNetns(const std::string& netns, const std::function<bool()>& probe,
+             std::chrono::seconds timeout) {
+  if (netns.empty()) return probe();
+  const std::string path = "/run/netns/" + netns;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const pid_t pid = core::Fork();
+  if (pid == 0) {
+    if (setns(fd, CLONE_NEWNET) != 0) _exit(2);
+    _exit(probe() ? 0 : 1);
+  }
+  close(fd);
+  if (pid < 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 bool Alive(pid_t pid) {
   if (pid <= 0) return false;
   int status;

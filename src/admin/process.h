@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <expected>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,11 @@ RunResult Run(const std::vector<std::string>& argv, const ProcessOptions& o = {}
 // Starts argv in a session of its own and returns its pid without waiting.
 std::expected<pid_t, std::string> Launch(const std::vector<std::string>& argv,
                                          const ProcessOptions& o);
+
+// Runs `probe` in a child inside network namespace `netns` ("" this one) and
+// returns what it returned; false when it cannot, or takes over `timeout`.
+bool InNetns(const std::string& netns, const std::function<bool()>& probe,
+             std::chrono::seconds timeout = std::chrono::seconds(10));
 
 // Whether `pid` is a live process (a zombie child is reaped and is not).
 bool Alive(pid_t pid);

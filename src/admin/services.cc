@@ -138,8 +138,9 @@ std::expected<void, std::string> PrepareDatabase(const Context& ctx, const Servi
     if (!r.ok()) return std::unexpected("createdb: " + r.output);
     ctx.out << "  createdb salvus\n";
   }
-  ProcessOptions m;
-  m.env = {"PGPASSFILE=" + ctx.paths.Pgpass().string()};
+  ProcessOptions m = On(ctx, s);
+  m.uid.reset();
+  m.log.clear();
   RunResult r = Run({ctx.salvus, "status", "--db", DatabaseUrl(ctx.cluster)}, m);
   if (!r.ok()) return std::unexpected("creating the tables (salvus status): " + r.output);
   return {};
@@ -147,14 +148,14 @@ std::expected<void, std::string> PrepareDatabase(const Context& ctx, const Servi
 
 std::vector<std::string> Command(const Context& ctx, const Service& s) {
   const Cluster& c = ctx.cluster;
-  const Host& h = *c.FindHost(s.host);
   const StatePaths& p = ctx.paths;
-  const std::string listen = h.address + ":" + std::to_string(s.port);
+  const std::string listen = c.ServiceAddress(s) + ":" + std::to_string(s.port);
   switch (s.type) {
     case ServiceType::kPostgresql:
       return {PostgresBin("postgres"), "-D", (p.data / s.name).string()};
     case ServiceType::kMemcached:
-      return {"memcached", "-l", h.address, "-p", std::to_string(s.port), "-U", "0", "-m", "64"};
+      return {"memcached", "-l", c.ServiceAddress(s), "-p", std::to_string(s.port), "-U", "0",
+              "-m",        "64"};
     case ServiceType::kCompute:
       return {ctx.salvus,       "compute",
               "--listen",       listen,
@@ -173,7 +174,7 @@ std::vector<std::string> Command(const Context& ctx, const Service& s) {
         compute += (compute.empty() ? "" : ",") + Endpoint(c, *k);
       }
       for (const Service* x : c.OfType(ServiceType::kHaproxy)) {
-        proxies += (proxies.empty() ? "" : ",") + c.FindHost(x->host)->address;
+        proxies += (proxies.empty() ? "" : ",") + ProxyAddress(c, *x);
       }
       std::vector<std::string> a{ctx.salvus,
                                  "hub",
@@ -204,12 +205,18 @@ std::vector<std::string> Command(const Context& ctx, const Service& s) {
 std::expected<void, std::string> StartMonitor(const Context& ctx, const Service& s) {
   const fs::path pidfile = ctx.paths.MonitorPidfile(s.name);
   if (Alive(ReadPid(pidfile))) return {};
+  if (ctx.cluster.WireGuard() && s.type == ServiceType::kCompute) {
+    // Its host cannot reach the database (by design); relaying its figures
+    // through the hubs is not built yet.
+    ctx.out << "  " << s.name << ": no monitor (a compute host cannot reach the database)\n";
+    return {};
+  }
   const Cluster& c = ctx.cluster;
   std::vector<std::string> a{ctx.salvus,  "monitor",
                              "--pidfile", ctx.paths.Pidfile(s.name).string(),
                              "--type",    std::string(ServiceTypeName(s.type)),
                              "--name",    s.name,
-                             "--address", c.FindHost(s.host)->address,
+                             "--address", c.ServiceAddress(s),
                              "--port",    std::to_string(s.port),
                              "--site",    c.site,
                              "--logfile", ctx.paths.Log(s.name).string(),
@@ -239,16 +246,25 @@ ProcessOptions On(const Context& ctx, const Service& s) {
 }
 
 bool Healthy(const Context& ctx, const Service& s) {
-  const std::string& addr = ctx.cluster.FindHost(s.host)->address;
+  const Host& h = *ctx.cluster.FindHost(s.host);
+  const std::string ns = h.kind == HostKind::kNetns ? ctx.cluster.Netns(h) : "";
+  // From the service's own host: with WireGuard its address is reachable
+  // only through the tunnels (and the firewall).
+  const std::string addr = ctx.cluster.ServiceAddress(s);
   switch (s.type) {
-    case ServiceType::kPostgresql:
-      return Run({"pg_isready", "-q", "-h", addr, "-p", std::to_string(s.port), "-t", "2"}).ok();
-    case ServiceType::kMemcached: {
-      bool connected = false;
-      return Exchange(addr, s.port, "version\r\n", &connected).rfind("VERSION ", 0) == 0;
+    case ServiceType::kPostgresql: {
+      ProcessOptions o;
+      o.netns = ns;
+      return Run({"pg_isready", "-q", "-h", addr, "-p", std::to_string(s.port), "-t", "2"}, o).ok();
     }
+    case ServiceType::kMemcached:
+      return InNetns(ns, [&] {
+        bool connected = false;
+        return Exchange(addr, s.port, "version\r\n", &connected).rfind("VERSION ", 0) == 0;
+      });
     case ServiceType::kCompute:
-      return fs::exists(ctx.paths.run / (s.name + ".port")) && TcpOpen(addr, s.port);
+      return fs::exists(ctx.paths.run / (s.name + ".port")) &&
+             InNetns(ns, [&] { return TcpOpen(addr, s.port); });
     case ServiceType::kHub: {
       // On one machine haproxy and this probe share 127.0.0.1, a --proxy-from
       // address: the probe then opens with a PROXY header naming no client.
@@ -256,11 +272,12 @@ bool Healthy(const Context& ctx, const Service& s) {
       const bool proxied = std::any_of(proxies.begin(), proxies.end(), [&](const Service* x) {
         return ctx.cluster.FindHost(x->host)->kind == HostKind::kLocal;
       });
-      return HttpOk(addr, s.port, "/healthz", proxied ? "PROXY UNKNOWN\r\n" : "");
+      return InNetns(
+          ns, [&] { return HttpOk(addr, s.port, "/healthz", proxied ? "PROXY UNKNOWN\r\n" : ""); });
     }
     case ServiceType::kHaproxy:
       // Through haproxy to a hub: up once a hub passed its checks.
-      return HttpOk(addr, s.port, "/healthz");
+      return InNetns(ns, [&] { return HttpOk(addr, s.port, "/healthz"); });
   }
   return false;
 }

@@ -6,7 +6,12 @@
 namespace salvus::admin {
 
 std::string Endpoint(const Cluster& c, const Service& s) {
-  return c.FindHost(s.host)->address + ":" + std::to_string(s.port);
+  return c.ServiceAddress(s) + ":" + std::to_string(s.port);
+}
+
+std::string ProxyAddress(const Cluster& c, const Service& haproxy) {
+  const Host& h = *c.FindHost(haproxy.host);
+  return c.WireGuard() ? c.TunnelAddress(h, Cluster::Net::kSalvus) : h.address;
 }
 
 std::string DatabaseUrl(const Cluster& c) {
@@ -71,7 +76,7 @@ std::string HaproxyConfig(const Cluster& c, const Service& s, const StatePaths& 
                                  c.floating_address, s.port)));
   for (const Service* hub : c.OfType(ServiceType::kHub)) {
     out += fmt::format("  server {} {} send-proxy-v2 source {} check check-send-proxy\n", hub->name,
-                       Endpoint(c, *hub), h.address);
+                       Endpoint(c, *hub), ProxyAddress(c, s));
   }
   return out;
 }
@@ -84,13 +89,15 @@ std::string PostgresConfig(const Cluster& c, const Service& db, const std::strin
       "unix_socket_directories = '{}'\n"
       "max_connections = 200\n"
       "password_encryption = 'scram-sha-256'\n",
-      c.FindHost(db.host)->address, db.port, socket_dir);
+      c.ServiceAddress(db), db.port, socket_dir);
 }
 
 std::string PostgresHba(const Cluster& c, const Service& db) {
   const Host& h = *c.FindHost(db.host);
   std::string net;
-  if (h.kind == HostKind::kNetns) {
+  if (c.WireGuard()) {
+    net = c.salvus_network + "/" + std::to_string(c.salvus_prefix);
+  } else if (h.kind == HostKind::kNetns) {
     // The network's own address (host bits zero), as pg_hba wants it.
     in_addr a{};
     inet_pton(AF_INET, c.bridge_address.c_str(), &a);

@@ -25,6 +25,8 @@ std::string PostgresHba(const Cluster& c, const Service& db);
 std::string DatabaseUrl(const Cluster& c);
 // HOST:PORT,... of the memcached services ("" when none).
 std::string MemcachedList(const Cluster& c);
+// The address haproxy reaches the hubs from (their --proxy-from).
+std::string ProxyAddress(const Cluster& c, const Service& haproxy);
 // The address and port others reach a service at.
 std::string Endpoint(const Cluster& c, const Service& s);
 
