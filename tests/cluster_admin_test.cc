@@ -32,7 +32,7 @@ constexpr const char* kCluster = R"([cluster]
 name = "sv14t"
 state_dir = "state"
 bridge_address = "10.214.14.1/24"
-public_origin = "http://10.214.14.50"
+public_origin = "https://10.214.14.50"
 web = "web"
 floating_address = "10.214.14.50"
 salvus_network = "10.214.24.0/24"
@@ -181,6 +181,8 @@ class ClusterAdminTest : public ::testing::Test {
     return admin::Run(argv, {}, std::chrono::seconds(timeout_s));
   }
 
+  std::string Ca() const { return (dir_ / "state" / "secrets" / "ca.pem").string(); }
+
   fs::path dir_;
 };
 
@@ -217,11 +219,19 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
   EXPECT_TRUE(verify.ok()) << verify.output;
 
   // A Sage cell through haproxy → a hub → a compute server (TLS).
-  RunResult cell =
-      admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.50:80/ws", "factor(2^64+1)"}, {},
-                 std::chrono::seconds(120));
+  RunResult cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "wss://10.214.14.50:443/ws",
+                               "--tls-ca", Ca(), "factor(2^64+1)"},
+                              {}, std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 0) << cell.output;
   EXPECT_NE(cell.output.find("274177 * 67280421310721"), std::string::npos) << cell.output;
+  // TLS ends at haproxy, with a certificate of the cluster CA for the
+  // floating address (checked above by --tls-ca); plain http is redirected.
+  bool connected = false;
+  const std::string plain = admin::Exchange(
+      "10.214.14.50", 80, "GET / HTTP/1.1\r\nHost: 10.214.14.50\r\nConnection: close\r\n\r\n",
+      &connected);
+  EXPECT_EQ(plain.rfind("HTTP/1.1 301", 0), 0u) << plain;
+  EXPECT_NE(plain.find("location: https://10.214.14.50/"), std::string::npos) << plain;
 
   // The split (WireGuard + nftables): a compute host reaches nothing but
   // answers the hubs; a hub reaches the database and the compute servers
@@ -256,7 +266,7 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
   EXPECT_NE(wg.output.find('\t'), std::string::npos) << wg.output;
   EXPECT_EQ(wg.output.find("\t0\t"), std::string::npos) << wg.output;
   // And from a cell on a compute server: the database is out of reach.
-  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.50:80/ws",
+  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "wss://10.214.14.50:443/ws", "--tls-ca", Ca(),
                      "import socket\nsocket.create_connection(('10.214.24.1', 5432), timeout=2)"},
                     {}, std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 1) << cell.output;
@@ -277,8 +287,9 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
   EXPECT_TRUE(rolling.ok()) << rolling.output;
   EXPECT_LT(rolling.output.find("rolling restart: hub1"),
             rolling.output.find("rolling restart: hub2"));
-  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.50:80/ws", "2+2"}, {},
-                    std::chrono::seconds(120));
+  cell = admin::Run(
+      {SALVUS_BINARY, "exec", "--hub", "wss://10.214.14.50:443/ws", "--tls-ca", Ca(), "2+2"}, {},
+      std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 0) << cell.output;
   EXPECT_NE(cell.output.find("4"), std::string::npos) << cell.output;
 
@@ -299,8 +310,9 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
   std::cerr << "[ cluster ] the floating address moved in "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count()
             << " s\n";
-  cell = admin::Run({SALVUS_BINARY, "exec", "--hub", "ws://10.214.14.50:80/ws", "3+4"}, {},
-                    std::chrono::seconds(120));
+  cell = admin::Run(
+      {SALVUS_BINARY, "exec", "--hub", "wss://10.214.14.50:443/ws", "--tls-ca", Ca(), "3+4"}, {},
+      std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 0) << cell.output;
   EXPECT_NE(cell.output.find("7"), std::string::npos) << cell.output;
   status = Admin({"status"});

@@ -294,7 +294,7 @@ void ParseServices(const toml::table& root, const std::string& file, Cluster* c)
     const toml::table& t = *node.as_table();
     Reader r(t, "services", file);
     r.Only({"type", "name", "host", "port", "kernel", "uid_base", "uid_count", "max_sessions",
-            "stats_port"});
+            "stats_port", "tls_port"});
     Service s;
     s.type = ParseType(r.String("type", "", true), r, t);
     s.name =
@@ -315,8 +315,9 @@ void ParseServices(const toml::table& root, const std::string& file, Cluster* c)
                     s.name + ")"};
       }
     }
-    if (!haproxy && t.contains("stats_port")) {
-      throw Error{r.At(t) + "services.stats_port is for haproxy only (" + s.name + ")"};
+    if (!haproxy && (t.contains("stats_port") || t.contains("tls_port"))) {
+      throw Error{r.At(t) + "services.stats_port and tls_port are for haproxy only (" + s.name +
+                  ")"};
     }
     if (compute) {
       s.kernel = r.String("kernel", "sage");
@@ -333,9 +334,11 @@ void ParseServices(const toml::table& root, const std::string& file, Cluster* c)
     }
     if (haproxy) {
       s.stats_port = static_cast<uint16_t>(r.Integer("stats_port", 8404, 1, 65535));
-      if (s.stats_port == s.port || !ports.insert({h->address, s.stats_port}).second) {
-        throw Error{r.At(t) + "port " + std::to_string(s.stats_port) + " on " + h->name +
-                    " is taken twice"};
+      s.tls_port = static_cast<uint16_t>(r.Integer("tls_port", 443, 1, 65535));
+      for (uint16_t p : {s.stats_port, s.tls_port}) {
+        if (p == s.port || !ports.insert({h->address, p}).second) {
+          throw Error{r.At(t) + "port " + std::to_string(p) + " on " + h->name + " is taken twice"};
+        }
       }
     }
     if (!ports.insert({h->address, s.port}).second) {
@@ -365,7 +368,7 @@ void CheckWhole(const Cluster& c, const std::string& file) {
       throw Error{file + ": cluster.floating_address needs two haproxy services (or more)"};
     }
     for (const Service* x : proxies) {
-      if (x->port != proxies.front()->port) {
+      if (x->port != proxies.front()->port || x->tls_port != proxies.front()->tls_port) {
         throw Error{file +
                     ": cluster.floating_address: every haproxy must listen on the same "
                     "port (the site's)"};

@@ -45,6 +45,8 @@ struct Service {
   uint32_t max_sessions = 32;
   // haproxy only: where its statistics and health page answers (/healthz)
   uint16_t stats_port = 8404;
+  // haproxy only: https and wss, TLS ending there (`port` redirects to it)
+  uint16_t tls_port = 443;
 };
 
 struct Cluster {

@@ -149,6 +149,9 @@ std::expected<void, std::string> EnsureSecrets(const Cluster& c, const StatePath
     args.insert(args.end(), key.begin(), key.end());
     std::string san = std::string(ip ? "IP:" : "DNS:") + h.address;
     if (c.ServiceAddress(s) != h.address) san += ",IP:" + c.ServiceAddress(s);
+    if (s.type == ServiceType::kHaproxy && !c.floating_address.empty()) {
+      san += ",IP:" + c.floating_address;  // the site's address
+    }
     args.insert(args.end(), {"-keyout", s.name + ".key", "-out", s.name + ".pem", "-days", "825",
                              "-subj", "/CN=" + s.name, "-addext", "subjectAltName=" + san});
     if (auto r = Openssl(args, p); !r) return r;

@@ -295,10 +295,14 @@ std::expected<void, std::string> StartService(const Context& ctx, const Service&
     if (auto r = PreparePostgres(ctx, s, &reload); !r) return r;
   }
   if (s.type == ServiceType::kHaproxy) {
+    auto b = WriteIfChanged(
+        SiteBundle(ctx.paths, s),
+        ReadSmallFile(ctx.paths.Cert(s.name)) + ReadSmallFile(ctx.paths.Key(s.name)), 0600);
+    if (!b) return std::unexpected(b.error());
     const fs::path cfg = ctx.paths.conf / (s.name + ".cfg");
     auto w = WriteIfChanged(cfg, HaproxyConfig(ctx.cluster, s, ctx.paths), 0644);
     if (!w) return std::unexpected(w.error());
-    reload = *w;
+    reload = *w || *b;  // a new certificate too
     RunResult check = Run({"haproxy", "-c", "-f", cfg.string()});
     if (!check.ok()) return std::unexpected("haproxy -c " + cfg.string() + ": " + check.output);
   }

@@ -28,6 +28,10 @@ std::string MemcachedList(const Cluster& c) {
   return out;
 }
 
+std::filesystem::path SiteBundle(const StatePaths& p, const Service& haproxy) {
+  return p.secrets / (haproxy.name + ".bundle.pem");
+}
+
 std::string HaproxyConfig(const Cluster& c, const Service& s, const StatePaths& p) {
   const Host& h = *c.FindHost(s.host);
   std::string out = fmt::format(
@@ -51,7 +55,10 @@ std::string HaproxyConfig(const Cluster& c, const Service& s, const StatePaths& 
       "\n"
       "frontend site\n"
       "  bind {addr}:{port}\n"
+      "  bind {addr}:{tls} ssl crt {bundle}\n"
       "{floating}"
+      "  # Plain http goes to https (but /healthz, for probes and checks).\n"
+      "  http-request redirect scheme https code 301 unless {{ ssl_fc }} || {{ path /healthz }}\n"
       "  default_backend hubs\n"
       "\n"
       "frontend stats\n"
@@ -67,13 +74,16 @@ std::string HaproxyConfig(const Cluster& c, const Service& s, const StatePaths& 
       "  option httpchk GET /healthz\n"
       "  default-server inter 1s rise 1 fall 2\n",
       fmt::arg("sock", (p.run / (s.name + ".sock")).string()), fmt::arg("addr", h.address),
-      fmt::arg("port", s.port), fmt::arg("stats", s.stats_port),
-      fmt::arg("floating",
-               c.floating_address.empty()
-                   ? std::string()
-                   : fmt::format("  # The floating address (keepalived), bound before it is here.\n"
-                                 "  bind {}:{} transparent\n",
-                                 c.floating_address, s.port)));
+      fmt::arg("port", s.port), fmt::arg("stats", s.stats_port), fmt::arg("tls", s.tls_port),
+      fmt::arg("bundle", SiteBundle(p, s).string()),
+      fmt::arg(
+          "floating",
+          c.floating_address.empty()
+              ? std::string()
+              : fmt::format("  # The floating address (keepalived), bound before it is here.\n"
+                            "  bind {0}:{1} transparent\n"
+                            "  bind {0}:{2} transparent ssl crt {3}\n",
+                            c.floating_address, s.port, s.tls_port, SiteBundle(p, s).string())));
   for (const Service* hub : c.OfType(ServiceType::kHub)) {
     out += fmt::format("  server {} {} send-proxy-v2 source {} check check-send-proxy\n", hub->name,
                        Endpoint(c, *hub), ProxyAddress(c, s));

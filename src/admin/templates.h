@@ -15,6 +15,9 @@ namespace salvus::admin {
 // socket passes the listeners on for seamless reloads (SIGUSR2).
 std::string HaproxyConfig(const Cluster& c, const Service& haproxy, const StatePaths& p);
 
+// haproxy's certificate and key in one file (what `crt` reads), 0600.
+std::filesystem::path SiteBundle(const StatePaths& p, const Service& haproxy);
+
 // PostgreSQL's own settings (included from postgresql.conf) and its
 // pg_hba.conf: peer for the postgres user on the socket, passwords
 // (scram-sha-256) from the cluster's network only.
