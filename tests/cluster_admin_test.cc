@@ -8,8 +8,10 @@
 // `rolling-restart hubs`; `start` again changes nothing; `destroy` leaves no namespace, interface
 // or process. Everything it makes is named sv14t*; TearDown destroys it even when a check failed.
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,7 +158,6 @@ class ClusterAdminTest : public ::testing::Test {
       GTEST_SKIP() << "cannot make a network namespace here";
     }
     admin::Run({"ip", "netns", "del", "sv14tprobe"});
-    ASSERT_TRUE(Leftovers().empty()) << "a previous run left sv14t* behind";
     char tmpl[] = "/tmp/sv14-cluster-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -164,6 +165,13 @@ class ClusterAdminTest : public ::testing::Test {
     fs::create_directories(dir_ / "web");
     std::ofstream(dir_ / "web" / "index.html") << "<!doctype html><title>salvus</title>\n";
     std::ofstream(dir_ / "cluster.toml") << kCluster;
+    if (!Leftovers().empty()) {
+      // A run killed before its TearDown: destroy removes whatever is named
+      // like this cluster's (and kills what runs in its namespaces).
+      RunResult r = Admin({"destroy"});
+      ASSERT_TRUE(r.ok()) << r.output;
+    }
+    ASSERT_EQ(Leftovers(), std::vector<std::string>{}) << "a previous run left sv14t* behind";
   }
 
   void TearDown() override {
@@ -338,6 +346,19 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
   EXPECT_EQ(again.output.find("started,"), std::string::npos) << again.output;
   EXPECT_EQ(fs::last_write_time(cfg), written);
   EXPECT_EQ(admin::ReadSmallFile(secrets / "token"), token);
+
+  // One admin at a time: another one finds the cluster locked.
+  {
+    const int fd = open((dir_ / "state" / "admin.lock").c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+    RunResult busy = Admin({"stop"});
+    EXPECT_EQ(busy.status, 1) << busy.output;
+    EXPECT_NE(busy.output.find("another salvus admin is working on this cluster"),
+              std::string::npos)
+        << busy.output;
+    close(fd);
+  }
 
   // A service whose process died is found, marked, and its pidfile removed.
   const pid_t memcached = admin::ReadPid(dir_ / "state" / "run" / "memcached1.pid");

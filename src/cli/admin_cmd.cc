@@ -1,4 +1,6 @@
 // `salvus admin`: see src/admin/admin.h.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -66,6 +68,19 @@ Command AddAdminCommand(CLI::App& app) {
             admin::AdminOptions o;
             o.salvus = SelfPath();
             o.start_timeout = std::chrono::seconds(static_cast<int64_t>(f->start_timeout_s));
+            // One admin at a time changes a cluster (status only reads).
+            if (!c->got_subcommand(status)) {
+              std::error_code ec;
+              std::filesystem::create_directories(cluster->state_dir, ec);
+              const std::string lock = (cluster->state_dir / "admin.lock").string();
+              const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+              if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+                std::cerr << "salvus admin: another salvus admin is working on this cluster ("
+                          << lock << " is locked)\n";
+                return 1;
+              }
+              // Held until this process exits.
+            }
             std::expected<void, std::string> r;
             if (c->got_subcommand(status))
               return admin::ClusterStatus(*cluster, o, std::cout) ? 0 : 1;
