@@ -299,7 +299,7 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
       {SALVUS_BINARY, "exec", "--hub", "wss://10.214.14.50:443/ws", "--tls-ca", Ca(), "2+2"}, {},
       std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 0) << cell.output;
-  EXPECT_NE(cell.output.find("4"), std::string::npos) << cell.output;
+  EXPECT_NE(cell.output.find('4'), std::string::npos) << cell.output;
 
   // The active haproxy dies: keepalived moves the address to the other one
   // (its track_script sees haproxy gone) and cells go on through it.
@@ -322,7 +322,7 @@ TEST_F(ClusterAdminTest, StartRunStatusDestroy) {
       {SALVUS_BINARY, "exec", "--hub", "wss://10.214.14.50:443/ws", "--tls-ca", Ca(), "3+4"}, {},
       std::chrono::seconds(120));
   EXPECT_EQ(cell.status, 0) << cell.output;
-  EXPECT_NE(cell.output.find("7"), std::string::npos) << cell.output;
+  EXPECT_NE(cell.output.find('7'), std::string::npos) << cell.output;
   status = Admin({"status"});
   EXPECT_EQ(status.status, 1) << status.output;  // haproxy1 is gone
   EXPECT_NE(status.output.find("floating address 10.214.14.50: on haproxy2"), std::string::npos)
