@@ -18,6 +18,8 @@ PACKAGES=(
   libsodium-dev libsqlite3-dev libpq-dev libmemcached-dev
   # the vault's mail (SMTP)
   libcurl4-openssl-dev
+  # the cluster file (salvus admin)
+  libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the math
   sagemath python3-ipywidgets
@@ -29,6 +31,10 @@ PACKAGES=(
   help2man dpkg-dev
   # services the tests start for real
   postgresql memcached haproxy
+  # the haproxies' floating address (salvus admin)
+  keepalived
+  # the cluster's two networks and their firewall (salvus admin)
+  wireguard-go wireguard-tools nftables
   # a real Prometheus scrapes the figures (tests)
   prometheus
   # an SMTP sink receives the vault's mail (tests)

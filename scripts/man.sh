@@ -16,7 +16,7 @@ page() {  # page NAME "HELP OPTION" "WHAT IT IS"
       -e "s|$web_default|/usr/share/salvus/web|g" | gzip -9n >"$out/$name.1.gz"
 }
 page salvus --help "Sage in the browser, computed on a cluster"
-for sub in up hub compute exec monitor status doctor vault; do
+for sub in up hub compute exec monitor status doctor vault admin; do
   what=$("$bin" "$sub" --help | sed -n 1p)  # reads it all: no SIGPIPE under pipefail
   page "salvus-$sub" "$sub --help" "$what"
 done

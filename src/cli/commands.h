@@ -17,6 +17,7 @@ struct Command {
   std::function<int()> run;
 };
 
+Command AddAdminCommand(CLI::App& app);
 Command AddComputeCommand(CLI::App& app);
 Command AddDoctorCommand(CLI::App& app);
 Command AddExecCommand(CLI::App& app);

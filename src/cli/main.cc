@@ -20,6 +20,7 @@ int Run(int argc, char** argv) {
   auto status = salvus::cli::AddStatusCommand(app);
   auto doctor = salvus::cli::AddDoctorCommand(app);
   auto vault = salvus::cli::AddVaultCommand(app);
+  auto admin = salvus::cli::AddAdminCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -40,6 +41,7 @@ int Run(int argc, char** argv) {
   if (app.got_subcommand(status.app)) return status.run();
   if (app.got_subcommand(doctor.app)) return doctor.run();
   if (app.got_subcommand(vault.app)) return vault.run();
+  if (app.got_subcommand(admin.app)) return admin.run();
   return 2;
 }
 
